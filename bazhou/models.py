@@ -1,0 +1,169 @@
+"""The user (with a role and an area) and the district's annual goals."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from bazhou.constraints import check, unique
+
+
+class Role(models.TextChoices):
+    DISTRICT_ADMIN = "district_admin", _("区级管理员")
+    TOWNSHIP_STAFF = "township_staff", _("乡镇工作人员")
+    VILLAGE_CADRE = "village_cadre", _("村干部（第一书记）")
+    SUPERVISOR = "supervisor", _("督查人员")
+    LEADER = "leader", _("区级领导")
+
+
+# The area level each role is scoped to; a leader may be scoped to any one level.
+ROLE_AREA = {
+    Role.DISTRICT_ADMIN: "district",
+    Role.SUPERVISOR: "district",
+    Role.TOWNSHIP_STAFF: "township",
+    Role.VILLAGE_CADRE: "village",
+}
+
+_ONLY_DISTRICT = Q(district__isnull=False, township__isnull=True, village__isnull=True)
+_ONLY_TOWNSHIP = Q(district__isnull=True, township__isnull=False, village__isnull=True)
+_ONLY_VILLAGE = Q(district__isnull=True, township__isnull=True, village__isnull=False)
+
+
+class User(AbstractUser):
+    """A person who signs in. Their role says what they may do, their area where."""
+
+    name = models.CharField(_("姓名"), max_length=50, blank=True)
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices, blank=True)
+    district = models.ForeignKey(
+        "villages.District",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属区县"),
+    )
+    township = models.ForeignKey(
+        "villages.Township",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属乡镇"),
+    )
+    village = models.ForeignKey(
+        "villages.Village",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属村"),
+    )
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        constraints = [
+            check(
+                "user_area_matches_role",
+                Q(is_superuser=True, role="")
+                | Q(role__in=["district_admin", "supervisor"]) & _ONLY_DISTRICT
+                | Q(role="township_staff") & _ONLY_TOWNSHIP
+                | Q(role="village_cadre") & _ONLY_VILLAGE
+                | Q(role="leader") & (_ONLY_DISTRICT | _ONLY_TOWNSHIP | _ONLY_VILLAGE),
+                "角色与所属区域不符：区级管理员和督查人员属区县，乡镇工作人员属乡镇，村干部属村，领导属其中一级。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or self.username
+
+    def clean(self):
+        super().clean()
+        if self.is_superuser and not self.role:
+            return
+        if not self.role:
+            raise ValidationError({"role": _("请选择角色。")})
+        set_levels = [lvl for lvl in ("district", "township", "village") if getattr(self, f"{lvl}_id")]
+        wanted = ROLE_AREA.get(self.role)
+        labels = {"district": _("区县"), "township": _("乡镇"), "village": _("村")}
+        if wanted and set_levels != [wanted]:
+            raise ValidationError(
+                {
+                    wanted: _("%(role)s须且只须选择所属%(level)s。")
+                    % {"role": self.get_role_display(), "level": labels[wanted]}
+                }
+            )
+        if not wanted and len(set_levels) != 1:
+            raise ValidationError(_("区级领导须且只须选择一个所属区域（区县、乡镇或村）。"))
+
+    @property
+    def can_edit_plans(self) -> bool:
+        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
+
+    @property
+    def can_supervise(self) -> bool:
+        return self.is_superuser or self.role in (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
+
+    @property
+    def sees_id_numbers(self) -> bool:
+        """Whether ID numbers are shown in full; everyone else sees them masked."""
+        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
+
+    @property
+    def village_township_code(self) -> str | None:
+        return self.village.township_id if self.village_id else None
+
+    @property
+    def area(self):
+        return self.village or self.township or self.district
+
+
+class AnnualGoal(models.Model):
+    """One of the district's goals for a year (68 villages exit, 33,479 people, 230 km roads …).
+
+    ``metric`` says how the dashboard measures the actual figure; ``manual`` goals are filled in by hand.
+    """
+
+    class Metric(models.TextChoices):
+        VILLAGES_EXITED = "villages_exited", _("贫困村退出数")
+        PEOPLE_LIFTED = "people_lifted", _("脱贫人数")
+        TASK_QUANTITY = "task_quantity", _("已完成任务数量合计")
+        MANUAL = "manual", _("手工填报")
+
+    district = models.ForeignKey(
+        "villages.District", on_delete=models.CASCADE, related_name="goals", verbose_name=_("区县")
+    )
+    year = models.PositiveSmallIntegerField(_("年度"), validators=[MinValueValidator(2000)])
+    name = models.CharField(_("目标"), max_length=100)
+    target = models.DecimalField(_("目标值"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    unit = models.CharField(_("单位"), max_length=20)
+    metric = models.CharField(_("统计口径"), max_length=20, choices=Metric.choices, default=Metric.MANUAL)
+    task_category = models.CharField(
+        _("任务类别"), max_length=20, blank=True, help_text=_("统计口径为“已完成任务数量合计”时，按此类别和单位合计。")
+    )
+    manual_actual = models.DecimalField(
+        _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("年度目标")
+        verbose_name_plural = _("年度目标")
+        ordering = ["district", "year", "order"]
+        constraints = [
+            unique("annual_goal_unique", ["district", "year", "name"], "该年度已有同名目标。"),
+            check("annual_goal_target_nonneg", Q(target__gte=0), "目标值不能为负数。"),
+            check(
+                "annual_goal_quantity_has_category",
+                ~Q(metric="task_quantity") | ~Q(task_category=""),
+                "按任务数量统计的目标须选择任务类别。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.year} {self.name}"

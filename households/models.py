@@ -1,0 +1,478 @@
+"""The registry (建档立卡): households, members, yearly incomes, the poverty line, household helpers."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, F, Q
+from django.db.models.functions import Substr
+from django.db.models.lookups import Exact
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from bazhou import clock
+from bazhou.access import AreaPaths, area_q
+from bazhou.constraints import check, unique
+from households import idnumbers
+from villages.models import YEAR_VALIDATORS, Village
+
+MONEY_YUAN = {"max_digits": 12, "decimal_places": 2, "default": 0, "validators": [MinValueValidator(0)]}
+
+
+class Cause(models.TextChoices):
+    """致贫原因 (national list)."""
+
+    ILLNESS = "illness", _("因病")
+    DISABILITY = "disability", _("因残")
+    SCHOOLING = "schooling", _("因学")
+    DISASTER = "disaster", _("因灾")
+    MARRIAGE = "marriage", _("因婚")
+    LAND = "land", _("缺土地")
+    WATER = "water", _("缺水")
+    SKILLS = "skills", _("缺技术")
+    LABOUR = "labour", _("缺劳力")
+    CAPITAL = "capital", _("缺资金")
+    TRANSPORT = "transport", _("交通条件落后")
+    MOTIVATION = "motivation", _("自身发展动力不足")
+    OTHER = "other", _("其他")
+
+
+class HouseholdQuerySet(models.QuerySet):
+    paths = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+    def targeted(self, year: int):
+        """Households planned to exit poverty in ``year`` (the year's 脱贫 target)."""
+        return self.filter(planned_exit_year=year)
+
+    def exited_in(self, year: int):
+        return self.filter(exit_year=year, status__in=Household.EXITED_STATUSES)
+
+    def with_member_count(self):
+        return self.annotate(member_count=Count("members", filter=Q(members__is_active=True)))
+
+    def without_head(self):
+        """Data-quality question: households with active members but no active head."""
+        return (
+            self.filter(members__is_active=True)
+            .exclude(members__relation=Member.Relation.HEAD, members__is_active=True)
+            .distinct()
+        )
+
+
+class Household(models.Model):
+    """A registered poor household (建档立卡贫困户)."""
+
+    class Attribute(models.TextChoices):
+        GENERAL = "general", _("一般贫困户")
+        DIBAO = "dibao", _("低保贫困户")
+        TEKUN = "tekun", _("特困供养贫困户")
+
+    class Status(models.TextChoices):
+        POOR = "poor", _("未脱贫")
+        PLANNED = "planned", _("计划脱贫")
+        EXITED = "exited", _("已脱贫")
+        EXITED_NO_POLICY = "exited_no_policy", _("已脱贫（不再享受政策）")
+        RELAPSED = "relapsed", _("返贫")
+
+    class HousingGrade(models.TextChoices):
+        A = "A", _("A级（安全）")
+        B = "B", _("B级（基本安全）")
+        C = "C", _("C级（局部危险）")
+        D = "D", _("D级（整体危险）")
+
+    class Road(models.TextChoices):
+        HARDENED = "hardened", _("硬化路")
+        GRAVEL = "gravel", _("砂石路")
+        DIRT = "dirt", _("泥土路")
+        NONE = "none", _("未通路")
+
+    EXITED_STATUSES = (Status.EXITED, Status.EXITED_NO_POLICY)
+
+    number = models.CharField(_("户编号"), max_length=30, unique=True)
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="households", verbose_name=_("村"))
+    group = models.CharField(_("组（社）"), max_length=20, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    attribute = models.CharField(_("贫困户属性"), max_length=12, choices=Attribute.choices, default=Attribute.GENERAL)
+    main_cause = models.CharField(_("主要致贫原因"), max_length=12, choices=Cause.choices)
+    other_causes = models.JSONField(_("其他致贫原因"), default=list, blank=True)
+    identified_year = models.PositiveSmallIntegerField(_("识别年度"), validators=YEAR_VALIDATORS)
+    status = models.CharField(_("脱贫状态"), max_length=20, choices=Status.choices, default=Status.POOR)
+    planned_exit_year = models.PositiveSmallIntegerField(
+        _("计划脱贫年度"), null=True, blank=True, validators=YEAR_VALIDATORS
+    )
+    exit_year = models.PositiveSmallIntegerField(_("脱贫年度"), null=True, blank=True, validators=YEAR_VALIDATORS)
+    relapse_year = models.PositiveSmallIntegerField(_("返贫年度"), null=True, blank=True, validators=YEAR_VALIDATORS)
+    # Living conditions (生产生活条件).
+    housing_grade = models.CharField(
+        _("住房安全等级"), max_length=1, choices=HousingGrade.choices, default=HousingGrade.A
+    )
+    safe_water = models.BooleanField(_("饮水安全"), default=True)
+    electricity = models.BooleanField(_("通生活用电"), default=True)
+    radio_tv = models.BooleanField(_("通广播电视"), default=True)
+    road = models.CharField(_("入户路类型"), max_length=10, choices=Road.choices, default=Road.HARDENED)
+    sanitary_toilet = models.BooleanField(_("卫生厕所"), default=False)
+
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = HouseholdQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    class Meta:
+        verbose_name = _("贫困户")
+        verbose_name_plural = _("贫困户")
+        ordering = ["number"]
+        indexes = [
+            # The household list of a village, filtered by status.
+            models.Index(fields=["village", "status"], name="household_village_status_idx"),
+            # The year's target: households planned to exit in a year, by village (dashboard, seed tests).
+            models.Index(fields=["planned_exit_year", "village"], name="household_target_idx"),
+        ]
+        constraints = [
+            check(
+                "household_exit_not_before_identified",
+                Q(exit_year__isnull=True) | Q(exit_year__gte=F("identified_year")),
+                "脱贫年度不能早于识别年度。",
+            ),
+            check(
+                "household_planned_exit_not_before_identified",
+                Q(planned_exit_year__isnull=True) | Q(planned_exit_year__gte=F("identified_year")),
+                "计划脱贫年度不能早于识别年度。",
+            ),
+            check(
+                "household_relapse_after_exit",
+                Q(relapse_year__isnull=True) | Q(exit_year__isnull=False, relapse_year__gt=F("exit_year")),
+                "返贫年度须晚于脱贫年度。",
+            ),
+            check(
+                "household_exited_has_year",
+                ~Q(status__in=["exited", "exited_no_policy", "relapsed"]) | Q(exit_year__isnull=False),
+                "已脱贫或返贫的户须填写脱贫年度。",
+            ),
+            check(
+                "household_relapsed_has_year",
+                ~Q(status="relapsed") | Q(relapse_year__isnull=False),
+                "返贫户须填写返贫年度。",
+            ),
+            check(
+                "household_planned_has_year",
+                ~Q(status="planned") | Q(planned_exit_year__isnull=False),
+                "计划脱贫的户须填写计划脱贫年度。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    def clean(self):
+        errors = {}
+        others = self.other_causes or []
+        valid = set(Cause.values)
+        if not isinstance(others, list) or any(c not in valid for c in others):
+            errors["other_causes"] = _("其他致贫原因只能从致贫原因列表中选择。")
+        elif self.main_cause and self.main_cause in others:
+            errors["other_causes"] = _("其他致贫原因不能包含主要致贫原因。")
+        elif len(set(others)) != len(others):
+            errors["other_causes"] = _("其他致贫原因有重复。")
+        if self.identified_year:
+            if self.exit_year and self.exit_year < self.identified_year:
+                errors["exit_year"] = _("脱贫年度不能早于识别年度。")
+            if self.planned_exit_year and self.planned_exit_year < self.identified_year:
+                errors["planned_exit_year"] = _("计划脱贫年度不能早于识别年度。")
+        if self.relapse_year and (not self.exit_year or self.relapse_year <= self.exit_year):
+            errors["relapse_year"] = _("返贫年度须晚于脱贫年度。")
+        if self.status in (*self.EXITED_STATUSES, self.Status.RELAPSED) and not self.exit_year:
+            errors.setdefault("exit_year", _("已脱贫或返贫的户须填写脱贫年度。"))
+        if self.status == self.Status.RELAPSED and not self.relapse_year:
+            errors.setdefault("relapse_year", _("返贫户须填写返贫年度。"))
+        if self.status == self.Status.PLANNED and not self.planned_exit_year:
+            errors.setdefault("planned_exit_year", _("计划脱贫的户须填写计划脱贫年度。"))
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def housing_safe(self) -> bool:
+        return self.housing_grade in (self.HousingGrade.A, self.HousingGrade.B)
+
+    def get_other_causes_display(self) -> str:
+        labels = dict(Cause.choices)
+        return "、".join(str(labels.get(c, c)) for c in self.other_causes or [])
+
+
+class MemberQuerySet(models.QuerySet):
+    paths = AreaPaths(
+        district="household__village__township__district",
+        township="household__village__township",
+        village="household__village",
+    )
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class Member(models.Model):
+    """A member of a registered household (家庭成员)."""
+
+    class Sex(models.TextChoices):
+        MALE = "male", _("男")
+        FEMALE = "female", _("女")
+
+    class Relation(models.TextChoices):
+        HEAD = "head", _("户主")
+        SPOUSE = "spouse", _("配偶")
+        SON = "son", _("之子")
+        DAUGHTER = "daughter", _("之女")
+        DAUGHTER_IN_LAW = "daughter_in_law", _("之儿媳")
+        SON_IN_LAW = "son_in_law", _("之女婿")
+        GRANDSON = "grandson", _("之孙子")
+        GRANDDAUGHTER = "granddaughter", _("之孙女")
+        FATHER = "father", _("之父")
+        MOTHER = "mother", _("之母")
+        GRANDFATHER = "grandfather", _("之祖父")
+        GRANDMOTHER = "grandmother", _("之祖母")
+        SIBLING = "sibling", _("之兄弟姐妹")
+        OTHER = "other", _("其他")
+
+    class Education(models.TextChoices):
+        ILLITERATE = "illiterate", _("文盲或半文盲")
+        PRIMARY = "primary", _("小学")
+        JUNIOR = "junior", _("初中")
+        SENIOR = "senior", _("高中")
+        COLLEGE = "college", _("大专及以上")
+        PRESCHOOL = "preschool", _("学龄前儿童")
+
+    class School(models.TextChoices):
+        NOT_IN_SCHOOL = "none", _("非在校生")
+        PRESCHOOL = "preschool", _("学前教育")
+        PRIMARY = "primary", _("小学")
+        GRADE_7 = "grade7", _("七年级")
+        GRADE_8 = "grade8", _("八年级")
+        GRADE_9 = "grade9", _("九年级")
+        SENIOR_1 = "senior1", _("高中一年级")
+        SENIOR_2 = "senior2", _("高中二年级")
+        SENIOR_3 = "senior3", _("高中三年级")
+        VOCATIONAL_1 = "vocational1", _("中职一年级")
+        VOCATIONAL_2 = "vocational2", _("中职二年级")
+        VOCATIONAL_3 = "vocational3", _("中职三年级")
+        POLYTECHNIC_1 = "polytechnic1", _("高职一年级")
+        POLYTECHNIC_2 = "polytechnic2", _("高职二年级")
+        POLYTECHNIC_3 = "polytechnic3", _("高职三年级")
+        COLLEGE = "college", _("大专及以上")
+
+    class Health(models.TextChoices):
+        HEALTHY = "healthy", _("健康")
+        CHRONIC = "chronic", _("长期慢性病")
+        SERIOUS = "serious", _("患有大病")
+        DISABLED = "disabled", _("残疾")
+
+    class Labour(models.TextChoices):
+        ORDINARY = "ordinary", _("普通劳动力")
+        SKILLED = "skilled", _("技能劳动力")
+        WEAK = "weak", _("弱劳动力或半劳动力")
+        LOST = "lost", _("丧失劳动力")
+        NONE = "none", _("无劳动力")
+
+    class Work(models.TextChoices):
+        HOME = "home", _("未外出务工")
+        TOWNSHIP = "township", _("乡（镇）内务工")
+        COUNTY = "county", _("县内乡外务工")
+        PROVINCE = "province", _("省内县外务工")
+        OUTSIDE = "outside", _("省外务工")
+
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="members", verbose_name=_("户"))
+    name = models.CharField(_("姓名"), max_length=50)
+    sex = models.CharField(_("性别"), max_length=6, choices=Sex.choices)
+    id_number = models.CharField(_("身份证号"), max_length=18)
+    relation = models.CharField(_("与户主关系"), max_length=20, choices=Relation.choices)
+    ethnicity = models.CharField(_("民族"), max_length=20, default="汉族")
+    education = models.CharField(_("文化程度"), max_length=12, choices=Education.choices, default=Education.JUNIOR)
+    school = models.CharField(_("在校生状况"), max_length=12, choices=School.choices, default=School.NOT_IN_SCHOOL)
+    health = models.CharField(_("健康状况"), max_length=10, choices=Health.choices, default=Health.HEALTHY)
+    labour = models.CharField(_("劳动技能"), max_length=10, choices=Labour.choices, default=Labour.ORDINARY)
+    work = models.CharField(_("务工状况"), max_length=10, choices=Work.choices, default=Work.HOME)
+    work_months = models.PositiveSmallIntegerField(_("务工时间（月）"), default=0, validators=[MaxValueValidator(12)])
+    medical_insurance = models.BooleanField(_("参加城乡居民基本医疗保险"), default=True)
+    pension_insurance = models.BooleanField(_("参加城乡居民基本养老保险"), default=False)
+    on_dibao = models.BooleanField(_("享受低保"), default=False)
+    is_active = models.BooleanField(_("在册"), default=True, help_text=_("迁出、死亡或注销的成员不再在册。"))
+
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+
+    objects = MemberQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("家庭成员")
+        verbose_name_plural = _("家庭成员")
+        ordering = ["household", "id"]
+        indexes = [
+            # The household page and member counts: a household's active members.
+            models.Index(fields=["household", "is_active"], name="member_household_active_idx"),
+        ]
+        constraints = [
+            unique(
+                "one_head_per_household",
+                ["household"],
+                "每户只能有一名户主。",
+                condition=Q(relation="head", is_active=True),
+            ),
+            # Also serves the search by ID number.
+            unique(
+                "member_id_number_unique_active",
+                ["id_number"],
+                "该身份证号已登记为另一在册成员，同一人不能在两户中同时在册。",
+                condition=Q(is_active=True),
+            ),
+            check(
+                "member_id_number_format", Q(id_number__regex=idnumbers.PATTERN), "身份证号格式不正确或出生日期不合理。"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Substr("id_number", 18, 1), idnumbers.check_char_expression("id_number")),
+                name="member_id_number_check_digit",
+                violation_error_message="身份证号校验码错误，请核对后重新输入。",
+            ),
+            check("member_work_months_0_12", Q(work_months__lte=12), "务工时间应在 0–12 个月之间。"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.id_number = idnumbers.normalize(self.id_number)
+        errors = {}
+        try:
+            idnumbers.validate_id_number(self.id_number, today=clock.today())
+        except ValidationError as e:
+            errors["id_number"] = e.messages
+        else:
+            if self.sex and self.sex != (self.Sex.MALE if idnumbers.is_male(self.id_number) else self.Sex.FEMALE):
+                errors["sex"] = _("性别与身份证号第17位不符。")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def birth_date(self):
+        return idnumbers.birth_date(self.id_number)
+
+    @property
+    def masked_id_number(self) -> str:
+        return idnumbers.mask(self.id_number)
+
+
+class HouseholdIncome(models.Model):
+    """A household's income for one year, in 元. Net income and per-capita net income are derived."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="incomes", verbose_name=_("户"))
+    year = models.PositiveSmallIntegerField(_("年度"), validators=YEAR_VALIDATORS)
+    wage = models.DecimalField(_("工资性收入（元）"), **MONEY_YUAN)
+    business = models.DecimalField(_("生产经营性收入（元）"), **MONEY_YUAN)
+    property_income = models.DecimalField(_("财产性收入（元）"), **MONEY_YUAN)
+    dibao = models.DecimalField(_("低保金（元）"), **MONEY_YUAN)
+    tekun = models.DecimalField(_("五保/特困供养金（元）"), **MONEY_YUAN)
+    pension = models.DecimalField(_("养老金（元）"), **MONEY_YUAN)
+    eco_compensation = models.DecimalField(_("生态补偿金（元）"), **MONEY_YUAN)
+    other_transfer = models.DecimalField(_("其他转移性收入（元）"), **MONEY_YUAN)
+    business_expenses = models.DecimalField(_("生产经营性支出（元）"), **MONEY_YUAN)
+
+    INCOME_FIELDS = (
+        "wage",
+        "business",
+        "property_income",
+        "dibao",
+        "tekun",
+        "pension",
+        "eco_compensation",
+        "other_transfer",
+    )
+
+    class Meta:
+        verbose_name = _("家庭年收入")
+        verbose_name_plural = _("家庭年收入")
+        ordering = ["household", "-year"]
+        constraints = [
+            unique("household_income_one_per_year", ["household", "year"], "该户本年度已有收入记录。"),
+            check(
+                "household_income_nonneg",
+                Q(
+                    wage__gte=0,
+                    business__gte=0,
+                    property_income__gte=0,
+                    dibao__gte=0,
+                    tekun__gte=0,
+                    pension__gte=0,
+                    eco_compensation__gte=0,
+                    other_transfer__gte=0,
+                    business_expenses__gte=0,
+                ),
+                "收入和支出金额不能为负数。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.household} {self.year}"
+
+    @property
+    def transfer(self):
+        return self.dibao + self.tekun + self.pension + self.eco_compensation + self.other_transfer
+
+    @property
+    def net_income(self):
+        return sum(getattr(self, f) for f in self.INCOME_FIELDS) - self.business_expenses
+
+    def per_capita(self, members: int):
+        """Per-capita net income (元) for a household of ``members`` people."""
+        return round(self.net_income / members, 2) if members else None
+
+
+class PovertyLine(models.Model):
+    """The income line of a year (2017: 3,100 元 per person), kept as data."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True, validators=YEAR_VALIDATORS)
+    yuan = models.DecimalField(
+        _("人均纯收入标准（元）"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+
+    class Meta:
+        verbose_name = _("扶贫标准线")
+        verbose_name_plural = _("扶贫标准线")
+        ordering = ["-year"]
+        constraints = [check("poverty_line_nonneg", Q(yuan__gte=0), "扶贫标准不能为负数。")]
+
+    def __str__(self):
+        return f"{self.year}年 {self.yuan}元"
+
+
+class HouseholdHelper(models.Model):
+    """帮扶责任人 (the "+1" of 五个一+1): a cadre responsible for one household."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="helpers", verbose_name=_("户"))
+    name = models.CharField(_("姓名"), max_length=50)
+    unit = models.CharField(_("单位"), max_length=100, blank=True)
+    post = models.CharField(_("职务"), max_length=100, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    start_date = models.DateField(_("开始日期"))
+    end_date = models.DateField(_("结束日期"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("帮扶责任人")
+        verbose_name_plural = _("帮扶责任人")
+        ordering = ["household", "-start_date"]
+        constraints = [
+            check(
+                "helper_end_not_before_start",
+                Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                "结束日期不能早于开始日期。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name}（{self.household}）"

@@ -1,0 +1,428 @@
+"""Supervision (督查): inspections, findings, rectification, accountability and bulletins."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from bazhou.access import AreaPaths, area_q
+from bazhou.constraints import check, unique
+from households.models import Household
+from tasks.models import Evidence, Task
+from villages.models import YEAR_VALIDATORS, District, Township, Village
+
+
+class Organiser(models.TextChoices):
+    POVERTY_OFFICE = "poverty_office", _("区脱贫办")
+    INSPECTION_OFFICE = "inspection_office", _("区委/政府督查室")
+    CONGRESS = "congress", _("区人大")
+    CPPCC = "cppcc", _("区政协")
+    DISCIPLINE = "discipline", _("区纪委")
+    THIRD_PARTY = "third_party", _("第三方评估机构")
+
+
+class InspectionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # Inspections are district-wide records; what an area's user sees of them is their findings.
+        return self.filter(
+            area_q(
+                user,
+                AreaPaths(district="district", township="district__townships", village="district__townships__villages"),
+            )
+        ).distinct()
+
+
+class Inspection(models.Model):
+    """督查: one inspection, with who organised it, who went, when, where and how."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("明察")
+        UNANNOUNCED = "unannounced", _("暗访")
+        SPECIAL = "special", _("专项督查")
+        CONGRESS = "congress", _("人大/政协督导")
+        THIRD_PARTY = "third_party", _("第三方评估")
+
+    class Method(models.TextChoices):
+        VISIT = "visit", _("入户")
+        RECORDS = "records", _("查资料")
+        MEETING = "meeting", _("座谈")
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="inspections", verbose_name=_("区县"))
+    title = models.CharField(_("名称"), max_length=200)
+    kind = models.CharField(_("方式"), max_length=12, choices=Kind.choices)
+    organiser = models.CharField(_("组织单位"), max_length=20, choices=Organiser.choices)
+    start_date = models.DateField(_("开始日期"))
+    end_date = models.DateField(_("结束日期"))
+    inspectors = models.CharField(_("督查人员"), max_length=300, blank=True)
+    methods = models.JSONField(_("督查方法"), default=list, blank=True)
+    townships = models.ManyToManyField(Township, blank=True, related_name="inspections", verbose_name=_("督查乡镇"))
+    villages = models.ManyToManyField(Village, blank=True, related_name="inspections", verbose_name=_("督查村"))
+    households = models.ManyToManyField(Household, blank=True, related_name="inspections", verbose_name=_("督查户"))
+    tasks = models.ManyToManyField(Task, blank=True, related_name="inspections", verbose_name=_("督查任务"))
+    summary = models.TextField(_("督查情况"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+
+    objects = InspectionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("督查")
+        verbose_name_plural = _("督查")
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            check("inspection_end_not_before_start", Q(end_date__gte=F("start_date")), "结束日期不能早于开始日期。"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": _("结束日期不能早于开始日期。")})
+        methods = self.methods or []
+        if not isinstance(methods, list) or any(m not in self.Method.values for m in methods):
+            raise ValidationError({"methods": _("督查方法只能从“入户、查资料、座谈”中选择。")})
+
+
+# A finding is against exactly one of these, and belongs to that target's area.
+FINDING_TARGET_PATHS = {
+    "task": AreaPaths(
+        district="task__plan__village__township__district",
+        township="task__plan__village__township",
+        village="task__plan__village",
+    ),
+    "village": AreaPaths(district="village__township__district", township="village__township", village="village"),
+    "household": AreaPaths(
+        district="household__village__township__district",
+        township="household__village__township",
+        village="household__village",
+    ),
+    "township": AreaPaths(district="township__district", township="township", village=None),
+}
+
+
+class FindingQuerySet(models.QuerySet):
+    def _area(self, user, write=False):
+        q = Q(pk__in=[])
+        for paths in FINDING_TARGET_PATHS.values():
+            q |= area_q(user, paths, write=write)
+        return q
+
+    def visible_to(self, user):
+        return self.filter(self._area(user))
+
+    def open(self):
+        return self.exclude(rectification__status=Rectification.Status.CLOSED)
+
+
+class Finding(models.Model):
+    """发现问题: what is wrong and where (a task, a village, a household or a township)."""
+
+    class Type(models.TextChoices):
+        DELAY = "delay", _("进度滞后")
+        FUNDS = "funds", _("资金")
+        HOUSING = "housing", _("住房")
+        WATER = "water", _("饮水")
+        EDUCATION = "education", _("教育")
+        MEDICAL = "medical", _("医疗")
+        INDUSTRY = "industry", _("产业")
+        CONDUCT = "conduct", _("帮扶作风")
+        RECORDS = "records", _("档案资料")
+        DATA = "data", _("数据质量")
+
+    class Severity(models.TextChoices):
+        MINOR = "minor", _("一般")
+        MAJOR = "major", _("较重")
+        SEVERE = "severe", _("严重")
+
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", verbose_name=_("督查")
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", verbose_name=_("任务")
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", verbose_name=_("村")
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", verbose_name=_("户")
+    )
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", verbose_name=_("乡镇")
+    )
+    type = models.CharField(_("问题类型"), max_length=12, choices=Type.choices)
+    severity = models.CharField(_("严重程度"), max_length=8, choices=Severity.choices, default=Severity.MINOR)
+    description = models.TextField(_("问题描述"))
+    found_on = models.DateField(_("发现日期"))
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+
+    objects = FindingQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    class Meta:
+        verbose_name = _("发现问题")
+        verbose_name_plural = _("发现问题")
+        ordering = ["-found_on", "-id"]
+        constraints = [
+            check(
+                "finding_has_exactly_one_target",
+                Q(task__isnull=False, village__isnull=True, household__isnull=True, township__isnull=True)
+                | Q(task__isnull=True, village__isnull=False, household__isnull=True, township__isnull=True)
+                | Q(task__isnull=True, village__isnull=True, household__isnull=False, township__isnull=True)
+                | Q(task__isnull=True, village__isnull=True, household__isnull=True, township__isnull=False),
+                "问题须且只须对应一个对象：任务、村、户或乡镇之一。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.description[:30]
+
+    def clean(self):
+        targets = [name for name in FINDING_TARGET_PATHS if getattr(self, f"{name}_id")]
+        if len(targets) != 1:
+            raise ValidationError(_("问题须且只须对应一个对象：任务、村、户或乡镇之一。"))
+
+    @property
+    def target(self):
+        return self.task or self.village or self.household or self.township
+
+
+class RectificationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(finding__in=Finding.objects.visible_to(user))
+
+    def open(self):
+        return self.exclude(status=Rectification.Status.CLOSED)
+
+    def overdue(self, today: datetime.date):
+        """Past the deadline and not closed (逾期)."""
+        return self.open().filter(deadline__lt=today)
+
+
+class Rectification(models.Model):
+    """整改: what must be fixed by when, by whom, the answer, and the supervisor's recheck.
+
+    待整改 → 整改中 → 待复查 → 已销号. Closing needs a result and a recheck by a supervisor other than
+    the person who answered.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待整改")
+        IN_PROGRESS = "in_progress", _("整改中")
+        AWAITING_RECHECK = "awaiting_recheck", _("待复查")
+        CLOSED = "closed", _("已销号")
+
+    # The common rule: rectify within two months of the finding.
+    DEFAULT_MONTHS = 2
+
+    finding = models.OneToOneField(
+        Finding, on_delete=models.CASCADE, related_name="rectification", verbose_name=_("问题")
+    )
+    requirement = models.TextField(_("整改要求"))
+    responsible_unit = models.CharField(_("责任单位"), max_length=100, blank=True)
+    responsible_person = models.CharField(_("责任人"), max_length=50, blank=True)
+    responsible_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    responsible_email = models.EmailField(_("电子邮箱"), blank=True)
+    deadline = models.DateField(_("整改时限"))
+    status = models.CharField(_("整改状态"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    result = models.TextField(_("整改结果"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("整改填报人"),
+    )
+    answered_at = models.DateTimeField(_("填报时间"), null=True, blank=True)
+    recheck_note = models.TextField(_("复查意见"), blank=True)
+    rechecked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("复查人"),
+    )
+    rechecked_at = models.DateTimeField(_("复查时间"), null=True, blank=True)
+    closed_on = models.DateField(_("销号日期"), null=True, blank=True)
+
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+
+    objects = RectificationQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("整改")
+        verbose_name_plural = _("整改")
+        ordering = ["deadline", "id"]
+        indexes = [
+            # Overdue rectifications: open ones by deadline.
+            models.Index(fields=["deadline", "id"], condition=~Q(status="closed"), name="rect_open_deadline_idx"),
+        ]
+        constraints = [
+            check(
+                "rectification_answer_before_recheck",
+                ~Q(status__in=["awaiting_recheck", "closed"]) | Q(answered_by__isnull=False) & ~Q(result=""),
+                "提交复查前须填写整改结果。",
+            ),
+            check(
+                "rectification_closed_needs_recheck",
+                ~Q(status="closed")
+                | Q(rechecked_by__isnull=False, rechecked_at__isnull=False, closed_on__isnull=False),
+                "销号须经复查并填写销号日期。",
+            ),
+            check(
+                "rectification_recheck_by_other",
+                Q(rechecked_by__isnull=True) | Q(answered_by__isnull=True) | ~Q(rechecked_by=F("answered_by")),
+                "复查人不能是整改结果的填报人。",
+            ),
+            check(
+                "rectification_closed_on_only_when_closed",
+                Q(closed_on__isnull=True) | Q(status="closed"),
+                "未销号的整改不能有销号日期。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.finding} — {self.get_status_display()}"
+
+    def clean(self):
+        errors = {}
+        if self.status in (self.Status.AWAITING_RECHECK, self.Status.CLOSED) and not self.result.strip():
+            errors["result"] = _("提交复查前须填写整改结果。")
+        if self.status == self.Status.CLOSED and not self.rechecked_by_id:
+            errors["rechecked_by"] = _("销号须经督查人员复查。")
+        if self.rechecked_by_id and self.rechecked_by_id == self.answered_by_id:
+            errors["rechecked_by"] = _("复查人不能是整改结果的填报人。")
+        if errors:
+            raise ValidationError(errors)
+
+    def is_overdue(self, today: datetime.date) -> bool:
+        return self.status != self.Status.CLOSED and self.deadline < today
+
+
+class RectificationEvidence(Evidence):
+    rectification = models.ForeignKey(
+        Rectification, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("整改")
+    )
+
+    class Meta:
+        verbose_name = _("整改佐证材料")
+        verbose_name_plural = _("整改佐证材料")
+
+
+class Accountability(models.Model):
+    """责任追究: a measure taken against a person or unit for a finding."""
+
+    class Measure(models.TextChoices):
+        REMINDER = "reminder", _("提醒谈话")
+        INTERVIEW = "interview", _("约谈")
+        CRITICISM = "criticism", _("通报批评")
+        ADMONITION = "admonition", _("诫勉")
+        ORGANISATIONAL = "organisational", _("组织处理")
+        DISCIPLINARY = "disciplinary", _("党纪政务处分")
+
+    class SubjectKind(models.TextChoices):
+        PERSON = "person", _("个人")
+        UNIT = "unit", _("单位")
+
+    finding = models.ForeignKey(
+        Finding, on_delete=models.PROTECT, related_name="accountabilities", verbose_name=_("问题")
+    )
+    subject_kind = models.CharField(
+        _("追责对象类别"), max_length=8, choices=SubjectKind.choices, default=SubjectKind.PERSON
+    )
+    subject = models.CharField(_("追责对象"), max_length=100)
+    subject_post = models.CharField(_("单位及职务"), max_length=200, blank=True)
+    measure = models.CharField(_("处理方式"), max_length=16, choices=Measure.choices)
+    decided_by = models.CharField(_("决定机关"), max_length=20, choices=Organiser.choices, default=Organiser.DISCIPLINE)
+    decided_on = models.DateField(_("决定日期"))
+    document_number = models.CharField(_("文号"), max_length=100, blank=True)
+    note = models.TextField(_("备注"), blank=True)
+
+    class Meta:
+        verbose_name = _("责任追究")
+        verbose_name_plural = _("责任追究")
+        ordering = ["-decided_on", "-id"]
+
+    def __str__(self):
+        return f"{self.subject} {self.get_measure_display()}"
+
+
+class Bulletin(models.Model):
+    """通报: a numbered, dated document listing overdue tasks and open findings of a period.
+
+    ``snapshot`` keeps what the bulletin listed when it was generated, so a published bulletin
+    does not change when the data does.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        PUBLISHED = "published", _("已发布")
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("区县"))
+    year = models.PositiveSmallIntegerField(_("年度"), validators=YEAR_VALIDATORS)
+    number = models.PositiveSmallIntegerField(_("期号"))
+    title = models.CharField(_("标题"), max_length=200)
+    issuer = models.CharField(_("发布单位"), max_length=20, choices=Organiser.choices, default=Organiser.POVERTY_OFFICE)
+    issued_on = models.DateField(_("发布日期"))
+    period_start = models.DateField(_("通报期间起"))
+    period_end = models.DateField(_("通报期间止"))
+    body = models.TextField(_("正文"), blank=True)
+    snapshot = models.JSONField(_("通报数据"), default=dict, blank=True)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.DRAFT)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("发布人"),
+    )
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("起草人"),
+    )
+    created_at = models.DateTimeField(_("起草时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("通报")
+        verbose_name_plural = _("通报")
+        ordering = ["-year", "-number"]
+        constraints = [
+            unique("bulletin_number_unique_per_year", ["district", "year", "number"], "本年度已有该期号的通报。"),
+            check("bulletin_period_valid", Q(period_end__gte=F("period_start")), "通报期间的止日不能早于起日。"),
+            check(
+                "bulletin_published_has_time",
+                ~Q(state="published") | Q(published_at__isnull=False),
+                "已发布的通报须有发布时间。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.year}年第{self.number}期 {self.title}"

@@ -1,0 +1,395 @@
+"""The plan table (施工图): one plan per village and year, one row per task, fund-source lines, progress."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from bazhou.access import AreaPaths, area_q
+from bazhou.constraints import check, unique
+from households.models import Household
+from villages.models import YEAR_VALIDATORS, Village
+
+# Plan money is in 万元 with 4 decimals (1 元); never mixed with household income in 元.
+MONEY_WAN = {"max_digits": 14, "decimal_places": 4, "default": 0, "validators": [MinValueValidator(0)]}
+
+
+class Plan(models.Model):
+    """一村一案: the plan of one village for one year, holding its village rows and its households' rows.
+
+    Once approved (by the district), deadlines and funds change only with a recorded reason,
+    and rows are withdrawn rather than deleted.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        APPROVED = "approved", _("已批准")
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="plans", verbose_name=_("村"))
+    year = models.PositiveSmallIntegerField(_("计划年度"), validators=YEAR_VALIDATORS)
+    state = models.CharField(_("审批状态"), max_length=10, choices=State.choices, default=State.DRAFT)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("批准人"),
+    )
+    approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
+    note = models.TextField(_("备注"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("村级施工图（一村一案）")
+        verbose_name_plural = _("村级施工图（一村一案）")
+        ordering = ["village", "year"]
+        constraints = [
+            unique("plan_one_per_village_year", ["village", "year"], "该村本年度已有施工图。"),
+            check(
+                "plan_approved_has_time",
+                ~Q(state="approved") | Q(approved_at__isnull=False),
+                "已批准的施工图须有批准时间。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.village} {self.year}年施工图"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.state == self.State.APPROVED
+
+
+class Category(models.TextChoices):
+    """Task categories; infrastructure and public services are split into their kinds."""
+
+    ROAD = "road", _("道路")
+    WATER = "water", _("饮水")
+    POWER = "power", _("电力")
+    TELECOM = "telecom", _("通信")
+    BROADCAST = "broadcast", _("广播电视")
+    IRRIGATION = "irrigation", _("水利")
+    INDUSTRY = "industry", _("产业发展")
+    RELOCATION = "relocation", _("易地扶贫搬迁")
+    HOUSING = "housing", _("危房改造")
+    CULTURE_ROOM = "culture_room", _("文化室")
+    CLINIC = "clinic", _("卫生室")
+    SCHOOL = "school", _("学校")
+    EMPLOYMENT = "employment", _("就业扶贫")
+    EDUCATION = "education", _("教育扶贫")
+    HEALTH = "health", _("健康扶贫")
+    SOCIAL_SECURITY = "social_security", _("社会保障兜底")
+    FINANCE = "finance", _("金融扶贫")
+    OTHER = "other", _("其他")
+
+
+CATEGORY_GROUPS = {
+    _("基础设施"): [
+        Category.ROAD,
+        Category.WATER,
+        Category.POWER,
+        Category.TELECOM,
+        Category.BROADCAST,
+        Category.IRRIGATION,
+    ],
+    _("公共服务"): [Category.CULTURE_ROOM, Category.CLINIC, Category.SCHOOL],
+}
+
+
+def category_group(category: str) -> str:
+    """The top-level category (基础设施, 公共服务, or the category itself) for the one table."""
+    for group, members in CATEGORY_GROUPS.items():
+        if category in members:
+            return str(group)
+    return str(Category(category).label)
+
+
+class FundSource(models.TextChoices):
+    CENTRAL = "central", _("中央财政专项扶贫资金")
+    PROVINCE = "province", _("省级财政专项扶贫资金")
+    CITY = "city", _("市级财政专项扶贫资金")
+    DISTRICT = "district", _("区级财政专项扶贫资金")
+    INTEGRATED = "integrated", _("统筹整合涉农资金")
+    SECTOR = "sector", _("行业部门资金")
+    SOCIAL = "social", _("社会帮扶资金")
+    LOCAL = "local", _("镇村配套")
+    SELF = "self", _("群众自筹")
+    FINANCE = "finance", _("金融扶贫资金")
+
+
+class TaskQuerySet(models.QuerySet):
+    paths = AreaPaths(
+        district="plan__village__township__district", township="plan__village__township", village="plan__village"
+    )
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+    def live(self):
+        """Rows of the plan: those not withdrawn."""
+        return self.filter(is_removed=False)
+
+    def open(self):
+        return self.live().exclude(status__in=Task.DONE_STATUSES)
+
+    def overdue(self, today: datetime.date):
+        """Past the deadline and not complete."""
+        return self.open().filter(deadline__lt=today)
+
+    def due_within(self, today: datetime.date, days: int):
+        """Not complete, deadline from today to ``days`` days ahead."""
+        return self.open().filter(deadline__gte=today, deadline__lte=today + datetime.timedelta(days=days))
+
+    def stale(self, today: datetime.date, days: int):
+        """Not complete and no progress reported for ``days`` days (counting from creation if never)."""
+        cutoff = today - datetime.timedelta(days=days)
+        return self.open().filter(
+            Q(last_progress_on__lt=cutoff) | Q(last_progress_on__isnull=True, created_at__date__lt=cutoff)
+        )
+
+    def village_rows(self):
+        return self.filter(household__isnull=True)
+
+    def household_rows(self):
+        return self.filter(household__isnull=False)
+
+
+class Task(models.Model):
+    """One row of the one table: what is to be done, by when, with what money, by whom, and how far it is."""
+
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", _("未启动")
+        IN_PROGRESS = "in_progress", _("进行中")
+        DONE = "done", _("已完成")
+        ACCEPTED = "accepted", _("已验收")
+
+    DONE_STATUSES = (Status.DONE, Status.ACCEPTED)
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("施工图"))
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("户"),
+        help_text=_("一户一策的任务填写所属户；一村一案的任务留空。"),
+    )
+    category = models.CharField(_("类别"), max_length=20, choices=Category.choices)
+    item = models.CharField(_("项目"), max_length=200)
+    quantity = models.DecimalField(
+        _("数量"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    unit = models.CharField(_("单位"), max_length=20, blank=True)
+    deadline = models.DateField(_("完成时限"))
+    deadline_text = models.CharField(_("时限原文"), max_length=50, blank=True, help_text=_("如“8月底前”。"))
+    planned_funds = models.DecimalField(_("计划资金（万元）"), **MONEY_WAN)
+    invested_funds = models.DecimalField(_("已投入资金（万元）"), **MONEY_WAN)
+    responsible_unit = models.CharField(_("责任单位"), max_length=100, blank=True)
+    responsible_person = models.CharField(_("责任人"), max_length=50, blank=True)
+    responsible_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0, validators=[MaxValueValidator(100)])
+    completed_on = models.DateField(_("完成日期"), null=True, blank=True)
+    last_progress_on = models.DateField(_("最近进度日期"), null=True, blank=True, editable=False)
+    is_removed = models.BooleanField(_("已撤销"), default=False)
+    removed_reason = models.TextField(_("撤销原因"), blank=True)
+
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    class Meta:
+        verbose_name = _("施工图任务")
+        verbose_name_plural = _("施工图任务")
+        ordering = ["plan", "household", "deadline", "id"]
+        indexes = [
+            # Overdue and due-soon questions: open rows by deadline (a small partial index).
+            models.Index(
+                fields=["deadline", "id"], condition=~Q(status__in=["done", "accepted"]), name="task_open_deadline_idx"
+            ),
+            # A village's table and its totals: rows of a plan by status, with the funds and deadline.
+            models.Index(fields=["plan", "status", "planned_funds", "deadline"], name="task_plan_status_idx"),
+            # The supervisors' queue filtered by responsible person.
+            models.Index(fields=["responsible_person"], name="task_responsible_idx"),
+        ]
+        constraints = [
+            check("task_planned_funds_nonneg", Q(planned_funds__gte=0), "计划资金不能为负数。"),
+            check("task_invested_funds_nonneg", Q(invested_funds__gte=0), "已投入资金不能为负数。"),
+            check(
+                "task_invested_within_planned",
+                Q(invested_funds__lte=F("planned_funds")),
+                "已投入资金不能超过计划资金。",
+            ),
+            check("task_progress_0_100", Q(progress__gte=0, progress__lte=100), "进度应在 0–100 之间。"),
+            check("task_quantity_nonneg", Q(quantity__isnull=True) | Q(quantity__gte=0), "数量不能为负数。"),
+            check(
+                "task_done_is_complete",
+                ~Q(status__in=["done", "accepted"]) | Q(progress=100, completed_on__isnull=False),
+                "已完成的任务进度应为 100%，并填写完成日期。",
+            ),
+            check(
+                "task_completed_on_only_when_done",
+                Q(completed_on__isnull=True) | Q(status__in=["done", "accepted"]),
+                "未完成的任务不能有完成日期。",
+            ),
+            check(
+                "task_not_started_has_no_progress", ~Q(status="not_started") | Q(progress=0), "未启动的任务进度应为 0。"
+            ),
+            check("task_removed_has_reason", Q(is_removed=False) | ~Q(removed_reason=""), "撤销任务须说明原因。"),
+        ]
+
+    def __str__(self):
+        return self.item
+
+    def clean(self):
+        errors = {}
+        if (
+            self.invested_funds is not None
+            and self.planned_funds is not None
+            and self.invested_funds > self.planned_funds
+        ):
+            errors["invested_funds"] = _("已投入资金不能超过计划资金。")
+        if self.status in self.DONE_STATUSES:
+            if self.progress != 100:
+                errors["progress"] = _("已完成的任务进度应为 100%。")
+            if not self.completed_on:
+                errors["completed_on"] = _("已完成的任务须填写完成日期。")
+        elif self.completed_on:
+            errors["completed_on"] = _("未完成的任务不能有完成日期。")
+        if self.status == self.Status.NOT_STARTED and self.progress:
+            errors["progress"] = _("未启动的任务进度应为 0。")
+        if self.household_id and self.plan_id and self.household.village_id != self.plan.village_id:
+            errors["household"] = _("该户不属于本施工图所在的村。")
+        if self.is_removed and not self.removed_reason.strip():
+            errors["removed_reason"] = _("撤销任务须说明原因。")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_household_task(self) -> bool:
+        return self.household_id is not None
+
+    def get_kind_display(self) -> str:
+        return str(_("一户一策") if self.is_household_task else _("一村一案"))
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE_STATUSES
+
+    def is_overdue(self, today: datetime.date) -> bool:
+        return not self.is_removed and not self.is_done and self.deadline < today
+
+
+class FundLine(models.Model):
+    """The part of a task's planned funds that comes from one source (万元)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="fund_lines", verbose_name=_("任务"))
+    source = models.CharField(_("资金来源"), max_length=12, choices=FundSource.choices)
+    amount = models.DecimalField(_("金额（万元）"), **MONEY_WAN)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("资金来源明细")
+        verbose_name_plural = _("资金来源明细")
+        ordering = ["task", "source"]
+        constraints = [
+            unique("fund_line_one_per_source", ["task", "source"], "同一任务的资金来源不能重复。"),
+            check("fund_line_amount_nonneg", Q(amount__gte=0), "资金金额不能为负数。"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} {self.amount}万元"
+
+
+class ProgressUpdate(models.Model):
+    """A report of progress on a task, with a note and evidence."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="progress_updates", verbose_name=_("任务"))
+    reported_on = models.DateField(_("填报日期"))
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), validators=[MaxValueValidator(100)])
+    status = models.CharField(_("状态"), max_length=12, choices=Task.Status.choices)
+    invested_funds = models.DecimalField(_("累计投入（万元）"), **MONEY_WAN)
+    note = models.TextField(_("进展说明"), blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("填报人"),
+    )
+    created_at = models.DateTimeField(_("填报时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("进度填报")
+        verbose_name_plural = _("进度填报")
+        ordering = ["task", "-reported_on", "-id"]
+        indexes = [
+            # A task's progress timeline, newest first.
+            models.Index(fields=["task", "-reported_on"], name="progress_task_date_idx"),
+        ]
+        constraints = [
+            check("progress_update_0_100", Q(progress__gte=0, progress__lte=100), "进度应在 0–100 之间。"),
+            check("progress_update_invested_nonneg", Q(invested_funds__gte=0), "投入资金不能为负数。"),
+        ]
+
+    def __str__(self):
+        return f"{self.task} {self.reported_on} {self.progress}%"
+
+
+class Evidence(models.Model):
+    """An uploaded file (photo or PDF) that proves what a record says."""
+
+    file = models.FileField(_("文件"), upload_to="evidence/%Y/%m/")
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("上传人"),
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.original_name
+
+
+class ProgressEvidence(Evidence):
+    update = models.ForeignKey(
+        ProgressUpdate, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("进度填报")
+    )
+
+    class Meta:
+        verbose_name = _("进度佐证材料")
+        verbose_name_plural = _("进度佐证材料")

@@ -1,0 +1,333 @@
+"""Areas (district → township → village), village exit indicators and assistance forces (五个一)."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from bazhou.access import AreaPaths, area_q
+from bazhou.constraints import check, unique
+
+YEAR_VALIDATORS = [MinValueValidator(2000)]
+
+
+def digits_validator(length: int) -> RegexValidator:
+    return RegexValidator(rf"^[0-9]{{{length}}}$", _("代码应为%(n)d位数字。") % {"n": length})
+
+
+class District(models.Model):
+    """区/县: the unit that owns a plan. One instance usually serves one district."""
+
+    code = models.CharField(_("区划代码"), max_length=6, primary_key=True, validators=[digits_validator(6)])
+    name = models.CharField(_("名称"), max_length=50)
+
+    class Meta:
+        verbose_name = _("区县")
+        verbose_name_plural = _("区县")
+        ordering = ["code"]
+        constraints = [
+            check("district_code_6_digits", Q(code__regex=r"^[0-9]{6}$"), "区县代码应为6位数字。"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TownshipQuerySet(models.QuerySet):
+    paths = AreaPaths(district="district", township="code", village=None)
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+
+class Township(models.Model):
+    """乡/镇/街道. Its 9-digit code is the district's 6 digits plus 001–099 (街道), 100–199 (镇), 200–399 (乡)."""
+
+    class Kind(models.TextChoices):
+        SUBDISTRICT = "subdistrict", _("街道")
+        TOWN = "town", _("镇")
+        TOWNSHIP = "township", _("乡")
+
+    # The code's last three digits, by kind (统计用区划代码).
+    KIND_RANGES = {Kind.SUBDISTRICT: (1, 99), Kind.TOWN: (100, 199), Kind.TOWNSHIP: (200, 399)}
+
+    code = models.CharField(_("区划代码"), max_length=9, primary_key=True, validators=[digits_validator(9)])
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="townships", verbose_name=_("区县"))
+    name = models.CharField(_("名称"), max_length=50)
+    kind = models.CharField(_("类别"), max_length=12, choices=Kind.choices)
+
+    objects = TownshipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("乡镇（街道）")
+        verbose_name_plural = _("乡镇（街道）")
+        ordering = ["code"]
+        constraints = [
+            check(
+                "township_code_within_district", Q(code__startswith=F("district_id")), "乡镇代码应以所属区县代码开头。"
+            ),
+            check(
+                "township_code_matches_kind",
+                Q(kind="subdistrict", code__regex=r"^[0-9]{6}0[0-9][0-9]$") & ~Q(code__endswith="000")
+                | Q(kind="town", code__regex=r"^[0-9]{6}1[0-9][0-9]$")
+                | Q(kind="township", code__regex=r"^[0-9]{6}[23][0-9][0-9]$"),
+                "乡镇代码后三位与类别不符：街道 001–099，镇 100–199，乡 200–399。",
+            ),
+            unique("township_name_unique_in_district", ["district", "name"], "本区县已有同名乡镇。"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.code and self.district_id and not self.code.startswith(self.district_id):
+            errors["code"] = _("乡镇代码应以所属区县代码 %(d)s 开头。") % {"d": self.district_id}
+        if self.code and len(self.code) == 9 and self.code.isdigit() and self.kind in self.KIND_RANGES:
+            low, high = self.KIND_RANGES[self.kind]
+            if not low <= int(self.code[6:]) <= high:
+                errors["kind"] = _("%(kind)s的代码后三位应在 %(low)03d–%(high)03d 之间。") % {
+                    "kind": self.get_kind_display(),
+                    "low": low,
+                    "high": high,
+                }
+        if errors:
+            raise ValidationError(errors)
+
+
+class VillageQuerySet(models.QuerySet):
+    paths = AreaPaths(district="township__district", township="township", village="pk")
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+    def poor(self):
+        return self.filter(is_poor=True)
+
+    def planned_to_exit(self, year: int):
+        return self.filter(is_poor=True, planned_exit_year=year)
+
+
+class Village(models.Model):
+    """村/社区, with its poverty status and the figures of 一村一案."""
+
+    class Status(models.TextChoices):
+        NOT_POOR = "not_poor", _("非贫困村")
+        POOR = "poor", _("未退出")
+        PLANNED = "planned", _("计划退出")
+        EXITED = "exited", _("已退出")
+        RELAPSED = "relapsed", _("返贫")
+
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="villages", verbose_name=_("乡镇（街道）")
+    )
+    code = models.CharField(_("区划代码"), max_length=12, unique=True, validators=[digits_validator(12)])
+    name = models.CharField(_("名称"), max_length=50)
+    is_poor = models.BooleanField(_("贫困村"), default=False, help_text=_("是否为建档立卡贫困村（退出后仍保留）。"))
+    status = models.CharField(_("退出状态"), max_length=12, choices=Status.choices, default=Status.NOT_POOR)
+    identified_year = models.PositiveSmallIntegerField(_("认定年度"), null=True, blank=True, validators=YEAR_VALIDATORS)
+    planned_exit_year = models.PositiveSmallIntegerField(
+        _("计划退出年度"), null=True, blank=True, validators=YEAR_VALIDATORS
+    )
+    exit_year = models.PositiveSmallIntegerField(_("退出年度"), null=True, blank=True, validators=YEAR_VALIDATORS)
+    registered_households = models.PositiveIntegerField(_("户籍户数"), default=0)
+    registered_population = models.PositiveIntegerField(_("户籍农业人口"), default=0)
+    collective_income = models.DecimalField(
+        _("集体经济收入（万元）"), max_digits=12, decimal_places=4, default=0, validators=[MinValueValidator(0)]
+    )
+
+    objects = VillageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("村（社区）")
+        verbose_name_plural = _("村（社区）")
+        ordering = ["code"]
+        indexes = [
+            # The poor-village lists and the dashboard: poor villages due to exit in a year, by township.
+            models.Index(fields=["is_poor", "planned_exit_year", "township"], name="village_poor_exit_idx"),
+            # Search by name.
+            models.Index(fields=["name"], name="village_name_idx"),
+        ]
+        constraints = [
+            check("village_code_12_digits", Q(code__regex=r"^[0-9]{12}$"), "村代码应为12位数字。"),
+            check("village_code_within_township", Q(code__startswith=F("township_id")), "村代码应以所属乡镇代码开头。"),
+            check(
+                "village_status_matches_poor_flag",
+                Q(is_poor=False, status="not_poor") | Q(is_poor=True) & ~Q(status="not_poor"),
+                "贫困村标识与退出状态不符。",
+            ),
+            check(
+                "village_planned_has_year",
+                ~Q(status="planned") | Q(planned_exit_year__isnull=False),
+                "计划退出的村须填写计划退出年度。",
+            ),
+            check(
+                "village_exited_has_year",
+                ~Q(status__in=["exited", "relapsed"]) | Q(exit_year__isnull=False),
+                "已退出的村须填写退出年度。",
+            ),
+            check(
+                "village_exit_not_before_identified",
+                Q(identified_year__isnull=True) | Q(exit_year__isnull=True) | Q(exit_year__gte=F("identified_year")),
+                "退出年度不能早于认定年度。",
+            ),
+            check(
+                "village_planned_exit_not_before_identified",
+                Q(identified_year__isnull=True)
+                | Q(planned_exit_year__isnull=True)
+                | Q(planned_exit_year__gte=F("identified_year")),
+                "计划退出年度不能早于认定年度。",
+            ),
+            check("village_collective_income_nonneg", Q(collective_income__gte=0), "集体经济收入不能为负数。"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.code and self.township_id and not self.code.startswith(self.township_id):
+            errors["code"] = _("村代码应以所属乡镇代码 %(t)s 开头。") % {"t": self.township_id}
+        if self.is_poor and self.status == self.Status.NOT_POOR:
+            errors["status"] = _("贫困村的状态不能是“非贫困村”。")
+        if not self.is_poor and self.status != self.Status.NOT_POOR:
+            errors["status"] = _("非贫困村的状态只能是“非贫困村”。")
+        if self.status == self.Status.PLANNED and not self.planned_exit_year:
+            errors["planned_exit_year"] = _("计划退出的村须填写计划退出年度。")
+        if self.status in (self.Status.EXITED, self.Status.RELAPSED) and not self.exit_year:
+            errors["exit_year"] = _("已退出的村须填写退出年度。")
+        if self.identified_year:
+            if self.exit_year and self.exit_year < self.identified_year:
+                errors["exit_year"] = _("退出年度不能早于认定年度。")
+            if self.planned_exit_year and self.planned_exit_year < self.identified_year:
+                errors["planned_exit_year"] = _("计划退出年度不能早于认定年度。")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ExitIndicator(models.Model):
+    """One criterion of village exit (一低七有 in Sichuan), versioned by year so a province may change them."""
+
+    year = models.PositiveSmallIntegerField(_("适用年度"), validators=YEAR_VALIDATORS)
+    code = models.SlugField(_("指标代码"), max_length=40)
+    name = models.CharField(_("指标名称"), max_length=50)
+    description = models.TextField(_("说明"), blank=True)
+    threshold = models.DecimalField(
+        _("阈值"),
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("如贫困发生率低于 3（%），其他指标留空。"),
+    )
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("贫困村退出指标")
+        verbose_name_plural = _("贫困村退出指标")
+        ordering = ["year", "order", "code"]
+        constraints = [
+            unique("exit_indicator_code_unique_per_year", ["year", "code"], "该年度已有相同代码的指标。"),
+        ]
+
+    def __str__(self):
+        return f"{self.year} {self.name}"
+
+
+class VillageIndicator(models.Model):
+    """Whether a village meets one exit indicator, with the evidence."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("村"))
+    indicator = models.ForeignKey(
+        ExitIndicator, on_delete=models.PROTECT, related_name="assessments", verbose_name=_("指标")
+    )
+    met = models.BooleanField(_("是否达标"), default=False)
+    evidence = models.TextField(_("佐证说明"), blank=True)
+    assessed_on = models.DateField(_("核查日期"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("村退出指标达标情况")
+        verbose_name_plural = _("村退出指标达标情况")
+        ordering = ["village", "indicator__order"]
+        constraints = [
+            unique("village_indicator_unique", ["village", "indicator"], "该村已有此项指标的达标记录。"),
+        ]
+
+    def __str__(self):
+        return f"{self.village} · {self.indicator.name}: {'达标' if self.met else '未达标'}"
+
+
+class AssignmentQuerySet(models.QuerySet):
+    paths = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def current(self, on: datetime.date):
+        """Assignments in force on the given day: who is responsible today."""
+        return self.filter(Q(start_date__lte=on), Q(end_date__isnull=True) | Q(end_date__gte=on))
+
+
+class AssistanceAssignment(models.Model):
+    """One of the village's assistance forces (五个一), dated so the page says who was responsible when."""
+
+    class Role(models.TextChoices):
+        LEADER = "leader", _("县级联系领导")
+        UNIT = "unit", _("帮扶单位")
+        FIRST_SECRETARY = "first_secretary", _("第一书记")
+        WORK_TEAM = "work_team", _("驻村工作组成员")
+        TECHNICIAN = "technician", _("驻村农技员")
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("村"))
+    role = models.CharField(_("帮扶角色"), max_length=20, choices=Role.choices)
+    person = models.CharField(_("姓名"), max_length=50, blank=True, help_text=_("帮扶单位可不填姓名。"))
+    unit = models.CharField(_("单位"), max_length=100, blank=True)
+    post = models.CharField(_("职务"), max_length=100, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    start_date = models.DateField(_("开始日期"))
+    end_date = models.DateField(_("结束日期"), null=True, blank=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("帮扶力量（五个一）")
+        verbose_name_plural = _("帮扶力量（五个一）")
+        ordering = ["village", "role", "-start_date"]
+        indexes = [
+            # The village page: the village's forces, current first.
+            models.Index(fields=["village", "role", "end_date"], name="assignment_village_role_idx"),
+        ]
+        constraints = [
+            check(
+                "assignment_end_not_before_start",
+                Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                "结束日期不能早于开始日期。",
+            ),
+            unique(
+                "one_current_first_secretary_per_village",
+                ["village"],
+                "该村已有在任第一书记，请先填写前任的结束日期。",
+                condition=Q(role="first_secretary", end_date__isnull=True),
+            ),
+            check("assignment_person_named", Q(role="unit") | ~Q(person=""), "请填写帮扶人员姓名。"),
+        ]
+
+    def __str__(self):
+        return f"{self.village} {self.get_role_display()} {self.person or self.unit}"
+
+    def clean(self):
+        errors = {}
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            errors["end_date"] = _("结束日期不能早于开始日期。")
+        if self.role != self.Role.UNIT and not self.person:
+            errors["person"] = _("请填写帮扶人员姓名。")
+        if self.role == self.Role.UNIT and not self.unit:
+            errors["unit"] = _("请填写帮扶单位名称。")
+        if errors:
+            raise ValidationError(errors)
