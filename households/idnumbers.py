@@ -68,3 +68,9 @@ def check_char_expression(field: str):
         start=Value(0),
     )
     return Substr(Value(CHECK_CHARS), Mod(total, Value(11), output_field=IntegerField()) + Value(1), 1)
+
+
+def build(area: str, born: datetime.date, sequence: int) -> str:
+    """A valid ID number for a person born on ``born``; an odd ``sequence`` makes a man, even a woman."""
+    first17 = f"{area}{born:%Y%m%d}{sequence % 1000:03d}"
+    return first17 + check_char(first17)

@@ -1,0 +1,38 @@
+"""Shared fixtures: a small two-township district and the personas who use it."""
+
+import pytest
+
+from bazhou.models import Role
+from tests import factories
+
+
+@pytest.fixture
+def area(db):
+    """District 巴州区 with township A (白庙乡) and B (寺岭乡), a poor village in each, a household in each."""
+
+    class Area:
+        district = factories.district()
+        township_a = factories.township(number=204, name="白庙乡")
+        township_b = factories.township(number=212, name="寺岭乡")
+        village_a = factories.poor_village(township_a, number=7, name="茅垭村")
+        village_a2 = factories.village(township_a, number=8, name="百花村")
+        village_b = factories.poor_village(township_b, number=1, name="大寺村")
+        household_a = factories.household(village_a)
+        household_b = factories.household(village_b)
+
+    return Area
+
+
+@pytest.fixture
+def personas(area):
+    """Everyone who signs in: district admin, township A and B staff, village cadre, supervisor, leader."""
+
+    class Personas:
+        district_admin = factories.user(Role.DISTRICT_ADMIN, area.district, username="admin")
+        township_a = factories.user(Role.TOWNSHIP_STAFF, area.township_a, username="baimiao")
+        township_b = factories.user(Role.TOWNSHIP_STAFF, area.township_b, username="siling")
+        village_cadre = factories.user(Role.VILLAGE_CADRE, area.village_a, username="maoya")
+        supervisor = factories.user(Role.SUPERVISOR, area.district, username="ducha")
+        leader = factories.user(Role.LEADER, area.district, username="lingdao")
+
+    return Personas
