@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 NOTHING = Q(pk__in=[])
-EVERYTHING = Q()
+# Not ``Q()``: an empty Q vanishes when OR-ed with another, turning "everything" into "nothing".
+EVERYTHING = Q(pk__isnull=False)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@ from django.utils.translation import gettext as _
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
-# Shape of a number whose birth month and day are at least plausible; the calendar is checked in Python.
-PATTERN = r"^[0-9]{6}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$"
+# The shape of a valid number, birth date included: days per month, and 29 February only in leap years
+# (1800 and 1900 were not leap years, 2000 was). The same pattern is a database constraint.
+_MONTH_DAY = r"((0[13578]|1[02])(0[1-9]|[12][0-9]|3[01])|(0[469]|11)(0[1-9]|[12][0-9]|30)|02(0[1-9]|1[0-9]|2[0-8]))"
+_LEAP_YEAR = r"((18|19)(0[48]|[2468][048]|[13579][26])|20([02468][048]|[13579][26]))"
+PATTERN = rf"^[0-9]{{6}}((18|19|20)[0-9]{{2}}{_MONTH_DAY}|{_LEAP_YEAR}0229)[0-9]{{3}}[0-9X]$"
 _PATTERN = re.compile(PATTERN)
 
 

@@ -3,9 +3,10 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Substr
 from django.db.models.lookups import Exact
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -57,11 +58,8 @@ class HouseholdQuerySet(models.QuerySet):
 
     def without_head(self):
         """Data-quality question: households with active members but no active head."""
-        return (
-            self.filter(members__is_active=True)
-            .exclude(members__relation=Member.Relation.HEAD, members__is_active=True)
-            .distinct()
-        )
+        active = Member.objects.filter(household=OuterRef("pk"), is_active=True)
+        return self.filter(Exists(active)).exclude(Exists(active.filter(relation=Member.Relation.HEAD)))
 
 
 class Household(models.Model):
@@ -118,7 +116,7 @@ class Household(models.Model):
     sanitary_toilet = models.BooleanField(_("卫生厕所"), default=False)
 
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = HouseholdQuerySet.as_manager()

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -72,7 +73,7 @@ class Inspection(models.Model):
         related_name="+",
         verbose_name=_("录入人"),
     )
-    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now, editable=False)
 
     objects = InspectionQuerySet.as_manager()
 
@@ -173,7 +174,7 @@ class Finding(models.Model):
         related_name="+",
         verbose_name=_("录入人"),
     )
-    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now, editable=False)
 
     objects = FindingQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["created_at"])
@@ -408,7 +409,7 @@ class Bulletin(models.Model):
         related_name="+",
         verbose_name=_("起草人"),
     )
-    created_at = models.DateTimeField(_("起草时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("起草时间"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("通报")

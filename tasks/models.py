@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -215,7 +216,7 @@ class Task(models.Model):
         verbose_name=_("创建人"),
         editable=False,
     )
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = TaskQuerySet.as_manager()
@@ -342,7 +343,7 @@ class ProgressUpdate(models.Model):
         related_name="+",
         verbose_name=_("填报人"),
     )
-    created_at = models.DateTimeField(_("填报时间"), auto_now_add=True)
+    created_at = models.DateTimeField(_("填报时间"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("进度填报")
@@ -376,7 +377,7 @@ class Evidence(models.Model):
         related_name="+",
         verbose_name=_("上传人"),
     )
-    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now, editable=False)
 
     class Meta:
         abstract = True
