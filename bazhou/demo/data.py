@@ -1,0 +1,268 @@
+"""Fixed data of the demo district: the real names of 2015 and the named rows of the plan; the rest is synthetic."""
+
+import datetime
+from decimal import Decimal
+
+DISTRICT = ("511902", "巴州区")
+
+# 巴州区 in 2015: 4 街道, 11 镇, 13 乡, coded 001–099, 100–199, 200–399 in list order (白庙乡 = 511902204).
+SUBDISTRICTS = ["东城街道", "西城街道", "回风街道", "江北街道"]
+TOWNS = [
+    "大茅坪镇",
+    "清江镇",
+    "兴文镇",
+    "水宁寺镇",
+    "曾口镇",
+    "梁永镇",
+    "鼎山镇",
+    "大罗镇",
+    "化成镇",
+    "三江镇",
+    "枣林镇",
+]
+TOWNSHIPS = [
+    "光辉乡",
+    "花溪乡",
+    "大和乡",
+    "白庙乡",
+    "关渡乡",
+    "金碑乡",
+    "羊凤乡",
+    "凤溪乡",
+    "龙背乡",
+    "平梁乡",
+    "凌云乡",
+    "寺岭乡",
+    "梓橦庙乡",
+]
+
+# White-temple township's villages as the 2015 sources list them (茅垭 as the plan spells it; the register has 毛垭).
+BAIMIAO_VILLAGES = [
+    "百花村",
+    "板溪村",
+    "柳林村",
+    "宝珠寺村",
+    "干沟村",
+    "九重村",
+    "茅垭村",
+    "学官坪村",
+    "院坝梁村",
+    "照山村",
+]
+NAMED_VILLAGES = {"寺岭乡": ["大寺村"]}
+
+MAOYA = ("白庙乡", "茅垭村")
+DASI = ("寺岭乡", "大寺村")
+
+# The 茅垭村 rows of the plan, exactly as the source gives them ("–" = not given).
+MAOYA_ROWS = [
+    {
+        "category": "road",
+        "item": "通村硬化路",
+        "quantity": Decimal("3"),
+        "unit": "公里",
+        "deadline": datetime.date(2017, 8, 31),
+        "deadline_text": "8月底前",
+        "planned_funds": Decimal("0"),
+        "responsible_person": "",
+    },
+    {
+        "category": "water",
+        "item": "安全饮用水",
+        "quantity": None,
+        "unit": "",
+        "deadline": datetime.date(2017, 8, 31),
+        "deadline_text": "8月底前",
+        "planned_funds": Decimal("0"),
+        "responsible_person": "",
+    },
+    {
+        "category": "culture_room",
+        "item": "村文化室",
+        "quantity": Decimal("1"),
+        "unit": "处",
+        "deadline": datetime.date(2017, 8, 31),
+        "deadline_text": "8月底前",
+        "planned_funds": Decimal("0"),
+        "responsible_person": "",
+    },
+    {
+        "category": "industry",
+        "item": "道地巴药产业",
+        "quantity": Decimal("900"),
+        "unit": "亩",
+        "deadline": datetime.date(2017, 9, 30),
+        "deadline_text": "9月底前",
+        "planned_funds": Decimal("170"),
+        "responsible_person": "吴玉峰",
+    },
+]
+# How the demo shows those rows on its "today" (2017-09-15): the road and water done, the cultural room late.
+MAOYA_PROGRESS = [
+    ("done", 100, datetime.date(2017, 8, 25)),
+    ("accepted", 100, datetime.date(2017, 8, 18)),
+    ("in_progress", 80, None),
+    ("in_progress", 65, None),
+]
+MAOYA_FUND_LINES = [("integrated", Decimal("120")), ("social", Decimal("30")), ("self", Decimal("20"))]
+
+FIRST_SECRETARIES = {MAOYA: "秦和平", DASI: "岳明"}
+DISTRICT_SECRETARY = "张平阳"
+
+# The day the demo is seen from (make run sets BAZHOU_TODAY to it), and the day the plan was approved.
+DEMO_TODAY = datetime.date(2017, 9, 15)
+PLAN_APPROVED = datetime.date(2017, 3, 10)
+PLAN_YEAR = 2017
+TARGET_PEOPLE = 33479
+TARGET_VILLAGES = 68
+
+POVERTY_LINES = {2014: Decimal("2800"), 2015: Decimal("2855"), 2016: Decimal("3000"), 2017: Decimal("3100")}
+
+# 一低七有 (Sichuan, 2017).
+EXIT_INDICATORS = [
+    ("incidence", "贫困发生率低于3%", Decimal("3"), "建档立卡贫困人口占户籍农业人口的比例（西部地区低于3%）。"),
+    ("collective_income", "有集体经济收入", None, "村集体经济有稳定收入。"),
+    ("road", "有硬化路", None, "通村硬化路。"),
+    ("clinic", "有卫生室", None, "有标准化村卫生室。"),
+    ("culture_room", "有文化室", None, "有村文化室（综合文化活动室）。"),
+    ("telecom", "有通信网络", None, "通宽带或4G网络。"),
+    ("water", "有安全饮用水", None, "村民饮水安全有保障。"),
+    ("power", "有生活用电", None, "通生活用电。"),
+]
+
+DEMO_PASSWORD = "bazhou2017"
+# username, name, role, area ("district" or (township, village-or-None)), superuser
+DEMO_USERS = [
+    ("admin", "区扶贫局管理员", "district_admin", "district", True),
+    ("baimiao", "白庙乡扶贫专干", "township_staff", ("白庙乡", None), False),
+    ("siling", "寺岭乡扶贫专干", "township_staff", ("寺岭乡", None), False),
+    ("maoya", "秦和平", "village_cadre", MAOYA, False),
+    ("dasi", "岳明", "village_cadre", DASI, False),
+    ("ducha", "区脱贫办督查员", "supervisor", "district", False),
+    ("lingdao", DISTRICT_SECRETARY, "leader", "district", False),
+]
+
+# 2017 district goals from the plan; "scaled" goals grow with --scale.
+GOALS = [
+    # name, target, unit, metric, task_category, scaled
+    ("贫困村退出", Decimal("68"), "个", "villages_exited", "", True),
+    ("贫困人口脱贫", Decimal("33479"), "人", "people_lifted", "", True),
+    ("农村公路建设", Decimal("230"), "公里", "task_quantity", "road", True),
+    ("发展特色产业", Decimal("50000"), "亩", "task_quantity", "industry", True),
+    ("培育新型经营主体", Decimal("50"), "个", "manual", "", False),
+    ("土地流转", Decimal("30000"), "亩", "manual", "", False),
+    ("产业扶持覆盖贫困户", Decimal("100"), "%", "manual", "", False),
+    ("贫困群众人均增收", Decimal("600"), "元", "manual", "", False),
+    ("农村廉租房占比不低于", Decimal("5"), "%", "manual", "", False),
+    ("贫困患者区内住院自付比例不高于", Decimal("10"), "%", "manual", "", False),
+    ("招聘会贫困求职者签订意向", Decimal("500"), "人", "manual", "", False),
+]
+
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴向汤苟"
+)
+MALE_CHARS = list("国建明军华平勇志德海强永林文成学光兴富贵福荣发清中正春生全开德和安长世云洪伟刚斌超波辉")
+FEMALE_CHARS = list("秀英兰芳玉珍桂琼丽华凤霞梅红燕娟莲翠萍群琴素云芬淑菊蓉敏静婷慧琳")
+VILLAGE_FIRST = list("青石高龙白凤金新黄柏松桂双马大小杨李花玉宝鹿鹤红兴清平太永长安")
+VILLAGE_SECOND = list("山岭坪湾垭沟河坝桥梁寺林田庙溪岩坡塘园湖口")
+
+UNITS = [
+    "区发展和改革局",
+    "区财政局",
+    "区教育科技局",
+    "区交通运输局",
+    "区水务局",
+    "区农业局",
+    "区林业局",
+    "区卫生和计划生育局",
+    "区人力资源和社会保障局",
+    "区民政局",
+    "区住房和城乡建设局",
+    "区国土资源分局",
+    "区文化广播影视新闻出版局",
+    "区商务局",
+    "区扶贫和移民工作局",
+    "区委组织部",
+    "区委宣传部",
+    "区人民法院",
+    "区人民检察院",
+    "区公安分局",
+    "区审计局",
+    "区统计局",
+    "巴州区农村商业银行",
+    "国网巴中供电公司巴州分公司",
+]
+LEADER_POSTS = ["区委常委", "副区长", "区人大常委会副主任", "区政协副主席"]
+SECTOR_UNITS = {
+    "road": "区交通运输局",
+    "water": "区水务局",
+    "power": "国网巴中供电公司巴州分公司",
+    "telecom": "中国移动巴中分公司",
+    "broadcast": "区文化广播影视新闻出版局",
+    "irrigation": "区水务局",
+    "industry": "区农业局",
+    "culture_room": "区文化广播影视新闻出版局",
+    "clinic": "区卫生和计划生育局",
+    "school": "区教育科技局",
+    "housing": "区住房和城乡建设局",
+    "relocation": "区扶贫和移民工作局",
+    "employment": "区人力资源和社会保障局",
+    "education": "区教育科技局",
+    "health": "区卫生和计划生育局",
+    "social_security": "区民政局",
+    "finance": "巴州区农村商业银行",
+}
+
+# Village rows: (category, item, unit, quantity range, 万元 per unit range, fund sources)
+VILLAGE_ITEMS = [
+    ("road", "通村硬化路", "公里", (1, 5), (40, 60), ["sector", "integrated", "district"]),
+    ("water", "安全饮水工程", "处", (1, 3), (10, 25), ["integrated", "sector"]),
+    ("culture_room", "村文化室", "处", (1, 1), (8, 15), ["integrated", "district"]),
+    ("clinic", "村卫生室", "处", (1, 1), (10, 20), ["sector", "integrated"]),
+    ("telecom", "通信基站及宽带", "处", (1, 2), (15, 30), ["social", "sector"]),
+    ("power", "农网改造升级", "公里", (2, 8), (4, 8), ["sector"]),
+    ("irrigation", "山坪塘整治", "口", (2, 6), (3, 6), ["integrated", "local"]),
+    ("broadcast", "广播电视户户通", "户", (40, 150), (0.05, 0.08), ["province", "district"]),
+]
+INDUSTRY_ITEMS = [
+    ("道地巴药产业", "亩"),
+    ("核桃产业", "亩"),
+    ("茶叶产业", "亩"),
+    ("巴山土鸡养殖", "万只"),
+    ("生猪代养场", "个"),
+    ("金银花种植", "亩"),
+    ("青花椒种植", "亩"),
+    ("集体经济合作社", "个"),
+]
+
+# Household rows: (category, item, unit, quantity, 万元, fund sources)
+HOUSEHOLD_ITEMS = {
+    "housing": ("危房改造", "户", 1, (2, 4), ["central", "province", "self"]),
+    "relocation": ("易地扶贫搬迁", "人", None, (2.5, 2.5), ["central", "province", "finance"]),
+    "water": ("户用饮水设施", "户", 1, (0.2, 0.5), ["integrated"]),
+    "industry": ("产业扶持（种养殖）", "户", 1, (0.3, 1), ["integrated", "self"]),
+    "employment": ("转移就业培训", "人", 1, (0.05, 0.15), ["district"]),
+    "education": ("教育资助", "人", 1, (0.1, 0.4), ["province", "district"]),
+    "health": ("医疗救助", "人", 1, (0.2, 1.2), ["district", "social"]),
+    "social_security": ("低保兜底", "人", None, (0.2, 0.5), ["province", "district"]),
+    "finance": ("扶贫小额信贷", "户", 1, (5, 5), ["finance"]),
+}
+
+CAUSE_WEIGHTS = [
+    ("illness", 30),
+    ("skills", 15),
+    ("labour", 12),
+    ("capital", 12),
+    ("disability", 8),
+    ("schooling", 7),
+    ("transport", 5),
+    ("motivation", 4),
+    ("disaster", 2),
+    ("land", 2),
+    ("water", 1),
+    ("marriage", 1),
+    ("other", 1),
+]
+HOUSEHOLD_SIZE_WEIGHTS = [(1, 12), (2, 22), (3, 25), (4, 22), (5, 13), (6, 6)]
+NEIGHBOUR_AREAS = ["511921", "511922", "511923", "511903"]
