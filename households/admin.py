@@ -1,0 +1,325 @@
+"""Admin for the registry (建档立卡): households, members, incomes, the poverty line and household helpers.
+
+ID numbers are personal information: lists show them masked, and users whose role does not need them
+(``User.sees_id_numbers``) see them masked on the forms too.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+
+from bazhou.access import AreaPaths
+from bazhou.admin import HistoryAdmin, ModelAdmin, count_of
+from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+
+HOUSEHOLD_AREA = AreaPaths(
+    district="household__village__township__district",
+    township="household__village__township",
+    village="household__village",
+)
+
+
+def sees_id_numbers(request) -> bool:
+    return bool(getattr(request.user, "sees_id_numbers", False))
+
+
+def search_fields_for(request, search_fields):
+    """Searching by ID number would let a user who sees them masked confirm a guessed number."""
+    if sees_id_numbers(request):
+        return search_fields
+    return tuple(f for f in search_fields if "id_number" not in f)
+
+
+class MaskedIdNumberMixin:
+    """Swap the ID number field for its masked value for users who may not see it in full."""
+
+    @admin.display(description="身份证号")
+    def masked_id_number(self, obj):
+        return obj.masked_id_number if obj and obj.id_number else "—"
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not sees_id_numbers(request):
+            exclude.append("id_number")
+        return exclude
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not sees_id_numbers(request):
+            readonly.append("masked_id_number")
+        return readonly
+
+
+class MemberInline(MaskedIdNumberMixin, admin.TabularInline):
+    model = Member
+    fields = (
+        "name",
+        "relation",
+        "sex",
+        "id_number",
+        "ethnicity",
+        "education",
+        "school",
+        "health",
+        "labour",
+        "work",
+        "work_months",
+        "medical_insurance",
+        "pension_insurance",
+        "on_dibao",
+        "is_active",
+    )
+    extra = 0
+    show_change_link = True
+
+    def get_fields(self, request, obj=None):
+        fields = list(self.fields)
+        if not sees_id_numbers(request):
+            fields[fields.index("id_number")] = "masked_id_number"
+        return fields
+
+
+class HouseholdIncomeInline(admin.TabularInline):
+    model = HouseholdIncome
+    fields = (
+        "year",
+        "wage",
+        "business",
+        "property_income",
+        "dibao",
+        "tekun",
+        "pension",
+        "eco_compensation",
+        "other_transfer",
+        "business_expenses",
+        "net_income",
+    )
+    readonly_fields = ("net_income",)
+    extra = 0
+
+    @admin.display(description="纯收入（元）")
+    def net_income(self, obj):
+        return obj.net_income if obj else "—"
+
+
+class HouseholdHelperInline(admin.TabularInline):
+    model = HouseholdHelper
+    fields = ("name", "unit", "post", "phone", "start_date", "end_date")
+    extra = 0
+
+
+class HouseholdForm(forms.ModelForm):
+    other_causes = forms.MultipleChoiceField(
+        label="其他致贫原因",
+        choices=Cause.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="可多选，不含主要致贫原因。",
+    )
+
+
+def head_name_subquery():
+    heads = Member.objects.filter(household=OuterRef("pk"), relation=Member.Relation.HEAD, is_active=True)
+    return Subquery(heads.order_by("id").values("name")[:1])
+
+
+@admin.register(Household)
+class HouseholdAdmin(HistoryAdmin):
+    form = HouseholdForm
+    list_display = (
+        "number",
+        "head_name",
+        "member_count",
+        "village",
+        "township",
+        "group",
+        "attribute",
+        "main_cause",
+        "status",
+        "identified_year",
+        "planned_exit_year",
+        "exit_year",
+        "housing_grade",
+    )
+    list_filter = (
+        "status",
+        "attribute",
+        "main_cause",
+        "planned_exit_year",
+        "exit_year",
+        "identified_year",
+        "housing_grade",
+        "village__township",
+    )
+    list_select_related = ("village__township",)
+    search_fields = ("number", "village__name", "^village__code", "members__name", "=members__id_number", "phone")
+    autocomplete_fields = ("village",)
+    ordering = ("number",)
+    readonly_fields = ("version", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("number", "village", "group", "phone")}),
+        ("贫困情况", {"fields": ("attribute", "main_cause", "other_causes", "identified_year")}),
+        ("脱贫状态", {"fields": ("status", "planned_exit_year", "exit_year", "relapse_year")}),
+        (
+            "生产生活条件",
+            {"fields": ("housing_grade", "safe_water", "electricity", "radio_tv", "road", "sanitary_toilet")},
+        ),
+        ("记录", {"fields": ("version", "created_at", "updated_at"), "classes": ["collapse"]}),
+    )
+    inlines = (MemberInline, HouseholdIncomeInline, HouseholdHelperInline)
+    history_list_display = ("status",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                head_name=head_name_subquery(),
+                member_count=count_of(Member, "household", is_active=True),
+            )
+        )
+
+    def get_search_fields(self, request):
+        return search_fields_for(request, self.search_fields)
+
+    @admin.display(description="户主", ordering="head_name")
+    def head_name(self, obj):
+        return obj.head_name or "—"
+
+    @admin.display(description="人口", ordering="member_count")
+    def member_count(self, obj):
+        return obj.member_count
+
+    @admin.display(description="乡镇", ordering="village__township__name")
+    def township(self, obj):
+        return obj.village.township
+
+
+@admin.register(Member)
+class MemberAdmin(MaskedIdNumberMixin, HistoryAdmin):
+    list_display = (
+        "name",
+        "masked_id_number",
+        "sex",
+        "relation",
+        "household",
+        "village",
+        "health",
+        "labour",
+        "work",
+        "on_dibao",
+        "is_active",
+    )
+    list_filter = (
+        "is_active",
+        "relation",
+        "sex",
+        "health",
+        "labour",
+        "education",
+        "school",
+        "work",
+        "medical_insurance",
+        "pension_insurance",
+        "on_dibao",
+        "household__village__township",
+    )
+    list_select_related = ("household__village",)
+    search_fields = ("name", "=id_number", "household__number")
+    autocomplete_fields = ("household",)
+    ordering = ("household__number", "id")
+    readonly_fields = ("version",)
+    fieldsets = (
+        (None, {"fields": ("household", "name", "sex", "id_number", "relation", "ethnicity", "is_active")}),
+        ("教育与健康", {"fields": ("education", "school", "health")}),
+        ("劳动与务工", {"fields": ("labour", "work", "work_months")}),
+        ("保障", {"fields": ("medical_insurance", "pension_insurance", "on_dibao")}),
+        ("记录", {"fields": ("version",), "classes": ["collapse"]}),
+    )
+    history_list_display = ("relation", "is_active")
+
+    def get_fieldsets(self, request, obj=None):
+        if sees_id_numbers(request):
+            return self.fieldsets
+        first = self.fieldsets[0][1]["fields"]
+        masked = tuple("masked_id_number" if f == "id_number" else f for f in first)
+        return ((None, {"fields": masked}), *self.fieldsets[1:])
+
+    def get_search_fields(self, request):
+        return search_fields_for(request, self.search_fields)
+
+    def has_view_history_or_change_history_permission(self, request, obj=None):
+        # The history page shows old values, ID numbers included, in full.
+        return sees_id_numbers(request) and super().has_view_history_or_change_history_permission(request, obj)
+
+    @admin.display(description="村", ordering="household__village__name")
+    def village(self, obj):
+        return obj.household.village
+
+
+@admin.register(HouseholdIncome)
+class HouseholdIncomeAdmin(ModelAdmin):
+    list_display = (
+        "household",
+        "village",
+        "year",
+        "wage",
+        "business",
+        "property_income",
+        "transfer",
+        "business_expenses",
+        "net_income",
+        "per_capita",
+    )
+    list_filter = ("year", "household__village__township")
+    list_select_related = ("household__village",)
+    search_fields = ("household__number", "household__members__name")
+    autocomplete_fields = ("household",)
+    ordering = ("household__number", "-year")
+    area_paths = HOUSEHOLD_AREA
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(member_count=count_of(Member, "household", outer="household", is_active=True))
+        )
+
+    @admin.display(description="村", ordering="household__village__name")
+    def village(self, obj):
+        return obj.household.village
+
+    @admin.display(description="转移性收入（元）")
+    def transfer(self, obj):
+        return obj.transfer
+
+    @admin.display(description="纯收入（元）")
+    def net_income(self, obj):
+        return obj.net_income
+
+    @admin.display(description="人均纯收入（元）")
+    def per_capita(self, obj):
+        value = obj.per_capita(obj.member_count)
+        return "—" if value is None else value
+
+
+@admin.register(PovertyLine)
+class PovertyLineAdmin(ModelAdmin):
+    list_display = ("year", "yuan")
+    ordering = ("-year",)
+
+
+@admin.register(HouseholdHelper)
+class HouseholdHelperAdmin(ModelAdmin):
+    list_display = ("name", "household", "village", "unit", "post", "phone", "start_date", "end_date")
+    list_filter = ("household__village__township",)
+    list_select_related = ("household__village",)
+    search_fields = ("name", "unit", "phone", "household__number")
+    autocomplete_fields = ("household",)
+    date_hierarchy = "start_date"
+    ordering = ("household__number", "-start_date")
+    area_paths = HOUSEHOLD_AREA
+
+    @admin.display(description="村", ordering="household__village__name")
+    def village(self, obj):
+        return obj.household.village

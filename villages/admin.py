@@ -1,0 +1,174 @@
+"""Admin for districts, townships, villages, exit indicators and assistance forces (五个一)."""
+
+from django.contrib import admin
+
+from bazhou import clock
+from bazhou.access import AreaPaths
+from bazhou.admin import ModelAdmin, count_of
+from households.models import Household
+from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
+
+
+@admin.register(District)
+class DistrictAdmin(ModelAdmin):
+    list_display = ("code", "name", "township_count")
+    search_fields = ("name", "^code")
+    ordering = ("code",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(township_count=count_of(Township, "district"))
+
+    @admin.display(description="乡镇数", ordering="township_count")
+    def township_count(self, obj):
+        return obj.township_count
+
+
+@admin.register(Township)
+class TownshipAdmin(ModelAdmin):
+    list_display = ("code", "name", "kind", "district", "village_count", "poor_village_count")
+    list_filter = ("kind", "district")
+    list_select_related = ("district",)
+    search_fields = ("name", "^code")
+    ordering = ("code",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                village_count=count_of(Village, "township"),
+                poor_village_count=count_of(Village, "township", is_poor=True),
+            )
+        )
+
+    @admin.display(description="村数", ordering="village_count")
+    def village_count(self, obj):
+        return obj.village_count
+
+    @admin.display(description="贫困村数", ordering="poor_village_count")
+    def poor_village_count(self, obj):
+        return obj.poor_village_count
+
+
+class VillageIndicatorInline(admin.TabularInline):
+    model = VillageIndicator
+    fields = ("indicator", "met", "evidence", "assessed_on")
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("indicator")
+
+
+class AssistanceAssignmentInline(admin.TabularInline):
+    model = AssistanceAssignment
+    fields = ("role", "person", "unit", "post", "phone", "start_date", "end_date")
+    extra = 0
+
+
+@admin.register(Village)
+class VillageAdmin(ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "township",
+        "is_poor",
+        "status",
+        "identified_year",
+        "planned_exit_year",
+        "exit_year",
+        "registered_households",
+        "registered_population",
+        "poor_household_count",
+        "collective_income",
+    )
+    list_display_links = ("code", "name")
+    list_filter = ("township", "is_poor", "status", "planned_exit_year", "exit_year", "identified_year")
+    list_select_related = ("township",)
+    search_fields = ("name", "^code")
+    ordering = ("code",)
+    fieldsets = (
+        (None, {"fields": ("township", "code", "name")}),
+        ("贫困村状态", {"fields": ("is_poor", "status", "identified_year", "planned_exit_year", "exit_year")}),
+        ("基本情况", {"fields": ("registered_households", "registered_population", "collective_income")}),
+    )
+    inlines = (VillageIndicatorInline, AssistanceAssignmentInline)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(poor_household_count=count_of(Household, "village"))
+
+    @admin.display(description="建档立卡户数", ordering="poor_household_count")
+    def poor_household_count(self, obj):
+        return obj.poor_household_count
+
+
+@admin.register(ExitIndicator)
+class ExitIndicatorAdmin(ModelAdmin):
+    list_display = ("year", "order", "code", "name", "threshold")
+    list_display_links = ("code", "name")
+    list_editable = ("order",)
+    list_filter = ("year",)
+    search_fields = ("name", "code")
+    ordering = ("-year", "order", "code")
+
+
+@admin.register(VillageIndicator)
+class VillageIndicatorAdmin(ModelAdmin):
+    list_display = ("village", "township", "indicator", "met", "assessed_on")
+    list_filter = ("met", "indicator__year", "indicator", "village__township")
+    list_select_related = ("village__township", "indicator")
+    search_fields = ("village__name", "^village__code", "indicator__name")
+    autocomplete_fields = ("village",)
+    date_hierarchy = "assessed_on"
+    ordering = ("village__code", "indicator__order")
+    area_paths = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+    @admin.display(description="乡镇", ordering="village__township__name")
+    def township(self, obj):
+        return obj.village.township
+
+
+class CurrentAssignmentFilter(admin.SimpleListFilter):
+    title = "在任情况"
+    parameter_name = "current"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "在任"), ("no", "已离任")]
+
+    def queryset(self, request, queryset):
+        today = clock.today()
+        if self.value() == "yes":
+            return queryset.current(today)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=AssistanceAssignment.objects.current(today).values("pk"))
+        return queryset
+
+
+@admin.register(AssistanceAssignment)
+class AssistanceAssignmentAdmin(ModelAdmin):
+    list_display = (
+        "village",
+        "township",
+        "role",
+        "person",
+        "unit",
+        "post",
+        "phone",
+        "start_date",
+        "end_date",
+        "is_current",
+    )
+    list_filter = (CurrentAssignmentFilter, "role", "village__township")
+    list_select_related = ("village__township",)
+    search_fields = ("person", "unit", "phone", "village__name", "^village__code")
+    autocomplete_fields = ("village",)
+    date_hierarchy = "start_date"
+    ordering = ("village__code", "role", "-start_date")
+
+    @admin.display(description="乡镇", ordering="village__township__name")
+    def township(self, obj):
+        return obj.village.township
+
+    @admin.display(description="在任", boolean=True)
+    def is_current(self, obj):
+        today = clock.today()
+        return obj.start_date <= today and (obj.end_date is None or obj.end_date >= today)
