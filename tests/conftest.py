@@ -6,6 +6,12 @@ from bazhou.models import Role
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing takes a second per persona; tests check permissions, not the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def area(db):
     """District 巴州区 with township A (白庙乡) and B (寺岭乡), a poor village in each, a household in each."""

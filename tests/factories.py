@@ -1,14 +1,19 @@
 """Small, consistent objects for tests: a household task's village is its household's village, and so on."""
 
+import contextlib
 import datetime
 import itertools
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
 from bazhou.models import Role, User
 from households import idnumbers
 from households.models import Household, Member
+from supervision.models import Finding, Rectification
 from tasks.models import Plan, Task
-from villages.models import District, Township, Village
+from villages.models import AssistanceAssignment, District, Township, Village
 
 _seq = itertools.count(1)
 
@@ -111,3 +116,67 @@ def user(role, area=None, username=None, **fields):
 
 
 ROLES = Role
+
+
+# Supervision records and assistance forces.
+
+
+def finding(target, **fields):
+    """A finding against one target: a Task, Village, Household or Township."""
+    target_field = {Task: "task", Village: "village", Household: "household", Township: "township"}[type(target)]
+    fields = {"type": "delay", "description": "进度滞后", "found_on": datetime.date(2017, 9, 1), **fields}
+    return Finding.objects.create(**{target_field: target}, **fields)
+
+
+def rectification(finding_obj, **fields):
+    fields = {"requirement": "限期完成整改", "deadline": datetime.date(2017, 11, 1), **fields}
+    return Rectification.objects.create(finding=finding_obj, **fields)
+
+
+def assignment(village_obj, role="first_secretary", **fields):
+    fields = {"person": "秦和平", "unit": "区扶贫局", "start_date": datetime.date(2016, 3, 1), **fields}
+    return AssistanceAssignment.objects.create(village=village_obj, role=role, **fields)
+
+
+# Assertions shared by the rules tests: refused by validation, and refused by the database.
+
+
+def clean_errors(obj) -> dict[str, list[str]]:
+    """The messages ``full_clean()`` raises for ``obj``, by field (``__all__`` for the rest).
+
+    Fails the test if ``full_clean()`` accepts the object.
+    """
+    try:
+        obj.full_clean()
+    except ValidationError as e:
+        return {field: [str(m) for m in messages] for field, messages in e.message_dict.items()}
+    raise AssertionError(f"full_clean() accepted {type(obj).__name__} {obj!r}")
+
+
+def all_messages(obj) -> list[str]:
+    """Every message ``full_clean()`` raises for ``obj``, whatever field it is attached to."""
+    return [m for messages in clean_errors(obj).values() for m in messages]
+
+
+@contextlib.contextmanager
+def refused_by_database(model, constraint: str | tuple[str, ...] | None = None):
+    """Expect the writes in the block to raise IntegrityError and to leave ``model``'s table as it was.
+
+    With ``constraint`` (a name, or several when the row cannot break one alone: the database reports
+    whichever it checks first), also check the database named it. SQLite names the columns of a violated
+    unique index instead, so there any unique violation is accepted.
+    """
+    names = (constraint,) if isinstance(constraint, str) else constraint or ()
+    manager = model._base_manager
+    before = list(manager.order_by("pk").values())
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as e:
+        text = str(e)
+        if names and not any(name in text for name in names):
+            sqlite_unique = connection.vendor == "sqlite" and text.startswith("UNIQUE constraint failed")
+            assert sqlite_unique, f"expected constraint {constraint!r} to refuse the write, got: {text}"
+    else:
+        raise AssertionError(f"the database accepted the write to {model.__name__}")
+    assert list(manager.order_by("pk").values()) == before, f"{model.__name__} changed although the write failed"
