@@ -1,0 +1,72 @@
+# 巴州区脱贫攻坚施工图管理系统: the commands a developer and CI use. `make help` lists them.
+#
+# On a fresh machine:  make run   (install, migrate, load the 2017 demo, serve on 127.0.0.1:8000)
+#                      make test  (install, run the whole test suite)
+# Every target that needs Python first creates .venv and installs the project into it; the install
+# is redone only when pyproject.toml changes (the stamp file .venv/.installed).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# `make run`
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# `make test`: number of pytest-xdist workers, and extra pytest arguments (e.g. PYTEST_ARGS='-m "not slow"').
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+# `make test-pg`: the database whose name pytest-django derives test_bazhou_gw0, _gw1, … from.
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/bazhou
+# `make bench-seed`: arguments for bench/seed.py (e.g. BENCH_ARGS="--scales 1 --engines sqlite").
+BENCH_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv run test test-pg lint bench-seed
+
+help:
+	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/"
+	@echo "make test        install, run the whole test suite (pytest -n $(PYTEST_WORKERS)); PostgreSQL if DATABASE_URL is set"
+	@echo "make test-pg     make test on PostgreSQL ($(PG_TEST_URL))"
+	@echo "make lint        ruff check, ruff format --check, makemigrations --check"
+	@echo "make bench-seed  time seed_demo on fresh databases and print rows/s (bench/seed.py $(BENCH_ARGS))"
+	@echo "make venv        only create .venv and install the project with its dev extra"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	@touch $@
+
+# The default SQLite file lives in var/, which git does not keep.
+var:
+	@mkdir -p var
+
+# The demo data is of 2017: unless BAZHOU_TODAY is set (even to empty), the product's "today" is 2017-09-15.
+run: export BAZHOU_TODAY ?= 2017-09-15
+run: $(STAMP) | var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "BAZHOU_TODAY=$${BAZHOU_TODAY:-（真实日期）}  站点 http://$(HOST):$(PORT)/  管理后台 http://$(HOST):$(PORT)/admin/"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# --create-db: always a fresh test database (on PostgreSQL pytest-django creates test_<name>_gwN itself).
+test: $(STAMP) | var
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
+
+test-pg:
+	DATABASE_URL=$(PG_TEST_URL) $(MAKE) test
+
+lint: $(STAMP) | var
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench-seed: $(STAMP) | var
+	$(PY) bench/seed.py $(BENCH_ARGS)
