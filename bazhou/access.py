@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 
 NOTHING = Q(pk__in=[])
 # Not ``Q()``: an empty Q vanishes when OR-ed with another, turning "everything" into "nothing".
@@ -69,3 +70,17 @@ def area_q(user, paths: AreaPaths, *, write: bool = False) -> Q:
     if paths.village is None:
         return Q(**{f"{paths.township}": user.village_township_code})
     return Q(**{f"{paths.village}": key})
+
+
+def get_visible_or_404(queryset, user, **lookup):
+    """The row ``lookup`` names, if ``user`` may read it; otherwise a 404 (never a 403 that confirms it exists)."""
+    return get_object_or_404(queryset.visible_to(user), **lookup)
+
+
+def get_editable_or_404(queryset, user, **lookup):
+    """The row ``lookup`` names, if ``user`` may change it; otherwise a 404.
+
+    A user who may read a row but not change it (a supervisor, a leader) also gets a 404 here: the
+    change pages do not exist for them. Views that show a read-only page use get_visible_or_404.
+    """
+    return get_object_or_404(queryset.editable_by(user), **lookup)

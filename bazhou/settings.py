@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "bazhou.context_processors.navigation",
             ],
         },
     },
@@ -103,7 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "bazhou.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -128,6 +131,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 # The date the product treats as "today" for overdue, due-soon and stale questions.
 # Empty means the real date in Asia/Shanghai; the demo sets it to a day in 2017 (see README).
 BAZHOU_TODAY = os.environ.get("BAZHOU_TODAY", "")
+# Evidence files (photos, PDF): the largest accepted upload, in megabytes.
+BAZHOU_MAX_UPLOAD_MB = envint("BAZHOU_MAX_UPLOAD_MB", "10")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Days ahead that count as "due soon", and days without progress that count as "stale".
 BAZHOU_DUE_SOON_DAYS = envint("BAZHOU_DUE_SOON_DAYS", "30")
 BAZHOU_STALE_DAYS = envint("BAZHOU_STALE_DAYS", "30")

@@ -1,12 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from bazhou import views
 
 admin.site.site_header = "巴州区脱贫攻坚施工图管理系统"
 admin.site.site_title = "施工图管理"
 admin.site.index_title = "数据维护"
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("villages/", include("villages.urls")),
+    path("households/", include("households.urls")),
+    path("tasks/", include("tasks.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from tasks import views
+
+app_name = "tasks"
+
+urlpatterns = [
+    path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
+    path("plans/<int:plan_id>/approve/", views.plan_approve, name="plan_approve"),
+    path("plans/<int:plan_id>/new/", views.task_create, name="task_create"),
+    path("<int:pk>/", views.task_detail, name="task_detail"),
+    path("<int:pk>/edit/", views.task_edit, name="task_edit"),
+    path("<int:pk>/row/", views.task_row, name="task_row"),
+    path("<int:pk>/inline/", views.task_inline, name="task_inline"),
+    path("<int:pk>/progress/", views.task_progress, name="task_progress"),
+    path("<int:pk>/complete/", views.task_complete, name="task_complete"),
+    path("<int:pk>/remove/", views.task_remove, name="task_remove"),
+    path("<int:pk>/history/", views.task_history, name="task_history"),
+]
