@@ -68,13 +68,27 @@ class EvidenceAdminMixin:
         return f"{obj.size / 1024 / 1024:.1f} MB"
 
 
+class ViewOnlyMixin:
+    """The plan table is read here, not written: edits go through the plan pages and their services,
+    which check versions, ask a reason for changes to an approved plan and never hard-delete rows."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Plans
 # ---------------------------------------------------------------------------------------------
 
 
 @admin.register(Plan)
-class PlanAdmin(HistoryAdmin):
+class PlanAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "__str__",
         "village",
@@ -170,13 +184,13 @@ class KindFilter(admin.SimpleListFilter):
         return queryset
 
 
-class FundLineInline(admin.TabularInline):
+class FundLineInline(ViewOnlyMixin, admin.TabularInline):
     model = FundLine
     fields = ("source", "amount")
     extra = 0
 
 
-class ProgressUpdateInline(admin.TabularInline):
+class ProgressUpdateInline(ViewOnlyMixin, admin.TabularInline):
     """Read-only: progress is reported (with evidence) through the 进度填报 pages, not edited here."""
 
     model = ProgressUpdate
@@ -195,7 +209,7 @@ class ProgressUpdateInline(admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(HistoryAdmin):
+class TaskAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "item",
         "village",
@@ -289,7 +303,7 @@ class TaskAdmin(HistoryAdmin):
 
 
 @admin.register(FundLine)
-class FundLineAdmin(HistoryAdmin):
+class FundLineAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = ("task", "village", "plan_year", "source", "amount")
     list_filter = ("source", "task__plan__year", "task__plan__village__township")
     list_select_related = ("task__plan__village",)
@@ -312,12 +326,12 @@ class FundLineAdmin(HistoryAdmin):
 # ---------------------------------------------------------------------------------------------
 
 
-class ProgressEvidenceInline(EvidenceInlineMixin, admin.TabularInline):
+class ProgressEvidenceInline(ViewOnlyMixin, EvidenceInlineMixin, admin.TabularInline):
     model = ProgressEvidence
 
 
 @admin.register(ProgressUpdate)
-class ProgressUpdateAdmin(ModelAdmin):
+class ProgressUpdateAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = (
         "task",
         "village",
@@ -355,7 +369,7 @@ class ProgressUpdateAdmin(ModelAdmin):
 
 
 @admin.register(ProgressEvidence)
-class ProgressEvidenceAdmin(EvidenceAdminMixin, ModelAdmin):
+class ProgressEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
     list_display = ("original_name", "update", "village", "content_type", "size_display", "uploaded_by", "uploaded_at")
     list_select_related = ("update__task__plan__village", "uploaded_by")
     list_filter = ("content_type", "update__task__plan__village__township")
