@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from bazhou.constraints import check, unique
+from bazhou.constraints import check, not_negative, unique
 
 
 class Role(models.TextChoices):
@@ -140,14 +140,14 @@ class AnnualGoal(models.Model):
     )
     year = models.PositiveSmallIntegerField(_("年度"), validators=[MinValueValidator(2000)])
     name = models.CharField(_("目标"), max_length=100)
-    target = models.DecimalField(_("目标值"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    target = models.DecimalField(_("目标值"), max_digits=14, decimal_places=2, validators=[not_negative("目标值")])
     unit = models.CharField(_("单位"), max_length=20)
     metric = models.CharField(_("统计口径"), max_length=20, choices=Metric.choices, default=Metric.MANUAL)
     task_category = models.CharField(
         _("任务类别"), max_length=20, blank=True, help_text=_("统计口径为“已完成任务数量合计”时，按此类别和单位合计。")
     )
     manual_actual = models.DecimalField(
-        _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+        _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[not_negative("完成值")]
     )
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
 

@@ -1,7 +1,6 @@
 """The registry (建档立卡): households, members, yearly incomes, the poverty line, household helpers."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Substr
@@ -12,11 +11,12 @@ from simple_history.models import HistoricalRecords
 
 from bazhou import clock
 from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import check, unique
+from bazhou.constraints import at_most, check, not_negative, unique
 from households import idnumbers
 from villages.models import YEAR_VALIDATORS, Village
 
-MONEY_YUAN = {"max_digits": 12, "decimal_places": 2, "default": 0, "validators": [MinValueValidator(0)]}
+WORK_MONTHS_VALIDATORS = [at_most(12, "务工时间应在 0–12 个月之间。")]
+MONEY_YUAN = {"max_digits": 12, "decimal_places": 2, "default": 0, "validators": [not_negative("收入和支出金额")]}
 
 
 class Cause(models.TextChoices):
@@ -297,7 +297,7 @@ class Member(models.Model):
     health = models.CharField(_("健康状况"), max_length=10, choices=Health.choices, default=Health.HEALTHY)
     labour = models.CharField(_("劳动技能"), max_length=10, choices=Labour.choices, default=Labour.ORDINARY)
     work = models.CharField(_("务工状况"), max_length=10, choices=Work.choices, default=Work.HOME)
-    work_months = models.PositiveSmallIntegerField(_("务工时间（月）"), default=0, validators=[MaxValueValidator(12)])
+    work_months = models.PositiveSmallIntegerField(_("务工时间（月）"), default=0, validators=WORK_MONTHS_VALIDATORS)
     medical_insurance = models.BooleanField(_("参加城乡居民基本医疗保险"), default=True)
     pension_insurance = models.BooleanField(_("参加城乡居民基本养老保险"), default=False)
     on_dibao = models.BooleanField(_("享受低保"), default=False)
@@ -436,7 +436,7 @@ class PovertyLine(models.Model):
 
     year = models.PositiveSmallIntegerField(_("年度"), unique=True, validators=YEAR_VALIDATORS)
     yuan = models.DecimalField(
-        _("人均纯收入标准（元）"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
+        _("人均纯收入标准（元）"), max_digits=10, decimal_places=2, validators=[not_negative("扶贫标准")]
     )
 
     class Meta:

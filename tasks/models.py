@@ -4,7 +4,6 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -12,12 +11,20 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import check, unique
+from bazhou.constraints import at_most, check, not_negative, unique
 from households.models import Household
 from villages.models import YEAR_VALIDATORS, Village
 
+
 # Plan money is in 万元 with 4 decimals (1 元); never mixed with household income in 元.
-MONEY_WAN = {"max_digits": 14, "decimal_places": 4, "default": 0, "validators": [MinValueValidator(0)]}
+def wan_field(verbose_name, what: str) -> models.DecimalField:
+    """An amount in 万元 (4 decimals = 1 元), never negative."""
+    return models.DecimalField(
+        verbose_name, max_digits=14, decimal_places=4, default=0, validators=[not_negative(what)]
+    )
+
+
+PROGRESS_VALIDATORS = [at_most(100, "进度应在 0–100 之间。")]
 
 
 class Plan(models.Model):
@@ -189,18 +196,18 @@ class Task(models.Model):
     category = models.CharField(_("类别"), max_length=20, choices=Category.choices)
     item = models.CharField(_("项目"), max_length=200)
     quantity = models.DecimalField(
-        _("数量"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+        _("数量"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[not_negative("数量")]
     )
     unit = models.CharField(_("单位"), max_length=20, blank=True)
     deadline = models.DateField(_("完成时限"))
     deadline_text = models.CharField(_("时限原文"), max_length=50, blank=True, help_text=_("如“8月底前”。"))
-    planned_funds = models.DecimalField(_("计划资金（万元）"), **MONEY_WAN)
-    invested_funds = models.DecimalField(_("已投入资金（万元）"), **MONEY_WAN)
+    planned_funds = wan_field(_("计划资金（万元）"), "计划资金")
+    invested_funds = wan_field(_("已投入资金（万元）"), "已投入资金")
     responsible_unit = models.CharField(_("责任单位"), max_length=100, blank=True)
     responsible_person = models.CharField(_("责任人"), max_length=50, blank=True)
     responsible_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
-    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0, validators=[MaxValueValidator(100)])
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0, validators=PROGRESS_VALIDATORS)
     completed_on = models.DateField(_("完成日期"), null=True, blank=True)
     last_progress_on = models.DateField(_("最近进度日期"), null=True, blank=True, editable=False)
     is_removed = models.BooleanField(_("已撤销"), default=False)
@@ -309,7 +316,7 @@ class FundLine(models.Model):
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="fund_lines", verbose_name=_("任务"))
     source = models.CharField(_("资金来源"), max_length=12, choices=FundSource.choices)
-    amount = models.DecimalField(_("金额（万元）"), **MONEY_WAN)
+    amount = wan_field(_("金额（万元）"), "资金金额")
 
     history = HistoricalRecords()
 
@@ -331,9 +338,9 @@ class ProgressUpdate(models.Model):
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="progress_updates", verbose_name=_("任务"))
     reported_on = models.DateField(_("填报日期"))
-    progress = models.PositiveSmallIntegerField(_("进度（%）"), validators=[MaxValueValidator(100)])
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), validators=PROGRESS_VALIDATORS)
     status = models.CharField(_("状态"), max_length=12, choices=Task.Status.choices)
-    invested_funds = models.DecimalField(_("累计投入（万元）"), **MONEY_WAN)
+    invested_funds = wan_field(_("累计投入（万元）"), "投入资金")
     note = models.TextField(_("进展说明"), blank=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -290,6 +290,6 @@ def test_sex_must_match_the_17th_digit(area):
 def test_work_months_above_12_are_refused(area):
     member = area.household_a.members.first()
     member.work_months = 13
-    assert clean_errors(member)["work_months"] == ["确保该值小于或等于12。"]
+    assert clean_errors(member)["work_months"] == ["务工时间应在 0–12 个月之间。"]
     with refused_by_database(Member, "member_work_months_0_12"):
         Member.objects.filter(pk=member.pk).update(work_months=13)

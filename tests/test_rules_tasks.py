@@ -45,7 +45,7 @@ def test_a_valid_task_passes_validation(plan):
 
 def test_negative_planned_funds_are_refused_by_validation(plan):
     errors = clean_errors(new_task(plan, planned_funds=Decimal("-1")))
-    assert errors["planned_funds"] == ["确保该值大于或等于0。"]
+    assert errors["planned_funds"] == ["计划资金不能为负数。"]
 
 
 def test_negative_planned_funds_are_refused_by_the_database(plan, task):
@@ -60,7 +60,7 @@ def test_negative_planned_funds_are_refused_by_the_database(plan, task):
 
 def test_negative_invested_funds_are_refused_by_validation(plan):
     errors = clean_errors(new_task(plan, invested_funds=Decimal("-5")))
-    assert errors["invested_funds"] == ["确保该值大于或等于0。"]
+    assert errors["invested_funds"] == ["已投入资金不能为负数。"]
 
 
 def test_negative_invested_funds_are_refused_by_the_database(task):
@@ -92,7 +92,7 @@ def test_cutting_planned_funds_below_invested_is_refused_by_the_database(task):
 
 
 def test_negative_quantity_is_refused(plan, task):
-    assert clean_errors(new_task(plan, quantity=Decimal("-3")))["quantity"] == ["确保该值大于或等于0。"]
+    assert clean_errors(new_task(plan, quantity=Decimal("-3")))["quantity"] == ["数量不能为负数。"]
     with refused_by_database(Task, "task_quantity_nonneg"):
         Task.objects.filter(pk=task.pk).update(quantity=Decimal("-3"))
 
@@ -102,7 +102,7 @@ def test_negative_quantity_is_refused(plan, task):
 
 def test_progress_above_100_is_refused_by_validation(plan):
     errors = clean_errors(new_task(plan, status=Task.Status.IN_PROGRESS, progress=101))
-    assert errors["progress"] == ["确保该值小于或等于100。"]
+    assert errors["progress"] == ["进度应在 0–100 之间。"]
 
 
 def test_progress_above_100_is_refused_by_the_database(plan, task):
@@ -185,7 +185,7 @@ def test_a_household_task_must_belong_to_the_plans_village(plan, area):
 
 def test_negative_fund_line_is_refused_by_validation(task):
     errors = clean_errors(FundLine(task=task, source="central", amount=Decimal("-10")))
-    assert errors["amount"] == ["确保该值大于或等于0。"]
+    assert errors["amount"] == ["资金金额不能为负数。"]
 
 
 def test_negative_fund_line_is_refused_by_the_database(task):

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import check, unique
+from bazhou.constraints import check, not_negative, unique
 
 YEAR_VALIDATORS = [MinValueValidator(2000)]
 
@@ -139,7 +139,7 @@ class Village(models.Model):
     registered_households = models.PositiveIntegerField(_("户籍户数"), default=0)
     registered_population = models.PositiveIntegerField(_("户籍农业人口"), default=0)
     collective_income = models.DecimalField(
-        _("集体经济收入（万元）"), max_digits=12, decimal_places=4, default=0, validators=[MinValueValidator(0)]
+        _("集体经济收入（万元）"), max_digits=12, decimal_places=4, default=0, validators=[not_negative("集体经济收入")]
     )
 
     objects = VillageQuerySet.as_manager()
