@@ -37,7 +37,7 @@ def demo(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.slow]
 
 
 @pytest.mark.django_db
