@@ -5,7 +5,6 @@ import os
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import DecimalField
 from django.urls import reverse
@@ -15,6 +14,7 @@ from bazhou import clock
 from bazhou.access import AreaPaths
 from bazhou.admin import HistoryAdmin, ModelAdmin, count_of, sum_of
 from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.services import validate_evidence_files
 
 TASK_AREA = AreaPaths(
     district="task__plan__village__township__district",
@@ -35,11 +35,10 @@ class EvidenceForm(forms.ModelForm):
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         if isinstance(upload, UploadedFile):
-            content_type = (upload.content_type or "").lower()
-            if not (content_type.startswith("image/") or content_type == "application/pdf"):
-                raise ValidationError("只能上传图片或 PDF 文件。")
+            # The same check as the pages: extension, declared type and the file's own bytes, and the size.
+            [(upload, content_type)] = validate_evidence_files([upload])
             self.instance.original_name = os.path.basename(upload.name)[:255]
-            self.instance.content_type = content_type[:100]
+            self.instance.content_type = content_type
             self.instance.size = upload.size
         return upload
 

@@ -27,6 +27,16 @@ def wan_field(verbose_name, what: str) -> models.DecimalField:
 PROGRESS_VALIDATORS = [at_most(100, "进度应在 0–100 之间。")]
 
 
+class PlanQuerySet(models.QuerySet):
+    paths = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+
 class Plan(models.Model):
     """一村一案: the plan of one village for one year, holding its village rows and its households' rows.
 
@@ -52,6 +62,7 @@ class Plan(models.Model):
     approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
     note = models.TextField(_("备注"), blank=True)
 
+    objects = PlanQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("<int:pk>/complete/", views.task_complete, name="task_complete"),
     path("<int:pk>/remove/", views.task_remove, name="task_remove"),
     path("<int:pk>/history/", views.task_history, name="task_history"),
+    # Evidence files are served through the access check, not from MEDIA_URL.
+    path("evidence/<int:pk>/", views.evidence_file, name="evidence"),
 ]

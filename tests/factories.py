@@ -6,14 +6,15 @@ import itertools
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 
 from bazhou.models import Role, User
 from households import idnumbers
-from households.models import Household, Member
+from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import Finding, Rectification
-from tasks.models import Plan, Task
-from villages.models import AssistanceAssignment, District, Township, Village
+from tasks.models import FundLine, Plan, Task
+from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
 
 _seq = itertools.count(1)
 
@@ -102,6 +103,29 @@ def task(plan_obj=None, household_obj=None, **fields):
     return Task.objects.create(plan=plan_obj, household=household_obj, **fields)
 
 
+def fund_line(task_obj, source="central", amount=Decimal("50")):
+    return FundLine.objects.create(task=task_obj, source=source, amount=amount)
+
+
+# The first bytes of each kind of evidence file (what the upload check reads), and a file made of them.
+EVIDENCE_MAGIC = {
+    "jpeg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "photo.jpg", "image/jpeg"),
+    "png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.png", "image/png"),
+    "webp": (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "photo.webp", "image/webp"),
+    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "IMG_0001.HEIC", "image/heic"),
+    "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "验收单.pdf", "application/pdf"),
+    "gif": (b"GIF89a\x01\x00\x01\x00", "photo.gif", "image/gif"),
+    "exe": (b"MZ\x90\x00\x03\x00\x00\x00", "photo.jpg", "image/jpeg"),
+}
+
+
+def evidence_upload(kind="jpeg", name=None, content_type=None, size=1024):
+    """An uploaded file whose bytes start like ``kind`` (see EVIDENCE_MAGIC), ``size`` bytes long."""
+    magic, default_name, default_type = EVIDENCE_MAGIC[kind]
+    content = magic + b"\x00" * max(size - len(magic), 0)
+    return SimpleUploadedFile(name or default_name, content, content_type=content_type or default_type)
+
+
 def user(role, area=None, username=None, **fields):
     """A user of ``role`` scoped to ``area`` (a District, Township or Village; a superuser needs none)."""
     username = username or f"{role}-{next(_seq)}"
@@ -136,6 +160,62 @@ def rectification(finding_obj, **fields):
 def assignment(village_obj, role="first_secretary", **fields):
     fields = {"person": "秦和平", "unit": "区扶贫局", "start_date": datetime.date(2016, 3, 1), **fields}
     return AssistanceAssignment.objects.create(village=village_obj, role=role, **fields)
+
+
+# The registry around a household, and village exit indicators.
+
+
+def poverty_line(year=2017, yuan="3100"):
+    return PovertyLine.objects.update_or_create(year=year, defaults={"yuan": Decimal(yuan)})[0]
+
+
+def income(household_obj, year=2017, **fields):
+    """A year's income in 元; components not given are 0."""
+    return HouseholdIncome.objects.create(
+        household=household_obj, year=year, **{k: Decimal(str(v)) for k, v in fields.items()}
+    )
+
+
+def helper(household_obj, **fields):
+    fields = {"name": "杜凤蓉", "unit": "白庙乡人民政府", "start_date": datetime.date(2015, 9, 1), **fields}
+    return HouseholdHelper.objects.create(household=household_obj, **fields)
+
+
+def exit_indicator(year=2017, code="incidence", name="贫困发生率低于3%", **fields):
+    return ExitIndicator.objects.get_or_create(year=year, code=code, defaults={"name": name, **fields})[0]
+
+
+def village_indicator(village_obj, indicator, met=True, **fields):
+    return VillageIndicator.objects.create(village=village_obj, indicator=indicator, met=met, **fields)
+
+
+def done_task(plan_obj=None, household_obj=None, completed_on=datetime.date(2017, 8, 20), **fields):
+    return task(plan_obj, household_obj, status=Task.Status.DONE, progress=100, completed_on=completed_on, **fields)
+
+
+def populate(township_obj, villages=1, households=2, members=3, village_tasks=2, household_tasks=1, year=2017):
+    """``villages`` villages, each with a plan of ``year``, its village rows, ``households`` households of
+    ``members`` members with an income of the year, and each household's rows: for tests that compare
+    a page's query count on a small and a large district. Returns the villages."""
+    made = []
+    taken = set(Village.objects.filter(township=township_obj).values_list("code", flat=True))
+    free = (n for n in range(100, 1000) if f"{township_obj.code}{n:03d}" not in taken)
+    for _ in range(villages):
+        v = poor_village(township_obj, number=next(free), registered_population=500)
+        p = plan(v, year)
+        for i in range(village_tasks):
+            if i % 2:
+                done_task(p, item=f"村级任务{i}")
+            else:
+                task(p, item=f"村级任务{i}", status=Task.Status.IN_PROGRESS, progress=50)
+        for _ in range(households):
+            h = household(v, members=members)
+            income(h, year, wage=4000 * members)
+            helper(h)
+            for i in range(household_tasks):
+                task(p, h, item=f"户级任务{i}", category="industry", planned_funds=Decimal("0.5"))
+        made.append(v)
+    return made
 
 
 # Assertions shared by the rules tests: refused by validation, and refused by the database.

@@ -1,0 +1,501 @@
+"""Writes to the plan table (施工图): every consequential change is one function here.
+
+Pages, the API and imports all call these functions, so none of them is trusted to have checked
+anything. Each function:
+
+- takes keyword-only arguments and the acting ``user``, and fetches what it changes through
+  ``bazhou.access``: a row the user may not change raises ``Http404``, as if it did not exist;
+- runs in one transaction, locks the row (``select_for_update``) and compares the version the caller
+  last saw: if someone saved in between it raises :class:`TaskConflict` and changes nothing;
+- validates with ``full_clean()`` and raises ``ValidationError`` keyed by field name, in Chinese,
+  before anything is written;
+- writes the history in the same step: simple-history records every ``save()``/``delete()``, signed
+  with who (``_history_user``) and why (``_change_reason``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from bazhou import clock
+from bazhou.access import get_editable_or_404
+from bazhou.models import Role
+from bazhou.templatetags.bazhou import wan
+from tasks.models import FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
+
+# The fields of a row a person may set (the rest are kept by these functions: version, removal, dates).
+TASK_FIELDS = (
+    "household",
+    "category",
+    "item",
+    "quantity",
+    "unit",
+    "deadline",
+    "deadline_text",
+    "planned_funds",
+    "invested_funds",
+    "responsible_unit",
+    "responsible_person",
+    "responsible_phone",
+    "status",
+    "progress",
+    "completed_on",
+)
+# On an approved plan these change only with a reason (and so do the fund lines).
+GUARDED_FIELDS = ("deadline", "planned_funds")
+
+REASON_APPROVED_CHANGE = "已批准的施工图修改完成时限或资金须填写原因。"
+REASON_APPROVED_NEW = "已批准的施工图新增任务须填写原因。"
+REASON_REMOVE = "撤销任务须说明原因。"
+TASK_REMOVED = "该任务已撤销，不能再修改。"
+
+MAX_EVIDENCE_FILES = 5
+EVIDENCE_TYPE_MESSAGE = "只能上传照片（JPG、PNG、WebP、HEIC）或 PDF 文件。"
+
+
+class TaskConflict(Exception):
+    """Someone saved the row after the caller loaded it; nothing was changed.
+
+    ``current`` is the row as it now stands, ``changed_by``/``changed_at`` who last saved it and when,
+    so the page can show the caller's values beside the current ones.
+    """
+
+    def __init__(self, current: Task):
+        self.current = current
+        last = current.history.select_related("history_user").first()
+        self.changed_by = last.history_user if last else None
+        self.changed_at = last.history_date if last else current.updated_at
+        super().__init__(f"任务 {current.pk} 已被他人修改（当前版本 {current.version}）。")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads shared by the pages and the writes below
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_totals(plan: Plan, today) -> dict:
+    """The totals row of a plan's table, in one query: funds (万元), rows done, rows overdue on ``today``."""
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=4))
+    done = Q(status__in=Task.DONE_STATUSES)
+    return (
+        Task.objects.filter(plan=plan)
+        .live()
+        .aggregate(
+            planned=Coalesce(Sum("planned_funds"), zero),
+            invested=Coalesce(Sum("invested_funds"), zero),
+            total=Count("id"),
+            done=Count("id", filter=done),
+            overdue=Count("id", filter=Q(deadline__lt=today) & ~done),
+        )
+    )
+
+
+def is_district_admin(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.role == Role.DISTRICT_ADMIN))
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan rows
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_create(*, plan: Plan, user, data: Mapping, fund_lines: Iterable[Mapping] | None = None, reason: str = ""):
+    """Add a row to ``plan``. On an approved plan a new row needs a reason."""
+    plan = get_object_or_404(Plan.objects.editable_by(user), pk=plan.pk)
+    reason = (reason or "").strip()
+    task = Task(plan=plan, created_by=user)
+    _assign(task, data)
+    errors: dict[str, list[str]] = {}
+    if plan.is_approved and not reason:
+        _add(errors, "reason", REASON_APPROVED_NEW)
+    lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
+    _collect(errors, task.full_clean)
+    _raise_if(errors)
+
+    _sign(task, user, reason or "新增任务")
+    task.save()
+    if lines:
+        _write_fund_lines(task, lines, user, reason or "新增任务")
+    return task
+
+
+@transaction.atomic
+def task_update(
+    *,
+    task_id: int,
+    user,
+    expected_version: int,
+    data: Mapping,
+    fund_lines: Iterable[Mapping] | None = None,
+    reason: str = "",
+):
+    """Change a row. ``fund_lines`` None keeps the fund lines as they are; a list (even empty) replaces them.
+
+    Raises TaskConflict if the row is no longer at ``expected_version``. On an approved plan a change of
+    the deadline, the planned funds or the fund lines needs a ``reason``; it is kept in the history.
+    Saving without any change writes nothing.
+    """
+    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    reason = (reason or "").strip()
+    before = _snapshot(task)
+    _assign(task, data)
+    changed = {name for name, value in _snapshot(task).items() if value != before[name]}
+    current_lines = {line.source: line.amount for line in task.fund_lines.all()}
+
+    errors: dict[str, list[str]] = {}
+    lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
+    lines_changed = lines is not None and dict(lines) != current_lines
+    if not changed and not lines_changed and not errors:
+        return task
+    if lines is None and current_lines and "planned_funds" in changed:
+        total = sum(current_lines.values(), Decimal("0"))
+        if task.planned_funds is not None and total != task.planned_funds:
+            _add(
+                errors,
+                "planned_funds",
+                f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致，"
+                "请在完整编辑页同时修改资金来源。",
+            )
+    if task.plan.is_approved and (changed & set(GUARDED_FIELDS) or lines_changed) and not reason:
+        _add(errors, "reason", REASON_APPROVED_CHANGE)
+    _collect(errors, task.full_clean)
+    _raise_if(errors)
+
+    # The fund lines are part of the row: a change to them alone also moves the version on.
+    task.version += 1
+    _sign(task, user, reason)
+    task.save()
+    if lines_changed:
+        _write_fund_lines(task, lines, user, reason)
+    return task
+
+
+@transaction.atomic
+def task_complete(*, task_id: int, user, expected_version: int):
+    """Mark a row done today: status 已完成, progress 100 %, completion date today."""
+    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    if task.is_done:
+        raise ValidationError({"status": "该任务已完成。"})
+    task.status = Task.Status.DONE
+    task.progress = 100
+    task.completed_on = clock.today()
+    task.full_clean()
+    task.version += 1
+    _sign(task, user, "标记完成")
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_remove(*, task_id: int, user, expected_version: int, reason: str):
+    """Withdraw a row (撤销). Rows are never deleted: the row stays, marked removed, with the reason."""
+    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_REMOVE})
+    task.is_removed = True
+    task.removed_reason = reason
+    task.full_clean()
+    task.version += 1
+    _sign(task, user, f"撤销：{reason}")
+    task.save()
+    return task
+
+
+@transaction.atomic
+def progress_record(
+    *,
+    task_id: int,
+    user,
+    expected_version: int,
+    progress: int,
+    status: str,
+    invested_funds: Decimal,
+    note: str = "",
+    reported_on=None,
+    files: Iterable = (),
+):
+    """Report progress on a row, with photos or PDFs as evidence.
+
+    Writes a ProgressUpdate and its evidence files and brings the row up to date (progress, status,
+    invested to date, last progress date; the completion date when it becomes done).
+    """
+    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    today = clock.today()
+    reported_on = reported_on or today
+    errors: dict[str, list[str]] = {}
+    if reported_on > today:
+        _add(errors, "reported_on", "填报日期不能晚于今天。")
+    uploads = []
+    try:
+        uploads = validate_evidence_files(files)
+    except ValidationError as e:
+        _add(errors, "files", *e.messages)
+
+    update = ProgressUpdate(
+        task=task,
+        reported_on=reported_on,
+        progress=progress,
+        status=status,
+        invested_funds=invested_funds,
+        note=(note or "").strip(),
+        reported_by=user,
+    )
+    _collect(errors, update.full_clean)
+    was_done = task.is_done
+    task.progress = progress
+    task.status = status
+    task.invested_funds = invested_funds
+    if status in Task.DONE_STATUSES:
+        task.completed_on = task.completed_on if was_done and task.completed_on else reported_on
+    else:
+        task.completed_on = None
+    task.last_progress_on = max(task.last_progress_on or reported_on, reported_on)
+    _collect(errors, task.full_clean)
+    _raise_if(errors)
+
+    task.version += 1
+    _sign(task, user, "填报进度")
+    task.save()
+    update.save()
+    # Files last: if anything above fails, nothing reaches the storage.
+    for upload, content_type in uploads:
+        original_name = os.path.basename(upload.name)[:255]
+        size = upload.size
+        upload.name = f"{uuid.uuid4().hex}{_extension(original_name)}"
+        ProgressEvidence.objects.create(
+            update=update,
+            file=upload,
+            original_name=original_name,
+            content_type=content_type,
+            size=size,
+            uploaded_by=user,
+        )
+    return update
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def plan_approve(*, plan_id: int, user):
+    """Approve a plan (district admins only, in their district). From then on it changes only with reasons."""
+    plan = get_object_or_404(Plan.objects.editable_by(user).select_for_update(of=("self",)), pk=plan_id)
+    if not is_district_admin(user):
+        raise PermissionDenied("只有区级管理员可以批准施工图。")
+    if plan.is_approved:
+        raise ValidationError("该施工图已经批准。")
+    if not Task.objects.filter(plan=plan).live().exists():
+        raise ValidationError("施工图还没有任务，不能批准。")
+    plan.state = Plan.State.APPROVED
+    plan.approved_by = user
+    plan.approved_at = timezone.now()
+    plan.full_clean()
+    _sign(plan, user, "批准施工图")
+    plan.save()
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence files
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kind:
+    extensions: tuple[str, ...]
+    content_types: tuple[str, ...]
+
+
+EVIDENCE_KINDS = {
+    "jpeg": _Kind((".jpg", ".jpeg"), ("image/jpeg", "image/jpg", "image/pjpeg")),
+    "png": _Kind((".png",), ("image/png",)),
+    "webp": _Kind((".webp",), ("image/webp",)),
+    "heif": _Kind((".heic", ".heif"), ("image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence")),
+    "pdf": _Kind((".pdf",), ("application/pdf",)),
+}
+# What browsers send when they do not know the type (HEIC on many desktops): the bytes decide.
+UNKNOWN_CONTENT_TYPES = ("", "application/octet-stream")
+HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
+HEIF_BRANDS = HEIC_BRANDS | {b"mif1", b"msf1", b"heif"}
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """The kind and canonical content type the file's first bytes (magic numbers) say it is, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg", "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png", "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "heif", "image/heic" if head[8:12] in HEIC_BRANDS else "image/heif"
+    if head.startswith(b"%PDF-"):
+        return "pdf", "application/pdf"
+    return None
+
+
+def validate_evidence_files(files: Iterable) -> list[tuple[object, str]]:
+    """Check uploaded evidence: photos (JPEG, PNG, WebP, HEIC) or PDF, by extension, declared type AND bytes.
+
+    At most MAX_EVIDENCE_FILES files of at most settings.BAZHOU_MAX_UPLOAD_MB each. Returns each file
+    with the content type to store; raises ValidationError with one Chinese message per bad file.
+    """
+    files = [f for f in files if f]
+    if len(files) > MAX_EVIDENCE_FILES:
+        raise ValidationError(f"一次最多上传 {MAX_EVIDENCE_FILES} 个文件，您选择了 {len(files)} 个。")
+    limit_mb = settings.BAZHOU_MAX_UPLOAD_MB
+    accepted, messages = [], []
+    for upload in files:
+        name = os.path.basename(upload.name or "")
+        if upload.size > limit_mb * 1024 * 1024:
+            messages.append(f"文件“{name}”超过 {limit_mb} MB。")
+            continue
+        content_type = _evidence_type(upload, name)
+        if content_type is None:
+            messages.append(f"文件“{name}”无法接受：{EVIDENCE_TYPE_MESSAGE}")
+            continue
+        accepted.append((upload, content_type))
+    if messages:
+        raise ValidationError(messages)
+    return accepted
+
+
+def _evidence_type(upload, name: str) -> str | None:
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    found = sniff(head)
+    if found is None:
+        return None
+    kind, canonical = found
+    declared = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+    expected = EVIDENCE_KINDS[kind]
+    if _extension(name) not in expected.extensions:
+        return None
+    if declared not in expected.content_types and declared not in UNKNOWN_CONTENT_TYPES:
+        return None
+    return canonical
+
+
+def _extension(name: str) -> str:
+    return os.path.splitext(name)[1].lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _locked_task(*, task_id: int, user, expected_version: int) -> Task:
+    """The row, locked, if ``user`` may change it (else Http404) and it is still at ``expected_version``."""
+    queryset = Task.objects.select_for_update(of=("self",)).select_related("plan")
+    task = get_editable_or_404(queryset, user, pk=task_id)
+    if expected_version is None or task.version != int(expected_version):
+        raise TaskConflict(task)
+    if task.is_removed:
+        raise ValidationError(TASK_REMOVED)
+    return task
+
+
+def _assign(task: Task, data: Mapping) -> None:
+    unknown = set(data) - set(TASK_FIELDS)
+    if unknown:
+        raise ValueError(f"Not fields a person may set on a task: {sorted(unknown)}")
+    for name, value in data.items():
+        setattr(task, name, value)
+    # The completion date follows the status unless it was given: today when done, none otherwise.
+    if task.status in Task.DONE_STATUSES:
+        if not task.completed_on:
+            task.completed_on = clock.today()
+    elif "completed_on" not in data:
+        task.completed_on = None
+
+
+def _snapshot(task: Task) -> dict[str, object]:
+    return {name: getattr(task, Task._meta.get_field(name).attname) for name in TASK_FIELDS}
+
+
+def _clean_fund_lines(planned, fund_lines, errors) -> list[tuple[str, Decimal]] | None:
+    """The fund lines as (source, amount) pairs; their problems go to ``errors["fund_lines"]``."""
+    if fund_lines is None:
+        return None
+    lines, seen = [], set()
+    labels = dict(FundSource.choices)
+    for line in fund_lines:
+        source, amount = line.get("source"), line.get("amount")
+        candidate = FundLine(source=source, amount=amount)
+        try:
+            candidate.full_clean(exclude=["task"], validate_constraints=False)
+        except ValidationError as e:
+            for messages in e.message_dict.values():
+                _add(errors, "fund_lines", *(f"{labels.get(source, source or '')}：{m}" for m in messages))
+            continue
+        if source in seen:
+            _add(errors, "fund_lines", "同一任务的资金来源不能重复。")
+            continue
+        seen.add(source)
+        lines.append((source, candidate.amount))
+    if lines and "fund_lines" not in errors and planned is not None:
+        total = sum((amount for _, amount in lines), Decimal("0"))
+        if total != planned:
+            _add(errors, "fund_lines", f"各资金来源合计（{wan(total)}万元）与计划资金（{wan(planned)}万元）不一致。")
+    return lines
+
+
+def _write_fund_lines(task: Task, lines: list[tuple[str, Decimal]], user, reason: str) -> None:
+    existing = {line.source: line for line in task.fund_lines.all()}
+    wanted = dict(lines)
+    for source, line in existing.items():
+        if source not in wanted:
+            _sign(line, user, reason)
+            line.delete()
+    for source, amount in lines:
+        line = existing.get(source)
+        if line is None:
+            line = FundLine(task=task, source=source, amount=amount)
+        elif line.amount == amount:
+            continue
+        line.amount = amount
+        line.full_clean()
+        _sign(line, user, reason)
+        line.save()
+
+
+def _sign(obj, user, reason: str) -> None:
+    """Who and why, for the history record simple-history writes on the next save() or delete()."""
+    obj._history_user = user
+    obj._change_reason = reason
+
+
+def _add(errors: dict, field: str, *messages: str) -> None:
+    bucket = errors.setdefault(field, [])
+    bucket.extend(m for m in messages if m not in bucket)
+
+
+def _collect(errors: dict, validate) -> None:
+    try:
+        validate()
+    except ValidationError as e:
+        for field, messages in e.message_dict.items():
+            _add(errors, field, *messages)
+
+
+def _raise_if(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors)
