@@ -337,3 +337,8 @@ def _not_negative(message):
             raise ValidationError(message, code="negative")
 
     return validate
+
+
+class PlanCreateForm(forms.Form):
+    village = forms.IntegerField(min_value=1)
+    year = forms.IntegerField(label="计划年度", min_value=2000, max_value=2100)

@@ -34,6 +34,7 @@ from bazhou.access import get_editable_or_404
 from bazhou.models import Role
 from bazhou.templatetags.bazhou import wan
 from tasks.models import FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
+from villages.models import Village
 
 # The fields of a row a person may set (the rest are kept by these functions: version, removal, dates).
 TASK_FIELDS = (
@@ -290,6 +291,19 @@ def progress_record(
 # ---------------------------------------------------------------------------------------------
 # Plans
 # ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def plan_create(*, village_id: int, year: int, user) -> Plan:
+    """Open the plan (一村一案) of a village for a year, as a draft, for someone who may edit the village."""
+    village = get_object_or_404(Village.objects.editable_by(user), pk=village_id)
+    plan = Plan(village=village, year=year)
+    errors: dict[str, list[str]] = {}
+    _collect(errors, plan.full_clean)
+    _raise_if(errors)
+    _sign(plan, user, "新建施工图")
+    plan.save()
+    return plan
 
 
 @transaction.atomic

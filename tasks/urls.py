@@ -5,6 +5,7 @@ from tasks import views
 app_name = "tasks"
 
 urlpatterns = [
+    path("plans/new/", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("plans/<int:plan_id>/approve/", views.plan_approve, name="plan_approve"),
     path("plans/<int:plan_id>/new/", views.task_create, name="task_create"),

@@ -33,6 +33,7 @@ from households.models import Household, Member
 from tasks import services
 from tasks.forms import (
     InlineTaskForm,
+    PlanCreateForm,
     ProgressForm,
     RemoveForm,
     TaskForm,
@@ -74,6 +75,24 @@ def plan_detail(request, plan_id):
             "today": today,
         },
     )
+
+
+@login_required
+@require_POST
+def plan_create(request):
+    """Open a village's plan for a year (the village page offers it when the year has none)."""
+    form = PlanCreateForm(request.POST)
+    if not form.is_valid():
+        raise Http404("参数不正确")
+    village_id, year = form.cleaned_data["village"], form.cleaned_data["year"]
+    try:
+        plan = services.plan_create(village_id=village_id, year=year, user=request.user)
+    except ValidationError:
+        existing = get_object_or_404(Plan.objects.visible_to(request.user), village_id=village_id, year=year)
+        messages.info(request, f"该村{year}年的施工图已经存在。")
+        return redirect("tasks:plan", existing.pk)
+    messages.success(request, f"已新建{plan.village}{year}年施工图（草稿），请添加任务。")
+    return redirect("tasks:plan", plan.pk)
 
 
 @login_required
