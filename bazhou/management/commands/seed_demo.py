@@ -1,6 +1,7 @@
 """manage.py seed_demo: the demo district of 巴州区, 2017, with a login for every role."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from bazhou.demo import data
 from bazhou.demo.builder import DemoBuilder, demo_exists
@@ -31,6 +32,9 @@ class Command(BaseCommand):
             for label, n in sorted(counts.items()):
                 self.stdout.write(f"  {label}: {n}")
             self.stdout.write(self.style.SUCCESS(f"共创建 {sum(counts.values())} 条记录。"))
+            # Fresh statistics, so the query planner knows the tables are no longer empty.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.print_logins()
 
     def print_logins(self):

@@ -1,0 +1,91 @@
+"""Filter forms for the village pages, and the base every list filter shares (GET, all fields optional)."""
+
+from django import forms
+from django.db.models import Q
+
+from villages.models import Township, Village
+
+ALL = ("", "全部")
+
+
+def label(model, name: str) -> str:
+    """A filter's label is the model field's verbose name, so pages and the admin say the same thing."""
+    return model._meta.get_field(name).verbose_name
+
+
+def choice_filter(model, name: str) -> forms.ChoiceField:
+    """An optional select over a model field's choices, labelled with its verbose name."""
+    field = model._meta.get_field(name)
+    return forms.ChoiceField(label=field.verbose_name, choices=[ALL, *field.choices], required=False)
+
+
+def year_filter(model, name: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label(model, name), required=False, min_value=2000, max_value=2100, widget=forms.NumberInput()
+    )
+
+
+class FilterForm(forms.Form):
+    """A list filter: bound to ``request.GET``, every field optional, Bootstrap classes on the widgets.
+
+    ``filter(queryset)`` applies the fields that are valid and ignores the others, so one bad
+    parameter shows its error beside the field without emptying the list.
+    """
+
+    def __init__(self, data, *, user, **kwargs):
+        super().__init__(data, **kwargs)
+        self.user = user
+        for field in self.fields.values():
+            css = (
+                "form-select form-select-sm"
+                if isinstance(field.widget, forms.Select)
+                else "form-control form-control-sm"
+            )
+            field.widget.attrs.setdefault("class", css)
+
+    def value(self, name: str):
+        """The cleaned value of ``name``, or None when empty or invalid."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return self.cleaned_data.get(name) or None
+
+    def filter(self, queryset):
+        raise NotImplementedError
+
+
+class VillageFilterForm(FilterForm):
+    township = forms.ModelChoiceField(
+        label=label(Village, "township"), queryset=Township.objects.none(), required=False, empty_label="全部"
+    )
+    status = choice_filter(Village, "status")
+    is_poor = forms.ChoiceField(
+        label=label(Village, "is_poor"), choices=[ALL, ("1", "是"), ("0", "否")], required=False
+    )
+    planned_exit_year = year_filter(Village, "planned_exit_year")
+    year = forms.IntegerField(
+        label="施工图年度",
+        required=False,
+        min_value=2000,
+        max_value=2100,
+    )
+    q = forms.CharField(label="搜索", required=False, max_length=50)
+
+    def __init__(self, data, *, user, **kwargs):
+        super().__init__(data, user=user, **kwargs)
+        self.fields["township"].queryset = Township.objects.visible_to(user)
+        if user.township_id or user.village_id:
+            del self.fields["township"]  # one township only: nothing to choose (and less to scroll on a phone)
+        self.fields["q"].widget.attrs["placeholder"] = "村名或代码"
+
+    def filter(self, queryset):
+        if township := self.value("township"):
+            queryset = queryset.filter(township=township)
+        if status := self.value("status"):
+            queryset = queryset.filter(status=status)
+        if is_poor := self.value("is_poor"):
+            queryset = queryset.filter(is_poor=is_poor == "1")
+        if year := self.value("planned_exit_year"):
+            queryset = queryset.filter(planned_exit_year=year)
+        if q := (self.value("q") or "").strip():
+            queryset = queryset.filter(Q(name__icontains=q) | Q(code__contains=q))
+        return queryset
