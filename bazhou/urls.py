@@ -16,6 +16,7 @@ urlpatterns = [
     path("villages/", include("villages.urls")),
     path("households/", include("households.urls")),
     path("tasks/", include("tasks.urls")),
+    path("supervision/", include("supervision.urls")),
     path("admin/", admin.site.urls),
 ]
 

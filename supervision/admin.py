@@ -13,12 +13,14 @@ from bazhou.admin import HistoryAdmin, ModelAdmin, count_of, titled_filter
 from supervision.models import (
     Accountability,
     Bulletin,
+    DailyDigest,
     Finding,
     Inspection,
+    OverdueRecord,
     Rectification,
     RectificationEvidence,
 )
-from tasks.admin import EvidenceAdminMixin, EvidenceInlineMixin
+from tasks.admin import EvidenceAdminMixin, EvidenceInlineMixin, ViewOnlyMixin
 
 
 def rectification_of(finding):
@@ -375,3 +377,20 @@ class BulletinAdmin(ModelAdmin):
             '<pre style="max-height:30em;overflow:auto">{}</pre>',
             json.dumps(obj.snapshot, ensure_ascii=False, indent=2, default=str),
         )
+
+
+@admin.register(OverdueRecord)
+class OverdueRecordAdmin(ViewOnlyMixin, ModelAdmin):
+    """What the daily command recorded and whom it told; written only by the command."""
+
+    list_display = ("__str__", "deadline", "recorded_on", "notified_to", "notified_at")
+    list_filter = ("recorded_on",)
+    list_select_related = ("task", "rectification__finding")
+    date_hierarchy = "recorded_on"
+
+
+@admin.register(DailyDigest)
+class DailyDigestAdmin(ViewOnlyMixin, ModelAdmin):
+    list_display = ("district", "day", "recipients", "sent_at")
+    list_select_related = ("district",)
+    date_hierarchy = "day"

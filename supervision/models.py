@@ -427,3 +427,73 @@ class Bulletin(models.Model):
 
     def __str__(self):
         return f"{self.year}年第{self.number}期 {self.title}"
+
+
+class OverdueRecord(models.Model):
+    """The day a plan row or a rectification was first seen past its deadline (by the daily command).
+
+    One record per object and deadline: run twice on a day, the command finds the record and does not
+    notify again; if the deadline is moved and passes again, that is a new record.
+    """
+
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, null=True, blank=True, related_name="overdue_records", verbose_name=_("任务")
+    )
+    rectification = models.ForeignKey(
+        Rectification,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="overdue_records",
+        verbose_name=_("整改"),
+    )
+    deadline = models.DateField(_("时限"))
+    recorded_on = models.DateField(_("发现逾期日期"))
+    notified_to = models.CharField(_("已通知邮箱"), max_length=254, blank=True)
+    notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("逾期记录")
+        verbose_name_plural = _("逾期记录")
+        ordering = ["-recorded_on", "-id"]
+        constraints = [
+            check(
+                "overdue_record_one_target",
+                Q(task__isnull=False, rectification__isnull=True) | Q(task__isnull=True, rectification__isnull=False),
+                "逾期记录须且只须对应一个任务或一项整改。",
+            ),
+            unique(
+                "overdue_record_task_deadline",
+                ["task", "deadline"],
+                "该任务的这一时限已记录逾期。",
+                condition=Q(task__isnull=False),
+            ),
+            unique(
+                "overdue_record_rectification_deadline",
+                ["rectification", "deadline"],
+                "该整改的这一时限已记录逾期。",
+                condition=Q(rectification__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task or self.rectification} 逾期（{self.deadline}）"
+
+
+class DailyDigest(models.Model):
+    """The supervisors' daily digest: one per district and day, so a second run the same day sends nothing."""
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="digests", verbose_name=_("区县"))
+    day = models.DateField(_("日期"))
+    recipients = models.TextField(_("收件人"), blank=True)
+    summary = models.JSONField(_("摘要"), default=dict, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("每日督查摘要")
+        verbose_name_plural = _("每日督查摘要")
+        ordering = ["-day"]
+        constraints = [unique("daily_digest_once_a_day", ["district", "day"], "当天的督查摘要已发送。")]
+
+    def __str__(self):
+        return f"{self.district} {self.day} 督查摘要"

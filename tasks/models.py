@@ -217,6 +217,7 @@ class Task(models.Model):
     responsible_unit = models.CharField(_("责任单位"), max_length=100, blank=True)
     responsible_person = models.CharField(_("责任人"), max_length=50, blank=True)
     responsible_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    responsible_email = models.EmailField(_("电子邮箱"), blank=True, help_text=_("逾期提醒发到此邮箱。"))
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
     progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0, validators=PROGRESS_VALIDATORS)
     completed_on = models.DateField(_("完成日期"), null=True, blank=True)

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from bazhou.models import AnnualGoal, Role, User
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
-from supervision.models import Accountability, Bulletin, Inspection, RectificationEvidence
+from supervision.models import Accountability, Bulletin, DailyDigest, Inspection, OverdueRecord, RectificationEvidence
 from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
 from villages.models import ExitIndicator, VillageIndicator
@@ -125,7 +125,7 @@ def admin_url(model, view, *args):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-VIEW_ONLY = {Plan, Task, FundLine, ProgressUpdate, ProgressEvidence}
+VIEW_ONLY = {Plan, Task, FundLine, ProgressUpdate, ProgressEvidence, OverdueRecord, DailyDigest}
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
 
 

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from supervision import views
+
+app_name = "supervision"
+
+# URL names are fixed: other pages link to them.
+urlpatterns = [
+    path("queue/", views.review_queue, name="queue"),
+    path("inspections/", views.inspection_list, name="inspections"),
+    path("inspections/new/", views.inspection_create, name="inspection_create"),
+    path("inspections/<int:pk>/", views.inspection_detail, name="inspection"),
+    path("findings/", views.finding_list, name="findings"),
+    path("findings/new/", views.finding_create, name="finding_create"),
+    path("findings/<int:pk>/", views.finding_detail, name="finding"),
+    path("bulletins/", views.bulletin_list, name="bulletins"),
+    path("bulletins/new/", views.bulletin_create, name="bulletin_create"),
+    path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin"),
+]
