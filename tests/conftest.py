@@ -42,3 +42,16 @@ def personas(area):
         leader = factories.user(Role.LEADER, area.district, username="lingdao")
 
     return Personas
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly at the end of the run when the browser tests were skipped for want of chromium."""
+    from tests.e2e.browser import SKIP_MESSAGE
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_MESSAGE in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("-", "browser tests / 浏览器测试", yellow=True)
+        terminalreporter.write_line(SKIP_MESSAGE, yellow=True, bold=True)
+        n = len(skipped)
+        terminalreporter.write_line(f"（{n} 个浏览器测试跳过 / {n} browser tests skipped）", yellow=True)
