@@ -138,6 +138,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BAZHOU_DUE_SOON_DAYS = envint("BAZHOU_DUE_SOON_DAYS", "30")
 BAZHOU_STALE_DAYS = envint("BAZHOU_STALE_DAYS", "30")
 
+# The address people open the site at, for links in e-mails (e.g. https://fupin.example.gov.cn); empty = no links.
+BAZHOU_SITE_URL = os.environ.get("BAZHOU_SITE_URL", "").rstrip("/")
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "bazhou-plan@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -117,11 +117,17 @@ class FindingQuerySet(models.QuerySet):
     def _area(self, user, write=False):
         q = Q(pk__in=[])
         for paths in FINDING_TARGET_PATHS.values():
+            if write and paths.village is None and getattr(user, "village_id", None):
+                continue  # A village cadre sees their township's findings but does not answer for the township.
             q |= area_q(user, paths, write=write)
         return q
 
     def visible_to(self, user):
         return self.filter(self._area(user))
+
+    def editable_by(self, user):
+        """Findings whose rectification ``user`` may start and answer: those in an area they may edit."""
+        return self.filter(self._area(user, write=True))
 
     def open(self):
         return self.exclude(rectification__status=Rectification.Status.CLOSED)

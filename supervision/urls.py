@@ -1,6 +1,6 @@
 from django.urls import path
 
-from supervision import views
+from supervision import bulletins, views
 
 app_name = "supervision"
 
@@ -13,7 +13,10 @@ urlpatterns = [
     path("findings/", views.finding_list, name="findings"),
     path("findings/new/", views.finding_create, name="finding_create"),
     path("findings/<int:pk>/", views.finding_detail, name="finding"),
-    path("bulletins/", views.bulletin_list, name="bulletins"),
-    path("bulletins/new/", views.bulletin_create, name="bulletin_create"),
-    path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin"),
+    path("bulletins/", bulletins.bulletin_list, name="bulletins"),
+    path("bulletins/new/", bulletins.bulletin_create, name="bulletin_create"),
+    path("bulletins/<int:pk>/", bulletins.bulletin_detail, name="bulletin"),
+    path("bulletins/<int:pk>/publish/", bulletins.bulletin_publish, name="bulletin_publish"),
+    path("bulletins/<int:pk>/print/", bulletins.bulletin_print, name="bulletin_print"),
+    path("bulletins/<int:pk>/xlsx/", bulletins.bulletin_xlsx, name="bulletin_xlsx"),
 ]

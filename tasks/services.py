@@ -32,6 +32,7 @@ from django.utils import timezone
 from bazhou import clock
 from bazhou.access import get_editable_or_404
 from bazhou.models import Role
+from bazhou.services import add_error, collect_errors, raise_if, sign
 from bazhou.templatetags.bazhou import wan
 from tasks.models import FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
 from villages.models import Village
@@ -121,12 +122,12 @@ def task_create(*, plan: Plan, user, data: Mapping, fund_lines: Iterable[Mapping
     _assign(task, data)
     errors: dict[str, list[str]] = {}
     if plan.is_approved and not reason:
-        _add(errors, "reason", REASON_APPROVED_NEW)
+        add_error(errors, "reason", REASON_APPROVED_NEW)
     lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
-    _collect(errors, task.full_clean)
-    _raise_if(errors)
+    collect_errors(errors, task.full_clean)
+    raise_if(errors)
 
-    _sign(task, user, reason or "新增任务")
+    sign(task, user, reason or "新增任务")
     task.save()
     if lines:
         _write_fund_lines(task, lines, user, reason or "新增任务")
@@ -164,20 +165,20 @@ def task_update(
     if lines is None and current_lines and "planned_funds" in changed:
         total = sum(current_lines.values(), Decimal("0"))
         if task.planned_funds is not None and total != task.planned_funds:
-            _add(
+            add_error(
                 errors,
                 "planned_funds",
                 f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致，"
                 "请在完整编辑页同时修改资金来源。",
             )
     if task.plan.is_approved and (changed & set(GUARDED_FIELDS) or lines_changed) and not reason:
-        _add(errors, "reason", REASON_APPROVED_CHANGE)
-    _collect(errors, task.full_clean)
-    _raise_if(errors)
+        add_error(errors, "reason", REASON_APPROVED_CHANGE)
+    collect_errors(errors, task.full_clean)
+    raise_if(errors)
 
     # The fund lines are part of the row: a change to them alone also moves the version on.
     task.version += 1
-    _sign(task, user, reason)
+    sign(task, user, reason)
     task.save()
     if lines_changed:
         _write_fund_lines(task, lines, user, reason)
@@ -195,7 +196,7 @@ def task_complete(*, task_id: int, user, expected_version: int):
     task.completed_on = clock.today()
     task.full_clean()
     task.version += 1
-    _sign(task, user, "标记完成")
+    sign(task, user, "标记完成")
     task.save()
     return task
 
@@ -211,7 +212,7 @@ def task_remove(*, task_id: int, user, expected_version: int, reason: str):
     task.removed_reason = reason
     task.full_clean()
     task.version += 1
-    _sign(task, user, f"撤销：{reason}")
+    sign(task, user, f"撤销：{reason}")
     task.save()
     return task
 
@@ -239,12 +240,12 @@ def progress_record(
     reported_on = reported_on or today
     errors: dict[str, list[str]] = {}
     if reported_on > today:
-        _add(errors, "reported_on", "填报日期不能晚于今天。")
+        add_error(errors, "reported_on", "填报日期不能晚于今天。")
     uploads = []
     try:
         uploads = validate_evidence_files(files)
     except ValidationError as e:
-        _add(errors, "files", *e.messages)
+        add_error(errors, "files", *e.messages)
 
     update = ProgressUpdate(
         task=task,
@@ -255,7 +256,7 @@ def progress_record(
         note=(note or "").strip(),
         reported_by=user,
     )
-    _collect(errors, update.full_clean)
+    collect_errors(errors, update.full_clean)
     was_done = task.is_done
     task.progress = progress
     task.status = status
@@ -265,11 +266,11 @@ def progress_record(
     else:
         task.completed_on = None
     task.last_progress_on = max(task.last_progress_on or reported_on, reported_on)
-    _collect(errors, task.full_clean)
-    _raise_if(errors)
+    collect_errors(errors, task.full_clean)
+    raise_if(errors)
 
     task.version += 1
-    _sign(task, user, "填报进度")
+    sign(task, user, "填报进度")
     task.save()
     update.save()
     # Files last: if anything above fails, nothing reaches the storage.
@@ -299,9 +300,9 @@ def plan_create(*, village_id: int, year: int, user) -> Plan:
     village = get_object_or_404(Village.objects.editable_by(user), pk=village_id)
     plan = Plan(village=village, year=year)
     errors: dict[str, list[str]] = {}
-    _collect(errors, plan.full_clean)
-    _raise_if(errors)
-    _sign(plan, user, "新建施工图")
+    collect_errors(errors, plan.full_clean)
+    raise_if(errors)
+    sign(plan, user, "新建施工图")
     plan.save()
     return plan
 
@@ -320,7 +321,7 @@ def plan_approve(*, plan_id: int, user):
     plan.approved_by = user
     plan.approved_at = timezone.now()
     plan.full_clean()
-    _sign(plan, user, "批准施工图")
+    sign(plan, user, "批准施工图")
     plan.save()
     return plan
 
@@ -458,17 +459,19 @@ def _clean_fund_lines(planned, fund_lines, errors) -> list[tuple[str, Decimal]] 
             candidate.full_clean(exclude=["task"], validate_constraints=False)
         except ValidationError as e:
             for messages in e.message_dict.values():
-                _add(errors, "fund_lines", *(f"{labels.get(source, source or '')}：{m}" for m in messages))
+                add_error(errors, "fund_lines", *(f"{labels.get(source, source or '')}：{m}" for m in messages))
             continue
         if source in seen:
-            _add(errors, "fund_lines", "同一任务的资金来源不能重复。")
+            add_error(errors, "fund_lines", "同一任务的资金来源不能重复。")
             continue
         seen.add(source)
         lines.append((source, candidate.amount))
     if lines and "fund_lines" not in errors and planned is not None:
         total = sum((amount for _, amount in lines), Decimal("0"))
         if total != planned:
-            _add(errors, "fund_lines", f"各资金来源合计（{wan(total)}万元）与计划资金（{wan(planned)}万元）不一致。")
+            add_error(
+                errors, "fund_lines", f"各资金来源合计（{wan(total)}万元）与计划资金（{wan(planned)}万元）不一致。"
+            )
     return lines
 
 
@@ -477,7 +480,7 @@ def _write_fund_lines(task: Task, lines: list[tuple[str, Decimal]], user, reason
     wanted = dict(lines)
     for source, line in existing.items():
         if source not in wanted:
-            _sign(line, user, reason)
+            sign(line, user, reason)
             line.delete()
     for source, amount in lines:
         line = existing.get(source)
@@ -487,29 +490,5 @@ def _write_fund_lines(task: Task, lines: list[tuple[str, Decimal]], user, reason
             continue
         line.amount = amount
         line.full_clean()
-        _sign(line, user, reason)
+        sign(line, user, reason)
         line.save()
-
-
-def _sign(obj, user, reason: str) -> None:
-    """Who and why, for the history record simple-history writes on the next save() or delete()."""
-    obj._history_user = user
-    obj._change_reason = reason
-
-
-def _add(errors: dict, field: str, *messages: str) -> None:
-    bucket = errors.setdefault(field, [])
-    bucket.extend(m for m in messages if m not in bucket)
-
-
-def _collect(errors: dict, validate) -> None:
-    try:
-        validate()
-    except ValidationError as e:
-        for field, messages in e.message_dict.items():
-            _add(errors, field, *messages)
-
-
-def _raise_if(errors: dict) -> None:
-    if errors:
-        raise ValidationError(errors)

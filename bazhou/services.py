@@ -1,0 +1,28 @@
+"""Small pieces every app's services share: signing a history record, and collecting Chinese errors by field."""
+
+from django.core.exceptions import ValidationError
+
+
+def sign(obj, user, reason: str) -> None:
+    """Who and why, for the history record simple-history writes on the next save() or delete()."""
+    obj._history_user = user
+    obj._change_reason = reason
+
+
+def add_error(errors: dict, field: str, *messages: str) -> None:
+    bucket = errors.setdefault(field, [])
+    bucket.extend(m for m in messages if m not in bucket)
+
+
+def collect_errors(errors: dict, validate) -> None:
+    """Run ``validate`` (e.g. ``obj.full_clean``) and add what it raises to ``errors``, by field."""
+    try:
+        validate()
+    except ValidationError as e:
+        for field, messages in e.message_dict.items():
+            add_error(errors, field, *messages)
+
+
+def raise_if(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors)

@@ -1,0 +1,58 @@
+"""manage.py supervision_daily: the daily supervision run, meant for cron once a day.
+
+For each district (or ``--district CODE``), on today (``bazhou.clock.today()``: Asia/Shanghai, or
+``BAZHOU_TODAY``) or ``--date YYYY-MM-DD``: records newly overdue plan rows and rectifications, e-mails
+the people responsible, and sends the supervisors their daily digest. Safe to run again the same day:
+the second run records nothing new and sends nothing. See ``supervision.notifications``.
+
+Exit status 1 (CommandError) on bad arguments, before anything is changed, and when a mail could not be
+sent (the unsent notices go out with the next run).
+"""
+
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from bazhou import clock
+from supervision.notifications import run_daily
+from villages.models import District
+
+
+class Command(BaseCommand):
+    help = (
+        "每日督查：记录新逾期的施工图任务和整改，邮件提醒责任人，并向督查人员发送每日督查摘要。"
+        "供 cron 每天运行一次；同一天重复运行不会重复记录或重复发送。"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--date", help="按哪一天运行，格式 YYYY-MM-DD。默认今天（Asia/Shanghai，或 BAZHOU_TODAY）。"
+        )
+        parser.add_argument("--district", help="只处理这个区县（6 位区划代码，如 511902）。默认全部区县。")
+
+    def handle(self, *args, date=None, district=None, **options):
+        today = parse_day(date) if date is not None else clock.today()
+        districts = list(District.objects.order_by("code"))
+        if district is not None:
+            districts = [d for d in districts if d.code == district.strip()]
+            if not districts:
+                known = "、".join(f"{d.code} {d.name}" for d in District.objects.order_by("code")) or "（无）"
+                raise CommandError(f"找不到区划代码为“{district}”的区县。现有区县：{known}。")
+        if not districts:
+            self.stdout.write("系统中还没有区县，无事可做。")
+            return
+
+        failed = 0
+        for each in districts:
+            result = run_daily(district=each, today=today)
+            failed += result.mails_failed
+            self.stdout.write(result.summary())
+        if failed:
+            raise CommandError(f"有 {failed} 封邮件发送失败（详见日志）；未送达的提醒和摘要将在下次运行时重发。")
+
+
+def parse_day(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise CommandError(f"--date 应为 YYYY-MM-DD 格式的有效日期，如 2017-09-15；收到“{text}”。") from None
