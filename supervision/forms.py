@@ -17,9 +17,8 @@ from django.db.models import Q
 from households.models import Household
 from supervision import services
 from supervision.models import Accountability, Finding, Inspection, Rectification
-from tasks.forms import MultipleFileField, MultipleFileInput, StyledForm, VersionForm
+from tasks.forms import EvidenceUploadForm, StyledForm, VersionForm
 from tasks.models import Category, Task
-from tasks.services import MAX_EVIDENCE_FILES
 from villages.forms import ALL, FilterForm, choice_filter, label
 from villages.models import Township, Village
 
@@ -313,32 +312,14 @@ class FindingForm(StyledForm, forms.Form):
 # ---------------------------------------------------------------------------------------------
 
 
-class AnswerForm(StyledForm, VersionForm):
+class AnswerForm(StyledForm, EvidenceUploadForm, VersionForm):
+    evidence_testid = "answer-evidence"
+
     result = forms.CharField(
         label=label(Rectification, "result"),
         widget=forms.Textarea(attrs={"rows": 4, "data-testid": "answer-result"}),
         error_messages={"required": services.RESULT_REQUIRED},
     )
-    files = MultipleFileField(
-        label="佐证材料（照片或 PDF）",
-        widget=MultipleFileInput(attrs={"accept": "image/*,application/pdf", "data-testid": "answer-evidence"}),
-    )
-    photo = MultipleFileField(
-        label="现场拍照（手机）",
-        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment"}),
-        help_text="在手机上点此直接打开相机拍照。",
-    )
-
-    def __init__(self, *args, max_upload_mb: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields[
-            "files"
-        ].help_text = (
-            f"照片（JPG、PNG、WebP、HEIC）或 PDF，每个不超过 {max_upload_mb} MB，连同拍照最多 {MAX_EVIDENCE_FILES} 个。"
-        )
-
-    def uploads(self) -> list:
-        return [*self.cleaned_data.get("files", []), *self.cleaned_data.get("photo", [])]
 
 
 class RecheckForm(StyledForm, VersionForm):

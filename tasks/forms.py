@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from households.models import Household
 from tasks.models import FundSource, Task
-from tasks.services import MAX_EVIDENCE_FILES
+from tasks.services import MAX_EVIDENCE_FILES, TASK_FIELDS
 
 MONEY_ERRORS = {
     "max_decimal_places": "金额最多保留 4 位小数（万元，即精确到元）。",
@@ -99,23 +99,7 @@ class TaskForm(StyledForm, forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = [
-            "household",
-            "category",
-            "item",
-            "quantity",
-            "unit",
-            "deadline",
-            "deadline_text",
-            "planned_funds",
-            "invested_funds",
-            "responsible_unit",
-            "responsible_person",
-            "responsible_phone",
-            "status",
-            "progress",
-            "completed_on",
-        ]
+        fields = list(TASK_FIELDS)
         widgets = {
             "deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "completed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -245,7 +229,37 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class ProgressForm(StyledForm, forms.Form):
+class EvidenceUploadForm(forms.Form):
+    """Evidence files: photos or PDFs chosen from the device, and a photo taken on the spot with a phone's camera.
+
+    The files themselves are checked by ``tasks.services.validate_evidence_files`` (type, bytes, size).
+    """
+
+    evidence_testid = "evidence-input"
+
+    files = MultipleFileField(
+        label="佐证材料（照片或 PDF）",
+        widget=MultipleFileInput(attrs={"accept": "image/*,application/pdf"}),
+    )
+    photo = MultipleFileField(
+        label="现场拍照（手机）",
+        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment", "data-testid": "camera-input"}),
+        help_text="在手机上点此直接打开相机拍照。",
+    )
+
+    def __init__(self, *args, max_upload_mb: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        files = self.fields["files"]
+        files.widget.attrs["data-testid"] = self.evidence_testid
+        files.help_text = (
+            f"照片（JPG、PNG、WebP、HEIC）或 PDF，每个不超过 {max_upload_mb} MB，连同拍照最多 {MAX_EVIDENCE_FILES} 个。"
+        )
+
+    def uploads(self) -> list:
+        return [*self.cleaned_data.get("files", []), *self.cleaned_data.get("photo", [])]
+
+
+class ProgressForm(StyledForm, EvidenceUploadForm):
     """A progress report from the field: progress, status, money invested so far, a note, photos or PDFs."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": STALE_PAGE})
@@ -267,26 +281,6 @@ class ProgressForm(StyledForm, forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.0001", "min": "0", "inputmode": "decimal"}),
     )
     note = forms.CharField(label="进展说明", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    files = MultipleFileField(
-        label="佐证材料（照片或 PDF）",
-        widget=MultipleFileInput(attrs={"accept": "image/*,application/pdf", "data-testid": "evidence-input"}),
-    )
-    photo = MultipleFileField(
-        label="现场拍照（手机）",
-        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment", "data-testid": "camera-input"}),
-        help_text="在手机上点此直接打开相机拍照。",
-    )
-
-    def __init__(self, *args, max_upload_mb: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields[
-            "files"
-        ].help_text = (
-            f"照片（JPG、PNG、WebP、HEIC）或 PDF，每个不超过 {max_upload_mb} MB，连同拍照最多 {MAX_EVIDENCE_FILES} 个。"
-        )
-
-    def uploads(self) -> list:
-        return [*self.cleaned_data.get("files", []), *self.cleaned_data.get("photo", [])]
 
 
 class VersionForm(forms.Form):
