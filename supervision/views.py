@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
@@ -29,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from bazhou import clock
 from bazhou.access import get_visible_or_404
+from bazhou.timeline import Change, Entry, display_value, field_label
 from households.models import Household
 from supervision import services
 from supervision.forms import (
@@ -496,23 +496,6 @@ RECTIFICATION_HISTORY_FIELDS = [
 ]
 
 
-@dataclass
-class Change:
-    field: str
-    label: str
-    before: str
-    after: str
-
-
-@dataclass
-class Entry:
-    kind: str  # "finding" or "rectification"
-    when: datetime.datetime
-    who: object
-    title: str
-    changes: list[Change] = field(default_factory=list)
-
-
 def timeline(finding: Finding, rectification: Rectification | None) -> list[Entry]:
     """Who did what and when, newest first, in two queries (the finding's records, the rectification's)."""
     entries = _entries(finding, "finding", FINDING_HISTORY_FIELDS, Finding)
@@ -528,7 +511,7 @@ def _entries(obj, kind: str, fields: list[str], model) -> list[Entry]:
     for record in records:
         if previous is None:
             changes = [
-                Change(name, _label(model, name), "–", _display(model, name, getattr(record, name)))
+                Change(name, field_label(model, name), "–", display_value(model, name, getattr(record, name)))
                 for name in fields
                 if getattr(record, name) not in (None, "")
             ]
@@ -537,7 +520,10 @@ def _entries(obj, kind: str, fields: list[str], model) -> list[Entry]:
             delta = record.diff_against(previous, included_fields=fields)
             changes = [
                 Change(
-                    c.field, _label(model, c.field), _display(model, c.field, c.old), _display(model, c.field, c.new)
+                    c.field,
+                    field_label(model, c.field),
+                    display_value(model, c.field, c.old),
+                    display_value(model, c.field, c.new),
                 )
                 for c in sorted(delta.changes, key=lambda c: fields.index(c.field))
             ]
@@ -545,21 +531,6 @@ def _entries(obj, kind: str, fields: list[str], model) -> list[Entry]:
         entries.append(Entry(kind, record.history_date, record.history_user, title, changes))
         previous = record
     return entries
-
-
-def _label(model, name: str) -> str:
-    return str(model._meta.get_field(name).verbose_name)
-
-
-def _display(model, name: str, value) -> str:
-    if value is None or value == "":
-        return "–"
-    model_field = model._meta.get_field(name)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(model_field, models.DateField) and isinstance(value, datetime.date):
-        return value.strftime("%Y-%m-%d")
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ everyone else with a full page, so the product works without JavaScript too.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 
@@ -29,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bazhou import clock
 from bazhou.access import get_editable_or_404, get_visible_or_404
 from bazhou.templatetags.bazhou import wan
+from bazhou.timeline import Change, Entry, display_value, field_label
 from households.models import Household, Member
 from tasks import services
 from tasks.forms import (
@@ -434,25 +434,6 @@ def task_remove(request, pk):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Change:
-    field: str
-    label: str
-    before: str
-    after: str
-
-
-@dataclass
-class Entry:
-    kind: str  # "task", "fund_line" or "progress"
-    when: datetime.datetime
-    who: object
-    title: str
-    changes: list[Change] = field(default_factory=list)
-    reason: str = ""
-    update: object = None
-
-
 @login_required
 @require_GET
 def task_history(request, pk):
@@ -479,7 +460,7 @@ def _timeline(task: Task) -> list[Entry]:
         if previous is None:
             values = {name: getattr(record, name + _id(name)) for name in services.TASK_FIELDS}
             changes = [
-                Change(name, _label(Task, name), "–", _display(Task, name, value, households))
+                Change(name, field_label(Task, name), "–", display_value(Task, name, value, households))
                 for name, value in values.items()
                 if value not in (None, "")
             ]
@@ -490,9 +471,9 @@ def _timeline(task: Task) -> list[Entry]:
                 (
                     Change(
                         c.field,
-                        _label(Task, c.field),
-                        _display(Task, c.field, c.old, households),
-                        _display(Task, c.field, c.new, households),
+                        field_label(Task, c.field),
+                        display_value(Task, c.field, c.old, households),
+                        display_value(Task, c.field, c.new, households),
                     )
                     for c in delta.changes
                 ),
@@ -550,31 +531,6 @@ def _title(record, changes) -> str:
 
 def _id(name: str) -> str:
     return "_id" if isinstance(Task._meta.get_field(name), models.ForeignKey) else ""
-
-
-def _label(model, name: str) -> str:
-    return str(model._meta.get_field(name).verbose_name)
-
-
-def _display(model, name: str, value, households=None) -> str:
-    """A field's value as a person reads it: choice labels, 万元 amounts, dates, 是/否."""
-    if value is None or value == "":
-        return "–"
-    model_field = model._meta.get_field(name)
-    if isinstance(model_field, models.ForeignKey):
-        if hasattr(value, "pk"):
-            return str(value)
-        found = (households or {}).get(value)
-        return str(found) if found else f"#{value}"
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(model_field, models.BooleanField):
-        return "是" if value else "否"
-    if isinstance(model_field, models.DecimalField):
-        return wan(value)
-    if isinstance(value, datetime.date):
-        return value.strftime("%Y-%m-%d")
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,8 +597,8 @@ def _conflict(form, conflict: services.TaskConflict, *, fields=None, fund_lines=
             {
                 "name": name,
                 "label": form.fields[name].label,
-                "mine": _display(Task, name, mine),
-                "current": _display(Task, name, theirs),
+                "mine": display_value(Task, name, mine),
+                "current": display_value(Task, name, theirs),
                 "differs": mine != theirs,
             }
         )
