@@ -23,12 +23,14 @@ PYTEST_ARGS ?=
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/bazhou
 # `make bench-seed`: arguments for bench/seed.py (e.g. BENCH_ARGS="--scales 1 --engines sqlite").
 BENCH_ARGS ?=
+# `make bench-dashboard`: arguments for bench/dashboard.py (e.g. BENCH_DASHBOARD_ARGS="--runs 5 --queries 5").
+BENCH_DASHBOARD_ARGS ?=
 # `make bench-pages`: arguments for bench/pages.py (e.g. BENCH_PAGES_ARGS="--reuse", "--scale 1 --engine sqlite").
 BENCH_PAGES_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test test-pg lint bench-seed bench-pages
+.PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard
 
 help:
 	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/"
@@ -37,6 +39,7 @@ help:
 	@echo "make lint        ruff check, ruff format --check, makemigrations --check"
 	@echo "make bench-seed  time seed_demo on fresh databases and print rows/s (bench/seed.py $(BENCH_ARGS))"
 	@echo "make bench-pages time the village, household and plan pages at 10x the demo on PostgreSQL (bench/pages.py $(BENCH_PAGES_ARGS))"
+	@echo "make bench-dashboard time the dashboard at 10x the demo on PostgreSQL, reusing bazhou_bench_pages (bench/dashboard.py)"
 	@echo "make venv        only create .venv and install the project with its dev extra"
 
 venv: $(STAMP)
@@ -76,3 +79,6 @@ bench-seed: $(STAMP) | var
 
 bench-pages: $(STAMP) | var
 	$(PY) bench/pages.py $(BENCH_PAGES_ARGS)
+
+bench-dashboard: $(STAMP) | var
+	$(PY) bench/dashboard.py $(BENCH_DASHBOARD_ARGS)

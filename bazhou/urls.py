@@ -11,6 +11,7 @@ admin.site.index_title = "数据维护"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/print/", views.home_print, name="dashboard_print"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("villages/", include("villages.urls")),

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Time the dashboard in-process on the 10× demo on PostgreSQL and print median, p95 and queries per request.
+
+It reuses the database bench/pages.py seeds (``bazhou_bench_pages``, ``seed_demo --scale 10``) and never
+drops it: run ``make bench-pages`` once first if it does not exist. Settings are production-like (DEBUG off,
+persistent connections, BAZHOU_TODAY=2017-09-15, see bench/pages.py); the client is signed in as the
+non-superuser district admin ``bench-admin`` (or ``--user``). Each URL is requested ``--warmup`` times
+untimed, then ``--runs`` times timed: the district dashboard, a township drill-down (the township with the
+most villages) and a village drill-down. It prints figures and asserts nothing; the target is 150 ms.
+
+Run it with ``make bench-dashboard`` or ``.venv/bin/python bench/dashboard.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pages  # noqa: E402  (bench/pages.py, next to this file)
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/bazhou_bench_pages"
+TARGET_MS = 150
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL))
+    parser.add_argument("--user", help="username to sign in as (default: bench-admin, created if missing)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--queries", type=int, default=0, help="also print the N slowest queries of each URL")
+    parser.add_argument("--no-analyze", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    pages.TARGET_MS = TARGET_MS
+    print(f"bench/dashboard.py: Python {platform.python_version()}, {os.cpu_count()} CPUs, {pages.redact(args.pg_url)}")
+    pages.setup_django(args.pg_url)
+    from django.db.models import Count
+    from django.test import Client
+
+    from villages.models import Township, Village
+
+    if not args.no_analyze:
+        print(f"  {pages.analyze()}")
+    for line in pages.describe_data(10):
+        print(line)
+    user = pages.bench_user(args.user)
+    township = Township.objects.annotate(n=Count("villages")).order_by("-n", "code").first()
+    village = Village.objects.filter(township=township, is_poor=True).order_by("code").first()
+    print(f"user: {user.username} ({user.get_role_display()}, {user.area})")
+    client = Client()
+    client.force_login(user)
+    urls = [("区级驾驶舱", "/"), (f"乡镇 {township.name}", f"/?township={township.pk}")]
+    if village:
+        urls.append((f"村 {village.name}", f"/?village={village.pk}"))
+    results = []
+    for label, url in urls:
+        result = pages.time_page(client, label, url, args.warmup, args.runs)
+        print(
+            f"  {url}: {result.status}, median {result.median_ms:.1f} ms, {result.median_queries} queries", flush=True
+        )
+        results.append(result)
+    print()
+    pages.print_table(results)
+    if args.queries:
+        for result in results:
+            print(f"\nslowest queries of {result.url}:")
+            for ms, sql in pages.slowest_queries(client, result.url, args.queries):
+                text = " ".join(sql.split())
+                print(f"  {ms:8.1f} ms  {text[:300]}{' …' if len(text) > 300 else ''}")
+    from django.db import connections
+
+    connections.close_all()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except pages.BenchError as e:
+        print(f"bench/dashboard.py: {e}", file=sys.stderr)
+        sys.exit(1)
