@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import os
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -49,7 +47,7 @@ from supervision.models import (
     RectificationEvidence,
 )
 from tasks.models import Task
-from tasks.services import validate_evidence_files
+from tasks.services import store_evidence, validate_evidence_files
 from villages.models import District, Township, Village
 
 Status = Rectification.Status
@@ -323,18 +321,7 @@ def rectification_answer(
     rectification.rechecked_at = None
     _save(rectification, user, "提交整改结果")
     # Files last: if anything above fails, nothing reaches the storage.
-    for upload, content_type in uploads:
-        original_name = os.path.basename(upload.name)[:255]
-        size = upload.size
-        upload.name = f"{uuid.uuid4().hex}{os.path.splitext(original_name)[1].lower()}"
-        RectificationEvidence.objects.create(
-            rectification=rectification,
-            file=upload,
-            original_name=original_name,
-            content_type=content_type,
-            size=size,
-            uploaded_by=user,
-        )
+    store_evidence(RectificationEvidence, {"rectification": rectification}, uploads, user)
     return rectification
 
 

@@ -274,18 +274,7 @@ def progress_record(
     task.save()
     update.save()
     # Files last: if anything above fails, nothing reaches the storage.
-    for upload, content_type in uploads:
-        original_name = os.path.basename(upload.name)[:255]
-        size = upload.size
-        upload.name = f"{uuid.uuid4().hex}{_extension(original_name)}"
-        ProgressEvidence.objects.create(
-            update=update,
-            file=upload,
-            original_name=original_name,
-            content_type=content_type,
-            size=size,
-            uploaded_by=user,
-        )
+    store_evidence(ProgressEvidence, {"update": update}, uploads, user)
     return update
 
 
@@ -389,6 +378,20 @@ def validate_evidence_files(files: Iterable) -> list[tuple[object, str]]:
     if messages:
         raise ValidationError(messages)
     return accepted
+
+
+def store_evidence(model, owner: dict, uploads: list[tuple[object, str]], user) -> None:
+    """Save checked uploads (from validate_evidence_files) as ``model`` rows under a random stored name.
+
+    Call it last in a service, so that nothing reaches the storage when anything before it fails.
+    """
+    for upload, content_type in uploads:
+        original_name = os.path.basename(upload.name)[:255]
+        size = upload.size
+        upload.name = f"{uuid.uuid4().hex}{_extension(original_name)}"
+        model.objects.create(
+            **owner, file=upload, original_name=original_name, content_type=content_type, size=size, uploaded_by=user
+        )
 
 
 def _evidence_type(upload, name: str) -> str | None:
