@@ -5,6 +5,21 @@ import pytest
 from bazhou.models import Role
 from tests import factories
 
+DEMO_TODAY = "2017-09-15"
+
+
+@pytest.fixture
+def pinned_today(settings):
+    """The product's today is the demo's, 15 September 2017 (modules opt in with ``usefixtures``)."""
+    settings.BAZHOU_TODAY = DEMO_TODAY
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded files go to a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

@@ -21,15 +21,12 @@ from supervision.models import Bulletin, Rectification
 from tasks.models import Task
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 TODAY = datetime.date(2017, 9, 15)
 SEPTEMBER = {"period_start": datetime.date(2017, 9, 1), "period_end": datetime.date(2017, 9, 30)}
 LIST = reverse("supervision:bulletins")
 CREATE = reverse("supervision:bulletin_create")
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = TODAY.isoformat()
 
 
 def detail(bulletin):

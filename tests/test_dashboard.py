@@ -28,13 +28,10 @@ from tasks.models import Task
 from tests import factories
 from villages.models import Village
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 TODAY = datetime.date(2017, 9, 15)
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = TODAY.isoformat()
 
 
 def _task(plan, household=None, **fields):

@@ -12,12 +12,9 @@ from households.models import Household, Member
 from tasks.models import Task
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 LIST = reverse("households:list")
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = "2017-09-15"
 
 
 def detail(household):

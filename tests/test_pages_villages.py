@@ -14,14 +14,10 @@ from supervision.models import Rectification
 from tasks.models import Plan, Task
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 LIST = reverse("villages:list")
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    """The product's today is the demo's: 15 September 2017."""
-    settings.BAZHOU_TODAY = "2017-09-15"
 
 
 def detail(village, **params):

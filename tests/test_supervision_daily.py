@@ -16,12 +16,9 @@ from supervision.models import DailyDigest, OverdueRecord
 from tasks.models import Task
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 TODAY = datetime.date(2017, 9, 15)
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = TODAY.isoformat()
 
 
 def run(*args) -> str:

@@ -12,6 +12,8 @@ from supervision.models import Accountability, Finding, Inspection, Rectificatio
 from tasks.models import Task
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 TODAY = datetime.date(2017, 9, 15)
 QUEUE = reverse("supervision:queue")
 FINDINGS = reverse("supervision:findings")
@@ -20,17 +22,6 @@ INSPECTIONS = reverse("supervision:inspections")
 NEW_INSPECTION = reverse("supervision:inspection_create")
 Status = Rectification.Status
 PERSONAS = ("district_admin", "township_a", "township_b", "village_cadre", "supervisor", "leader")
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = TODAY.isoformat()
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
 
 
 def get(client, user, url, params=None, **headers):

@@ -12,19 +12,10 @@ from supervision import services
 from supervision.models import Accountability, Finding, Inspection, Rectification, RectificationEvidence
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("pinned_today")
+
 TODAY = datetime.date(2017, 9, 15)
 Status = Rectification.Status
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(settings):
-    settings.BAZHOU_TODAY = TODAY.isoformat()
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
 
 
 @pytest.fixture
