@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.access import AreaPaths, area_q
-from bazhou.models import AnnualGoal, User
+from bazhou.models import AnnualGoal, ExportLog, User
 from tasks.models import Category
 
 # Fields that record who created a row; filled with the signed-in user when a row is added in the admin.
@@ -116,6 +116,20 @@ class ProjectAdminMixin:
         super().save_formset(request, form, formset, change)
 
 
+class ViewOnlyMixin:
+    """Rows read here, not written: the plan table (edits go through the plan pages and their services, which
+    check versions, ask a reason for changes to an approved plan and never hard-delete rows), and logs."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ModelAdmin(ProjectAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
@@ -200,3 +214,21 @@ class AnnualGoalAdmin(ModelAdmin):
     list_select_related = ("district",)
     search_fields = ("name",)
     ordering = ("district", "-year", "order")
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Who exported what, read by superusers only (it names people and their addresses); never edited."""
+
+    list_display = ("at", "username", "kind", "fmt", "area", "rows", "personal", "unmasked", "via", "remote_addr")
+    list_filter = ("kind", "personal", "unmasked", "via", "at")
+    search_fields = ("username", "area")
+    date_hierarchy = "at"
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)

@@ -1,13 +1,17 @@
 """The dashboard's figures: one function per block, each a fixed number of queries whatever the data size.
 
 Every function takes a :class:`Scope` (the district, one township or one village) and the year, and
-returns plain data (dicts, lists, Decimals) for the template and the charts. Nothing is cached: each
-page load reads the database, so an edit shows at once.
+returns plain data (dicts, lists, Decimals) for the template and the charts. :func:`compute` reads them all
+(a fixed number of queries); :func:`dashboard`, which the pages and the API call, keeps the result in the
+database (``CachedFigures``) under the data version of bazhou/freshness.py, so a page load costs two small
+queries until anything in the data changes, and the first load after any write computes afresh: an edit shows
+on the next page load.
 """
 
 from __future__ import annotations
 
 import datetime
+import pickle
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,8 +30,9 @@ from django.db.models import (
 from django.db.models.functions import Substr
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
+from bazhou import freshness
 from bazhou.access import AreaPaths
-from bazhou.models import AnnualGoal
+from bazhou.models import AnnualGoal, CachedFigures
 from households.models import Household, HouseholdIncome, Member, PovertyLine
 from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
 from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
@@ -476,8 +481,8 @@ def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly
     }
 
 
-def dashboard(scope: Scope, today: datetime.date) -> dict:
-    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year)."""
+def compute(scope: Scope, today: datetime.date) -> dict:
+    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year), read afresh."""
     year = today.year
     goal_rows = annual_goals(scope, year)
     groups = task_groups(scope, year, today, [g for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY])
@@ -500,3 +505,25 @@ def dashboard(scope: Scope, today: datetime.date) -> dict:
         "overdue_weeks": weekly,
         "charts": charts(ranking, villages, fund_figures, weekly),
     }
+
+
+def cache_key(scope: Scope) -> str:
+    return f"dashboard:{scope.level}:{scope.area.pk}"
+
+
+def dashboard(scope: Scope, today: datetime.date) -> dict:
+    """The dashboard of ``scope`` on ``today``: the stored figures if nothing changed since they were computed
+    (2 queries), otherwise :func:`compute` and store them (1 more)."""
+    version = freshness.current()  # Read before the data, so figures are never stored under a newer version.
+    key = cache_key(scope)
+    stored = CachedFigures.objects.filter(key=key, version=version, day=today).values_list("data", flat=True).first()
+    if stored is not None:
+        return pickle.loads(stored)
+    figures = compute(scope, today)
+    CachedFigures.objects.bulk_create(
+        [CachedFigures(key=key, version=version, day=today, data=pickle.dumps(figures))],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["version", "day", "data", "computed_at"],
+    )
+    return figures

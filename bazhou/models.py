@@ -167,3 +167,83 @@ class AnnualGoal(models.Model):
 
     def __str__(self):
         return f"{self.year} {self.name}"
+
+
+class ExportLog(models.Model):
+    """Who exported which data, when, for which area: kept for every export of personal data and of the plan.
+
+    Rows are only ever added (the admin shows them read-only). ``personal`` says the file held personal data
+    (names, phones, ID numbers); ``unmasked`` that ID numbers were in full.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN_TABLE = "plan_table", _("施工图")
+        HOUSEHOLDS = "households", _("贫困户花名册")
+        OVERDUE = "overdue", _("逾期任务清单")
+        BULLETIN = "bulletin", _("督查通报")
+        TEMPLATE = "template", _("导入模板")
+        OTHER = "other", _("其他")
+
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="exports", verbose_name=_("导出人"), null=True, blank=True
+    )
+    username = models.CharField(_("用户名"), max_length=150, help_text=_("导出时的用户名；用户改名后仍可查。"))
+    at = models.DateTimeField(_("导出时间"), auto_now_add=True, db_index=True)
+    kind = models.CharField(_("导出内容"), max_length=20, choices=Kind.choices)
+    fmt = models.CharField(_("格式"), max_length=10, default="xlsx")
+    area = models.CharField(_("范围"), max_length=200, help_text=_("区县、乡镇或村的名称，及年度等条件。"))
+    rows = models.PositiveIntegerField(_("行数"), default=0)
+    personal = models.BooleanField(_("含个人信息"), default=False)
+    unmasked = models.BooleanField(_("含完整身份证号"), default=False)
+    via = models.CharField(_("途径"), max_length=10, default="page", help_text=_("page（页面）或 api（接口）。"))
+    remote_addr = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出记录")
+        verbose_name_plural = _("导出记录")
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # "What did this person export?" in the admin's filter.
+            models.Index(fields=["user", "-at"], name="exportlog_user_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} {self.get_kind_display()} {self.area}"
+
+
+class DataVersion(models.Model):
+    """One row whose ``number`` changes with every write to the product's data (see bazhou/freshness.py).
+
+    On PostgreSQL the number comes from the sequence ``bazhou_data_version`` instead, which never blocks.
+    """
+
+    number = models.BigIntegerField(_("数据版本"), default=0)
+
+    class Meta:
+        verbose_name = _("数据版本")
+        verbose_name_plural = _("数据版本")
+
+    def __str__(self):
+        return str(self.number)
+
+
+class CachedFigures(models.Model):
+    """Figures computed for one area (the dashboard's), valid while the data version and the day are those stored.
+
+    One row per key, replaced when stale, so the table holds at most one row per area. It is in the database so
+    every app server shares it; its own writes do not move the data version.
+    """
+
+    key = models.CharField(_("键"), max_length=100, unique=True)
+    version = models.BigIntegerField(_("数据版本"))
+    day = models.DateField(_("日期"))
+    data = models.BinaryField(_("数据"))
+    computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("统计缓存")
+        verbose_name_plural = _("统计缓存")
+
+    def __str__(self):
+        return f"{self.key} @{self.version}"
+

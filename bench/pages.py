@@ -277,7 +277,9 @@ def pages_to_time(village, plan, household, extra_urls: list[str]) -> list[tuple
     return pages
 
 
-def time_page(client, label: str, url: str, warmup: int, runs: int) -> PageResult:
+def time_page(client, label: str, url: str, warmup: int, runs: int, before=None) -> PageResult:
+    """Request ``url`` ``warmup`` times untimed, then ``runs`` times timed; ``before()``, if given, runs before each
+    request, untimed."""
     from django.db import connection
 
     result = PageResult(label, url)
@@ -289,6 +291,8 @@ def time_page(client, label: str, url: str, warmup: int, runs: int) -> PageResul
         return execute(sql, params, many, context)
 
     for i in range(warmup + runs):
+        if before is not None:
+            before()
         count = 0
         with connection.execute_wrapper(counter):
             start = time.perf_counter()

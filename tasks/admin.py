@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from bazhou import clock
 from bazhou.access import AreaPaths
-from bazhou.admin import HistoryAdmin, ModelAdmin, count_of, sum_of
+from bazhou.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
 from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tasks.services import validate_evidence_files
 
@@ -65,20 +65,6 @@ class EvidenceAdminMixin:
         if obj.size < 1024 * 1024:
             return f"{obj.size / 1024:.0f} KB"
         return f"{obj.size / 1024 / 1024:.1f} MB"
-
-
-class ViewOnlyMixin:
-    """The plan table is read here, not written: edits go through the plan pages and their services,
-    which check versions, ask a reason for changes to an approved plan and never hard-delete rows."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
