@@ -2,10 +2,10 @@
 
 Every function takes a :class:`Scope` (the district, one township or one village) and the year, and
 returns plain data (dicts, lists, Decimals) for the template and the charts. :func:`compute` reads them all
-(a fixed number of queries); :func:`dashboard`, which the pages and the API call, keeps the result in the
-database (``CachedFigures``) under the data version of bazhou/freshness.py, so a page load costs two small
-queries until anything in the data changes, and the first load after any write computes afresh: an edit shows
-on the next page load.
+(a fixed number of queries); :func:`dashboard`, which the pages and the API call, stores them in the database
+(``CachedFigures``) in three parts (``PARTS``), each with the versions of the kinds of data it reads
+(bazhou/freshness.py). A page load costs two small queries while nothing changed; after a write, the parts that
+read the changed data are computed afresh on the next load, so an edit shows on the next page load.
 """
 
 from __future__ import annotations
@@ -133,15 +133,15 @@ def _sum(groups: dict, name: str):
     return sum((g[name] or 0 for g in groups.values()), 0)
 
 
-# Annual goals: 3 queries (goals, villages exited, people lifted; quantities come from task_groups).
+# Annual goals: 3 queries (the goals; villages exited and people lifted; quantities come from task_groups).
 
 
 def annual_goals(scope: Scope, year: int) -> list:
     return list(AnnualGoal.objects.filter(district=scope.district, year=year).order_by("order", "pk"))
 
 
-def goals(scope: Scope, year: int, rows: list, groups: dict) -> list[dict]:
-    """The district's goals of the year with the actual figure inside the scope, as progress bars."""
+def registry_counts(scope: Scope, year: int) -> dict:
+    """Villages exited in ``year`` and people lifted out of poverty in ``year`` inside the scope (2 queries)."""
     villages_exited = Village.objects.filter(
         scope.q(VILLAGE_PATHS), exit_year=year, status=Village.Status.EXITED
     ).count()
@@ -151,6 +151,16 @@ def goals(scope: Scope, year: int, rows: list, groups: dict) -> list[dict]:
         household__status__in=Household.EXITED_STATUSES,
         is_active=True,
     ).count()
+    return {"villages_exited": villages_exited, "people_lifted": people_lifted}
+
+
+def quantities(goal_rows: list, groups: dict) -> dict:
+    """The done quantity of each task-quantity goal (by goal id), from the plan rows' figures."""
+    return {g.pk: _sum(groups, f"g{g.pk}") for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY}
+
+
+def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted: int) -> list[dict]:
+    """The district's goals of the year with the actual figure inside the scope, as progress bars (no query)."""
     result = []
     for g in rows:
         if g.metric == AnnualGoal.Metric.VILLAGES_EXITED:
@@ -158,7 +168,7 @@ def goals(scope: Scope, year: int, rows: list, groups: dict) -> list[dict]:
         elif g.metric == AnnualGoal.Metric.PEOPLE_LIFTED:
             actual = Decimal(people_lifted)
         elif g.metric == AnnualGoal.Metric.TASK_QUANTITY:
-            actual = Decimal(_sum(groups, f"g{g.pk}"))
+            actual = Decimal(done_quantities.get(g.pk, 0))
         else:
             actual = g.manual_actual
         pct = percent(actual, g.target) if actual is not None else None
@@ -481,8 +491,17 @@ def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly
     }
 
 
-def compute(scope: Scope, today: datetime.date) -> dict:
-    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year), read afresh."""
+# The dashboard in three parts, each computed from some kinds of data (bazhou/freshness.py) and stored with
+# their versions: a plan-row edit recomputes the plan part, not the registry's readiness counts.
+PARTS = {
+    "plan": ("tasks", "goals", "villages"),
+    "registry": ("households", "villages"),
+    "supervision": ("supervision", "tasks", "households", "villages"),
+}
+
+
+def plan_part(scope: Scope, today: datetime.date) -> dict:
+    """Goals, plan rows, funds, rankings, the weekly overdue counts and the charts (6 queries)."""
     year = today.year
     goal_rows = annual_goals(scope, year)
     groups = task_groups(scope, year, today, [g for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY])
@@ -491,39 +510,81 @@ def compute(scope: Scope, today: datetime.date) -> dict:
     fund_figures = funds(scope, year)
     weekly = overdue_by_week(groups, today)
     return {
-        "scope": scope,
-        "year": year,
-        "today": today,
-        "goals": goals(scope, year, goal_rows, groups),
+        "goal_rows": goal_rows,
+        "quantities": quantities(goal_rows, groups),
         "rows": plan_rows(groups),
         "funds": fund_figures,
         "township_ranking": ranking,
         "village_table": villages,
-        "village_readiness": village_readiness(scope, year),
-        "household_readiness": household_readiness(scope, year),
-        "supervision": supervision(scope, today),
         "overdue_weeks": weekly,
         "charts": charts(ranking, villages, fund_figures, weekly),
     }
 
 
-def cache_key(scope: Scope) -> str:
-    return f"dashboard:{scope.level}:{scope.area.pk}"
+def registry_part(scope: Scope, today: datetime.date) -> dict:
+    """Villages exited, people lifted, village and household exit readiness (8 queries)."""
+    year = today.year
+    return {
+        **registry_counts(scope, year),
+        "village_readiness": village_readiness(scope, year),
+        "household_readiness": household_readiness(scope, year),
+    }
+
+
+def supervision_part(scope: Scope, today: datetime.date) -> dict:
+    return {"supervision": supervision(scope, today)}
+
+
+COMPUTE = {"plan": plan_part, "registry": registry_part, "supervision": supervision_part}
+
+
+def assemble(scope: Scope, today: datetime.date, parts: dict) -> dict:
+    """The template's context from the three parts."""
+    plan, registry = parts["plan"], parts["registry"]
+    return {
+        "scope": scope,
+        "year": today.year,
+        "today": today,
+        "goals": goals(plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]),
+        **{k: v for k, v in plan.items() if k not in ("goal_rows", "quantities")},
+        "village_readiness": registry["village_readiness"],
+        "household_readiness": registry["household_readiness"],
+        **parts["supervision"],
+    }
+
+
+def compute(scope: Scope, today: datetime.date) -> dict:
+    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year), read afresh."""
+    return assemble(scope, today, {name: part(scope, today) for name, part in COMPUTE.items()})
+
+
+def cache_key(scope: Scope, part: str) -> str:
+    return f"dashboard:{scope.level}:{scope.area.pk}:{part}"
 
 
 def dashboard(scope: Scope, today: datetime.date) -> dict:
-    """The dashboard of ``scope`` on ``today``: the stored figures if nothing changed since they were computed
-    (2 queries), otherwise :func:`compute` and store them (1 more)."""
-    version = freshness.current()  # Read before the data, so figures are never stored under a newer version.
-    key = cache_key(scope)
-    stored = CachedFigures.objects.filter(key=key, version=version, day=today).values_list("data", flat=True).first()
-    if stored is not None:
-        return pickle.loads(stored)
-    figures = compute(scope, today)
-    CachedFigures.objects.bulk_create(
-        [CachedFigures(key=key, version=version, day=today, data=pickle.dumps(figures))],
-        update_conflicts=True,
-        unique_fields=["key"],
-        update_fields=["version", "day", "data", "computed_at"],
-    )
-    return figures
+    """The dashboard of ``scope`` on ``today``: each part as stored if the data it reads has not changed since
+    (2 queries in all), the others computed and stored again (1 more query, and the parts' own)."""
+    # The versions are read before the data, so figures are never stored under versions newer than their data.
+    versions = freshness.current()
+    stamps = {name: sum(versions[kind] for kind in kinds) for name, kinds in PARTS.items()}
+    keys = {name: cache_key(scope, name) for name in PARTS}
+    stored = {
+        key: (version, day, data)
+        for key, version, day, data in CachedFigures.objects.filter(key__in=keys.values()).values_list(
+            "key", "version", "day", "data"
+        )
+    }
+    parts, fresh = {}, []
+    for name, key in keys.items():
+        version, day, data = stored.get(key, (None, None, None))
+        if version == stamps[name] and day == today:
+            parts[name] = pickle.loads(data)
+        else:
+            parts[name] = COMPUTE[name](scope, today)
+            fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps(parts[name])))
+    if fresh:
+        CachedFigures.objects.bulk_create(
+            fresh, update_conflicts=True, unique_fields=["key"], update_fields=["version", "day", "data", "computed_at"]
+        )
+    return assemble(scope, today, parts)

@@ -1,29 +1,34 @@
-"""The data version: a number that changes whenever the product's data changes, for caches that must not go stale.
+"""Data versions: numbers that change whenever the product's data changes, for stored figures that must not go stale.
 
 The dashboard's figures are expensive at district scale (they count every plan row and every targeted
-household) and are read far more often than the data changes, so they are kept in the shared cache under a
-key that holds the data version (:func:`current`). Any write then moves the version on and the next page load
-computes the figures afresh: an edit shows at once, on every app server, with no expiry to wait for.
+household) and are read far more often than the data changes, so they are stored (``CachedFigures``) with the
+versions of the data they were computed from. Any write moves a version on, and the next page load computes
+the figures that depend on it afresh: an edit shows at once, on every app server, with no expiry to wait for.
+
+There is one version per kind of data (``KINDS``: villages, the registry, the plan table, supervision, the
+annual goals), so a plan-row edit recomputes the plan figures but not the registry's readiness counts.
 
 How every write is seen, whatever path it takes (services, the admin, ``QuerySet.update``, ``bulk_create``,
 raw SQL through Django's cursor, imports, management commands): a database *execute wrapper*, installed on
-every connection, looks at each statement; an INSERT, UPDATE or DELETE on a table of the product's data (the
-apps in ``TRACKED``) bumps the version:
+every connection, looks at each statement; an INSERT, UPDATE or DELETE on a table of one of the kinds bumps
+that kind's version:
 
 - inside the writing transaction, so the same connection sees the new version at once (and a test's
-  never-committed transaction too). At most once per transaction until the version is read again;
+  never-committed transaction too); at most once per kind and transaction until the versions are read again;
 - and, on PostgreSQL, once more after the transaction commits (``transaction.on_commit``). A reader that read
-  the bumped version before the commit may have cached the old figures under it; the second bump moves the
-  version past that entry before the writer's response is sent.
+  the bumped version before the commit may have stored the old figures under it; the second bump moves the
+  version past them before the writer's response is sent.
 
-The version is kept where the bump costs nothing extra:
+The versions are kept where a bump costs nothing extra:
 
-- PostgreSQL: the sequence ``bazhou_data_version`` (``nextval`` never blocks and is not rolled back, so
-  concurrent writers never wait on each other); read with ``SELECT last_value``.
-- SQLite: the single ``DataVersion`` row, updated inside the writer's transaction (SQLite has one writer at a
-  time anyway), so a reader sees the data and the version change together.
+- PostgreSQL: one sequence per kind (``bazhou_data_version_<kind>``): ``nextval`` never blocks and is never
+  rolled back, so concurrent writers never wait on each other;
+- SQLite: one ``DataVersion`` row per kind, updated inside the writer's transaction (SQLite has one writer at a
+  time anyway), so a reader sees the data and its version change together.
 
-Writes outside Django (psql, pg_restore) do not bump it: after such a change run
+Versions only ever grow, so the sum of the versions a figure depends on changes exactly when one of them does.
+
+Writes outside Django (psql, pg_restore) do not bump them: after such a change run
 ``manage.py bump_data_version`` (docs/deploy.md says so for restores).
 """
 
@@ -35,81 +40,108 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
-SEQUENCE = "bazhou_data_version"
-# Tables whose rows the cached figures are made of: every table of these apps, and the annual goals.
-TRACKED = ("villages_", "households_", "tasks_", "supervision_", "bazhou_annualgoal")
+# The kinds of data, each with the table-name prefixes that hold it; the DataVersion row of a kind is its
+# position here (1-based), on PostgreSQL its sequence is bazhou_data_version_<kind>.
+KINDS = {
+    "villages": ("villages_",),
+    "households": ("households_",),
+    "tasks": ("tasks_",),
+    "supervision": ("supervision_",),
+    "goals": ("bazhou_annualgoal",),
+}
+ROW = {kind: i for i, kind in enumerate(KINDS, 1)}
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 
 
-def writes_tracked_data(sql: str) -> bool:
-    """Whether ``sql`` writes to a table of the product's data."""
+def sequence(kind: str) -> str:
+    return f"bazhou_data_version_{kind}"
+
+
+def kind_written(sql: str) -> str | None:
+    """The kind of data ``sql`` writes to, or None (a read, or a table of none of the kinds)."""
     match = _WRITE.match(sql)
-    return bool(match) and match.group(1).lower().startswith(TRACKED)
+    if not match:
+        return None
+    table = match.group(1).lower()
+    for kind, prefixes in KINDS.items():
+        if table.startswith(prefixes):
+            return kind
+    return None
 
 
-def current(using: str = DEFAULT_DB_ALIAS) -> int:
-    """The data version now (1 query)."""
+def current(using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
+    """The version of each kind of data now (1 query)."""
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT last_value, is_called FROM {SEQUENCE}")
-            value, called = cursor.fetchone()
-            number = value if called else 0
+            cursor.execute(
+                "SELECT "
+                + ", ".join(
+                    f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence(kind)})" for kind in KINDS
+                )
+            )
+            numbers = dict(zip(KINDS, cursor.fetchone(), strict=True))
         else:
-            cursor.execute("SELECT number FROM bazhou_dataversion WHERE id = 1")
-            row = cursor.fetchone()
-            number = row[0] if row else 0
-    # The next write in this transaction must bump again: whoever read the version may cache under it.
-    connection.bazhou_version_read = getattr(connection, "bazhou_version_read", 0) + 1
-    return number
+            cursor.execute("SELECT id, number FROM bazhou_dataversion")
+            found = dict(cursor.fetchall())
+            numbers = {kind: found.get(row, 0) for kind, row in ROW.items()}
+    # The next write in this transaction must bump again: whoever read the versions may store figures under them.
+    connection.bazhou_versions_read = getattr(connection, "bazhou_versions_read", 0) + 1
+    return numbers
 
 
-def bump(using: str = DEFAULT_DB_ALIAS) -> None:
-    """Move the data version on (1 query). The execute wrapper calls it; call it yourself after writes made
-    outside Django."""
+def bump(kind: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Move the version of ``kind`` (of every kind if None) on (1 query). The execute wrapper calls it; call it
+    yourself after writes made outside Django."""
+    kinds = [kind] if kind else list(KINDS)
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT nextval('{SEQUENCE}')")
+            cursor.execute("SELECT " + ", ".join(f"nextval('{sequence(k)}')" for k in kinds))
         else:
             # An upsert: the row is back even after ``flush`` emptied the table.
             cursor.execute(
-                "INSERT INTO bazhou_dataversion (id, number) VALUES (1, 1) "
-                "ON CONFLICT (id) DO UPDATE SET number = number + 1"
+                "INSERT INTO bazhou_dataversion (id, number) VALUES "
+                + ", ".join(f"({ROW[k]}, 1)" for k in kinds)
+                + " ON CONFLICT (id) DO UPDATE SET number = number + 1"
             )
 
 
 class _AfterCommit:
-    """The on-commit callback a transaction's first tracked write registers; it also marks the transaction as
-    bumped (it leaves ``run_on_commit`` when the transaction, or the savepoint that registered it, ends)."""
+    """The on-commit callback of a transaction's first write to a kind; while it waits in ``run_on_commit`` it
+    also marks the kind as bumped (it leaves when the transaction, or the savepoint that registered it, ends)."""
 
-    def __init__(self, using: str, read: int):
+    def __init__(self, kind: str, using: str, read: int):
+        self.kind = kind
         self.using = using
         self.read = read
 
     def __call__(self):
         if connections[self.using].vendor == "postgresql":
-            bump(self.using)
+            bump(self.kind, self.using)
 
 
-def _bumped_since_last_read(connection) -> bool:
-    read = getattr(connection, "bazhou_version_read", 0)
-    return any(isinstance(f, _AfterCommit) and f.read == read for _, f, _ in connection.run_on_commit)
+def _bumped_since_last_read(connection, kind: str) -> bool:
+    read = getattr(connection, "bazhou_versions_read", 0)
+    return any(
+        isinstance(f, _AfterCommit) and f.kind == kind and f.read == read for _, f, _ in connection.run_on_commit
+    )
 
 
 class VersionBumper:
-    """The execute wrapper (``connection.execute_wrappers``) that bumps the version after a tracked write."""
+    """The execute wrapper (``connection.execute_wrappers``) that bumps a version after a write to its kind."""
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if isinstance(sql, str) and writes_tracked_data(sql):
+        kind = kind_written(sql) if isinstance(sql, str) else None
+        if kind:
             connection = context["connection"]
             if not connection.in_atomic_block:
-                bump(connection.alias)  # Autocommit: the write is committed already.
-            elif not _bumped_since_last_read(connection):
-                bump(connection.alias)
+                bump(kind, connection.alias)  # Autocommit: the write is committed already.
+            elif not _bumped_since_last_read(connection, kind):
+                bump(kind, connection.alias)
                 transaction.on_commit(
-                    _AfterCommit(connection.alias, getattr(connection, "bazhou_version_read", 0)),
+                    _AfterCommit(kind, connection.alias, getattr(connection, "bazhou_versions_read", 0)),
                     using=connection.alias,
                 )
         return result

@@ -445,3 +445,38 @@ def test_the_dashboard_takes_the_same_number_of_queries_at_1x_and_10x(client, di
         assert client.get(f"/?township={district.a.pk}").status_code == 200
     with django_assert_num_queries(DASHBOARD_QUERIES_STORED):
         assert client.get(f"/?township={district.a.pk}").status_code == 200
+
+
+# The parts' own queries (bazhou.dashboard.PARTS), and the one query that stores the recomputed parts.
+PLAN_PART_QUERIES = 5
+SUPERVISION_PART_QUERIES = 3
+
+
+def test_a_plan_edit_recomputes_the_plan_figures_and_keeps_the_registrys(client, district, django_assert_num_queries):
+    first = get(client, district.admin).context
+    task = Task.objects.get(pk=district.t3.pk)
+    task_complete(task_id=task.pk, user=district.admin, expected_version=task.version)
+    client.force_login(district.admin)
+    # Completing a row also closes its overdue record, so the supervision part is recomputed too.
+    with django_assert_num_queries(DASHBOARD_QUERIES_STORED + PLAN_PART_QUERIES + SUPERVISION_PART_QUERIES + 1):
+        context = client.get("/").context
+    assert context["rows"]["done"] == first["rows"]["done"] + 1
+    assert context["household_readiness"] == first["household_readiness"]
+
+
+def test_a_finding_recomputes_the_supervision_figures_only(client, district, django_assert_num_queries):
+    first = get(client, district.admin).context
+    factories.finding(district.t3)
+    client.force_login(district.admin)
+    with django_assert_num_queries(DASHBOARD_QUERIES_STORED + SUPERVISION_PART_QUERIES + 1):
+        context = client.get("/").context
+    assert context["supervision"]["open_findings"] == first["supervision"]["open_findings"] + 1
+    assert context["rows"] == first["rows"]
+
+
+def test_a_household_edit_shows_in_the_readiness_counts(client, district):
+    first = get(client, district.admin).context["household_readiness"]
+    water = next(r for r in first["criteria"] if r["code"] == "water")
+    Household.objects.filter(pk=district.ha3.pk).update(safe_water=True)
+    again = get(client, district.admin).context["household_readiness"]
+    assert next(r for r in again["criteria"] if r["code"] == "water")["met"] == water["met"] + 1

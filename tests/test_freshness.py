@@ -13,43 +13,48 @@ from tasks.models import Task
 from tests import factories
 
 
-def moved(action) -> bool:
+def moved(action) -> set[str]:
+    """The kinds of data whose version ``action`` moved on."""
     before = freshness.current()
     action()
-    return freshness.current() != before
+    after = freshness.current()
+    assert all(after[kind] >= before[kind] for kind in before)  # Versions only grow.
+    return {kind for kind in before if after[kind] != before[kind]}
 
 
 @pytest.mark.parametrize(
-    "sql, tracked",
+    "sql, kind",
     [
-        ('INSERT INTO "tasks_task" ("plan_id") VALUES (%s)', True),
-        ('  update "households_member" SET "name" = %s', True),
-        ('DELETE FROM "supervision_finding" WHERE "id" = %s', True),
-        ('UPDATE "bazhou_annualgoal" SET "target" = %s', True),
-        ('INSERT INTO "tasks_historicaltask" ("id") SELECT 1', True),
-        ('UPDATE "django_session" SET "session_data" = %s', False),
-        ('UPDATE "bazhou_user" SET "last_login" = %s', False),
-        ('INSERT INTO "bazhou_cachedfigures" ("key") VALUES (%s)', False),
-        ('INSERT INTO "bazhou_exportlog" ("kind") VALUES (%s)', False),
-        ('SELECT * FROM "tasks_task" WHERE "note" = \'UPDATE tasks_task\'', False),
+        ('INSERT INTO "tasks_task" ("plan_id") VALUES (%s)', "tasks"),
+        ('  update "households_member" SET "name" = %s', "households"),
+        ('DELETE FROM "supervision_finding" WHERE "id" = %s', "supervision"),
+        ('UPDATE "villages_village" SET "status" = %s', "villages"),
+        ('UPDATE "bazhou_annualgoal" SET "target" = %s', "goals"),
+        ('INSERT INTO "tasks_historicaltask" ("id") SELECT 1', "tasks"),
+        ('UPDATE "django_session" SET "session_data" = %s', None),
+        ('UPDATE "bazhou_user" SET "last_login" = %s', None),
+        ('INSERT INTO "bazhou_cachedfigures" ("key") VALUES (%s)', None),
+        ('INSERT INTO "bazhou_exportlog" ("kind") VALUES (%s)', None),
+        ('SELECT * FROM "tasks_task" WHERE "note" = \'UPDATE tasks_task\'', None),
     ],
 )
-def test_only_writes_to_the_products_data_count(sql, tracked):
-    assert freshness.writes_tracked_data(sql) is tracked
+def test_only_writes_to_the_products_data_count_each_for_its_kind(sql, kind):
+    assert freshness.kind_written(sql) == kind
 
 
 def test_every_kind_of_write_moves_the_version_on(area):
     task = factories.task(factories.plan(area.village_a))
-    assert moved(lambda: Task.objects.filter(pk=task.pk).update(item="硬化道路"))
-    assert moved(lambda: factories.task(factories.plan(area.village_a, year=2018)))
+    assert moved(lambda: Task.objects.filter(pk=task.pk).update(item="硬化道路")) == {"tasks"}
+    assert moved(lambda: factories.task(factories.plan(area.village_a, year=2018))) == {"tasks"}
+    assert moved(lambda: factories.household(area.village_a)) == {"households"}
     goal = AnnualGoal.objects.create(district=area.district, year=2017, name="道路", target=10, unit="公里")
-    assert moved(goal.delete)
+    assert moved(goal.delete) == {"goals"}
 
     def raw():
         with connection.cursor() as cursor:
             cursor.execute("UPDATE tasks_task SET item = %s WHERE id = %s", ["修路", task.pk])
 
-    assert moved(raw)
+    assert moved(raw) == {"tasks"}
 
 
 def test_writes_to_other_tables_leave_it(area, personas):
@@ -69,11 +74,11 @@ def test_one_bump_per_transaction_until_the_version_is_read_again(area, django_a
             Task.objects.filter(pk=task.pk).update(item="一")
         with django_assert_num_queries(1):
             Task.objects.filter(pk=task.pk).update(item="二")
-        before = freshness.current()
-        # Somebody read it (and may cache figures under it): the next write bumps again.
+        before = freshness.current()["tasks"]
+        # Somebody read it (and may store figures under it): the next write bumps again.
         with django_assert_num_queries(2):
             Task.objects.filter(pk=task.pk).update(item="三")
-        assert freshness.current() != before
+        assert freshness.current()["tasks"] > before
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,8 +86,8 @@ def test_a_committed_write_moves_the_version_past_any_reader_in_between(area):
     task = factories.task(factories.plan(area.village_a))
     with transaction.atomic():
         Task.objects.filter(pk=task.pk).update(item="一")
-        during = freshness.current()
-    after = freshness.current()
+        during = freshness.current()["tasks"]
+    after = freshness.current()["tasks"]
     if connection.vendor == "postgresql":
         # A reader in another connection saw ``during`` before the commit and may have stored the old figures
         # under it; the bump after the commit moves the version past it.
@@ -96,15 +101,15 @@ def test_a_committed_write_moves_the_version_past_any_reader_in_between(area):
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_transaction_does_not_stop_the_next_one_bumping(area):
     task = factories.task(factories.plan(area.village_a))
-    start = freshness.current()
+    start = freshness.current()["tasks"]
     with pytest.raises(RuntimeError), transaction.atomic():
         Task.objects.filter(pk=task.pk).update(item="一")
         raise RuntimeError
     with transaction.atomic():
         Task.objects.filter(pk=task.pk).update(item="二")
-    assert freshness.current() > start
+    assert freshness.current()["tasks"] > start
 
 
 def test_the_command_moves_the_version_on_after_writes_outside_django(db):
 
-    assert moved(lambda: call_command("bump_data_version", stdout=io.StringIO()))
+    assert moved(lambda: call_command("bump_data_version", stdout=io.StringIO())) == set(freshness.KINDS)

@@ -1,19 +1,23 @@
-"""The data version's row, and on PostgreSQL its sequence (see bazhou/freshness.py)."""
+"""The data versions' rows, and on PostgreSQL their sequences, one per kind of data (see bazhou/freshness.py)."""
 
 from django.db import migrations
 
-SEQUENCE = "bazhou_data_version"
+KINDS = ("villages", "households", "tasks", "supervision", "goals")
 
 
 def create(apps, schema_editor):
-    apps.get_model("bazhou", "DataVersion").objects.using(schema_editor.connection.alias).get_or_create(pk=1)
+    DataVersion = apps.get_model("bazhou", "DataVersion")
+    for row, _kind in enumerate(KINDS, 1):
+        DataVersion.objects.using(schema_editor.connection.alias).get_or_create(pk=row)
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}")
+        for kind in KINDS:
+            schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS bazhou_data_version_{kind}")
 
 
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+        for kind in KINDS:
+            schema_editor.execute(f"DROP SEQUENCE IF EXISTS bazhou_data_version_{kind}")
 
 
 class Migration(migrations.Migration):

@@ -10,4 +10,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         freshness.bump()
-        self.stdout.write(f"数据版本已更新为 {freshness.current()}。")
+        versions = "，".join(f"{kind} {number}" for kind, number in freshness.current().items())
+        self.stdout.write(f"数据版本已更新：{versions}。")
