@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Load the API's main lists through gunicorn on the 10× demo (PostgreSQL) and print requests/s and latency.
+
+The script
+
+1. reuses the database bench/pages.py seeds (``bazhou_bench_pages``, ``seed_demo --scale 10``; run
+   ``make bench-pages`` once first if it does not exist). It never drops it; it only applies the bazhou app's
+   migration for API tokens if the database does not have it yet, and runs ``ANALYZE`` (``--no-analyze`` to skip);
+2. signs in as the non-superuser district admin ``bench-admin`` (bench/pages.py makes it, or ``--user``) with an
+   API token made for this run (revoked at the end), and counts the database queries of one request per URL
+   in this process (``django.test.Client``, the same settings);
+3. starts gunicorn with the project's gunicorn.conf.py and 2 sync workers (``--workers``) on a free port of
+   127.0.0.1, production-like: ``DEBUG=0``, persistent database connections (``CONN_MAX_AGE=600``),
+   ``BAZHOU_TODAY=2017-09-15``, workers never recycled during the run (``--max-requests 0``);
+4. from this process (threads with ``http.client``, ``--concurrency`` of them, one connection per request as
+   gunicorn's sync workers close it), sends GETs to each URL for ``--seconds`` seconds, ``--repeat`` times, after
+   a one-second warm-up: the plan rows, households, villages and findings lists with 100 rows a page, the plan
+   rows 50 pages deep (the keyset cursor), and ``/healthz/`` (one ``SELECT 1``: the ceiling of this server and
+   client on this machine, the baseline the lists are compared with);
+
+then prints, per URL, the median over the runs of requests/s, p50 and p95 milliseconds, the queries per request,
+the response size and requests/s as a share of the baseline. Load runs only against 127.0.0.1 and stops by
+itself. The machine has 2 cores shared by the client, gunicorn and PostgreSQL: read the figures as orders of
+magnitude. It prints figures and asserts nothing.
+
+Run it with ``make bench-api`` or ``.venv/bin/python bench/api.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import math
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pages  # noqa: E402  (bench/pages.py, next to this file)
+
+ROOT = pages.ROOT
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/bazhou_bench_pages"
+HOST = "127.0.0.1"
+TOKEN_MIGRATION = ("bazhou", "0004_api_token")
+DEEP_PAGE = 50
+
+
+@dataclass
+class Run:
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class Target:
+    label: str
+    path: str
+    queries: int = 0
+    kb: float = 0.0
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, measure) -> float:
+        return statistics.median(measure(run) for run in self.runs)
+
+    @property
+    def status(self) -> str:
+        seen = sorted({code for run in self.runs for code in run.statuses} | ({0} if self.errors else set()))
+        return "/".join("err" if code == 0 else str(code) for code in seen)
+
+    @property
+    def errors(self) -> int:
+        return sum(run.errors for run in self.runs)
+
+
+# --- the database and the token ------------------------------------------------------------------------
+
+
+def ensure_token_table() -> str:
+    """Apply the API-token migration if this database does not have it (nothing else is migrated)."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    if TOKEN_MIGRATION in MigrationRecorder(connection).applied_migrations():
+        return "API tokens: table present"
+    call_command("migrate", *TOKEN_MIGRATION, verbosity=0)
+    return f"API tokens: applied migration {'.'.join(TOKEN_MIGRATION)}"
+
+
+def make_token(user) -> tuple[object, str]:
+    from bazhou.api.tokens import token_create
+
+    return token_create(user=user, name=f"bench/api.py {time.strftime('%Y-%m-%d %H:%M:%S')}")
+
+
+def revoke(token) -> None:
+    from bazhou.api.tokens import token_revoke
+
+    token_revoke(user=token.user, token_id=token.pk)
+
+
+def targets(client) -> list[Target]:
+    """The URLs to load; the deep page's cursor is found by following ``next`` links in this process."""
+    lists = [
+        Target("plan rows (tasks)", "/api/v1/tasks/?page_size=100"),
+        Target("households", "/api/v1/households/?page_size=100"),
+        Target("villages", "/api/v1/villages/?page_size=100"),
+        Target("findings", "/api/v1/findings/?page_size=100"),
+    ]
+    link = lists[0].path
+    for _ in range(DEEP_PAGE - 1):
+        response = client.get(link)
+        nxt = response.json().get("next") if response.status_code == 200 else None
+        if not nxt:
+            break
+        link = nxt.replace("http://testserver", "")
+    else:
+        lists.insert(1, Target(f"plan rows, page {DEEP_PAGE} (cursor)", link))
+    return [Target("/healthz/ (baseline)", "/healthz/"), *lists]
+
+
+def count_queries(client, target: Target) -> None:
+    result = pages.time_page(client, target.label, target.path, warmup=1, runs=3)
+    target.queries = result.median_queries
+    target.kb = result.bytes / 1024
+
+
+# --- gunicorn ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bazhou.settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ["SECRET_KEY"],
+        "ALLOWED_HOSTS": f"{HOST},testserver",
+        "CONN_MAX_AGE": "600",
+        "SECURE_COOKIES": "0",
+        "BAZHOU_TODAY": pages.DEMO_TODAY,
+        "LOG_LEVEL": "WARNING",
+        "GUNICORN_BIND": f"{HOST}:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_MAX_REQUESTS": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [str(Path(sys.executable).with_name("gunicorn"))]
+    if (ROOT / "gunicorn.conf.py").exists():
+        command += ["-c", "gunicorn.conf.py"]
+    command += [
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--max-requests",
+        "0",
+        "bazhou.wsgi:application",
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise pages.BenchError(f"gunicorn exited ({process.returncode}); see {log_path}")
+        try:
+            status, _ = get(port, "/healthz/", {})
+        except OSError:
+            time.sleep(0.3)
+            continue
+        if status == 200:
+            return process
+        time.sleep(0.3)
+    stop_gunicorn(process)
+    raise pages.BenchError(f"gunicorn did not answer /healthz/ within 60 s; see {log_path}")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# --- load --------------------------------------------------------------------------------------------
+
+
+def get(port: int, path: str, headers: dict) -> tuple[int, int]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, len(body)
+    finally:
+        connection.close()
+
+
+def load(port: int, path: str, headers: dict, seconds: float, concurrency: int) -> Run:
+    """``concurrency`` threads GET ``path`` back to back until ``seconds`` have passed (a bounded loop)."""
+    stop_at = time.monotonic() + seconds
+    lock = threading.Lock()
+    run = Run(seconds)
+
+    def worker():
+        while time.monotonic() < stop_at:
+            start = time.perf_counter()
+            try:
+                status, _ = get(port, path, headers)
+            except OSError:
+                with lock:
+                    run.errors += 1
+                continue
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                run.statuses[status] = run.statuses.get(status, 0) + 1
+                if status == 200:
+                    run.latencies_ms.append(elapsed)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.seconds = time.monotonic() - started
+    return run
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def print_table(results: list[Target]) -> None:
+    baseline = results[0].median(lambda r: r.rps) if results else 0
+    header = ("endpoint", "status", "req/s", "p50 ms", "p95 ms", "queries", "KB", "vs baseline")
+    lines = []
+    for t in results:
+        rps = t.median(lambda r: r.rps)
+        lines.append(
+            (
+                t.label,
+                t.status,
+                f"{rps:.1f}",
+                f"{t.median(lambda r: r.percentile(0.50)):.1f}",
+                f"{t.median(lambda r: r.percentile(0.95)):.1f}",
+                str(t.queries),
+                f"{t.kb:.0f}",
+                f"{rps / baseline:.2f}" if baseline else "–",
+            )
+        )
+    widths = [max(pages.width(h), *(pages.width(line[i]) for line in lines)) for i, h in enumerate(header)]
+
+    def row(cells):
+        padded = []
+        for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+            pad = " " * (w - pages.width(cell))
+            padded.append(cell + pad if i == 0 else pad + cell)
+        return "| " + " | ".join(padded) + " |"
+
+    print(row(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines:
+        print(row(line))
+
+
+# --- main --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL))
+    parser.add_argument("--user", help="username whose token is used (default: bench-admin, created if missing)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load per run (default 5)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per URL; the table shows the medians (default 3)")
+    parser.add_argument("--no-analyze", action="store_true", help="do not run ANALYZE first")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or args.concurrency < 1 or args.repeat < 1 or not 0.5 <= args.seconds <= 120:
+        parser.error("--workers, --concurrency and --repeat must be at least 1, --seconds 0.5–120")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    print(
+        f"bench/api.py: Python {platform.python_version()}, {os.cpu_count()} CPUs, {pages.redact(args.pg_url)}, "
+        f"gunicorn {args.workers} sync workers, {args.concurrency} client threads, "
+        f"{args.repeat} × {args.seconds:g} s per URL"
+    )
+    pages.setup_django(args.pg_url)
+    from django.db import connections
+    from django.test import Client
+
+    print(f"  {ensure_token_table()}")
+    if not args.no_analyze:
+        print(f"  {pages.analyze()}")
+    for line in pages.describe_data(10):
+        print(line)
+    user = pages.bench_user(args.user)
+    token, key = make_token(user)
+    headers = {"Authorization": f"Token {key}", "Host": HOST}
+    print(f"user: {user.username} ({user.get_role_display()}, {user.area}), token {token.prefix}… (revoked at the end)")
+    process = None
+    try:
+        client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+        urls = targets(client)
+        for target in urls:
+            count_queries(client, target)
+        connections.close_all()
+
+        port = free_port()
+        log_path = ROOT / "var" / "bench" / "api-gunicorn.log"
+        process = start_gunicorn(args.pg_url, port, args.workers, log_path)
+        print(f"gunicorn on {HOST}:{port} (log: {log_path.relative_to(ROOT)})")
+        for target in urls:
+            load(port, target.path, headers, 1.0, args.concurrency)  # warm-up: workers, connections, caches
+            for _ in range(args.repeat):
+                target.runs.append(load(port, target.path, headers, args.seconds, args.concurrency))
+            print(
+                f"  {target.path}: {target.status}, {target.median(lambda r: r.rps):.1f} req/s, "
+                f"p50 {target.median(lambda r: r.percentile(0.5)):.1f} ms",
+                flush=True,
+            )
+    finally:
+        if process is not None:
+            stop_gunicorn(process)
+        revoke(token)
+        connections.close_all()
+    print()
+    print_table(urls)
+    print(
+        "req/s, p50, p95: medians over the runs; queries: per request, counted in-process; vs baseline: req/s ÷ "
+        "those of /healthz/ in the same run."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except pages.BenchError as e:
+        print(f"bench/api.py: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,712 @@
+"""API for the registry (建档立卡): households with their head and 一超六有, members, yearly incomes.
+
+- Reading: ``visible_to`` as the registry pages; a row outside the area is a 404. ID numbers are shown as the
+  pages show them: in full to district admins, township staff and village cadres, masked (511902********1234) to
+  supervisors and leaders. An ID number never goes in a URL: ``?search=`` refuses one, and the lookup by ID
+  number is ``POST /api/v1/households/lookup/`` with the number in the body; a member's number is written in
+  the body too, and a member's URL is its id.
+- Writing, as the plan rows are written (tasks/api.py) and through the services the Excel import uses
+  (``households.services``): district admins, township staff and village cadres (others: 403); the service
+  fetches the row through ``editable_by`` (outside the area: 404), compares the version from ``If-Match`` under a
+  row lock (stale: 412 with the row as it stands), validates with ``full_clean()`` (400, Chinese messages) and
+  writes the history with the optional ``reason``. A household's and a member's ETag is their ``version``; a
+  year's income has none, so its ETag is the digest of its figures (``services.income_fingerprint``), compared
+  in the same way. Nothing is deleted: a member leaves the register by ``is_active: false`` with a reason.
+- Not writable: ``id``, ``version`` and whatever the services keep; a household's ``village`` and ``number``, a
+  member's ``household``, an income's ``household`` and ``year`` once created. Sending one is a 400 naming it.
+
+Queries: the household list is the page of households (head name, head ID number and member count as
+subqueries) plus three for their readiness (active members, the year's incomes, the poverty line); the member
+and income lists are one query each.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from bazhou import clock
+from bazhou.api.base import ApiViewSet, expected_version, if_match_value
+from bazhou.api.fields import Label
+from bazhou.api.filters import refuse_id_numbers
+from bazhou.api.permissions import require
+from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, WRITE_ERRORS
+from bazhou.templatetags.bazhou import id_number_for
+from households import idnumbers, services
+from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
+from households.readiness import age_on, plan_year, readiness_for
+from households.views import active_member_count, head
+from tasks.api import NO_SUCH, StrictSerializer, user_of
+from villages.models import Village
+
+REGISTRY_READ_ONLY = "您的角色只能查看，不能修改建档立卡信息。"
+VILLAGE_FIXED = "户所属的村不能修改。"
+NUMBER_FIXED = "户编号不能修改。"
+MEMBER_HOUSEHOLD_FIXED = "成员所属的户不能修改。"
+NEW_MEMBER_ACTIVE = "新登记的成员总是在册的；成员离开时用修改（PATCH）把 is_active 设为 false，并填写原因。"
+INCOME_HOUSEHOLD_FIXED = "收入所属的户不能修改。"
+INCOME_YEAR_FIXED = "收入的年度不能修改；另一年度的收入请新增一条。"
+WORK_MONTHS = WORK_MONTHS_VALIDATORS[0].message
+
+# ---------------------------------------------------------------------------------------------
+# Serializers
+# ---------------------------------------------------------------------------------------------
+
+
+class CriterionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    met = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class ReadinessSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    met = serializers.BooleanField(help_text="一超六有全部达到")
+    criteria = CriterionSerializer(many=True)
+
+
+class HouseholdSerializer(serializers.ModelSerializer):
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    township = serializers.CharField(source="village.township_id", read_only=True)
+    township_name = serializers.CharField(source="village.township.name", read_only=True)
+    attribute_display = Label(Household.Attribute.choices, source="attribute")
+    main_cause_display = Label(Cause.choices, source="main_cause")
+    other_causes = serializers.ListField(child=serializers.ChoiceField(choices=Cause.choices), read_only=True)
+    status_display = Label(Household.Status.choices, source="status")
+    head_name = serializers.CharField(read_only=True, allow_null=True, help_text="户主姓名")
+    head_id_number = serializers.SerializerMethodField(help_text="户主身份证号（督查人员、领导看到的是打码的）")
+    member_count = serializers.IntegerField(read_only=True, help_text="在册成员人数")
+    readiness = serializers.SerializerMethodField(help_text="本年度一超六有逐项判断")
+
+    class Meta:
+        model = Household
+        fields = [
+            "id",
+            "number",
+            "village",
+            "village_name",
+            "township",
+            "township_name",
+            "group",
+            "phone",
+            "attribute",
+            "attribute_display",
+            "main_cause",
+            "main_cause_display",
+            "other_causes",
+            "identified_year",
+            "status",
+            "status_display",
+            "planned_exit_year",
+            "exit_year",
+            "relapse_year",
+            "housing_grade",
+            "safe_water",
+            "electricity",
+            "radio_tv",
+            "road",
+            "sanitary_toilet",
+            "head_name",
+            "head_id_number",
+            "member_count",
+            "readiness",
+            "version",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ReadinessSerializer)
+    def get_readiness(self, household) -> dict:
+        # Plain dicts rather than nested serializers: 8 serializers a row were a third of the list's time.
+        readiness = household.readiness
+        return {
+            "year": readiness.year,
+            "met": readiness.met,
+            "criteria": [
+                {"code": c.code, "name": c.name, "met": c.met, "reason": c.reason} for c in readiness.criteria
+            ],
+        }
+
+    def get_head_id_number(self, household) -> str | None:
+        number = getattr(household, "head_id_number", None)
+        return id_number_for(number, self.context["request"].user) if number else None
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    id_number = serializers.SerializerMethodField(help_text="身份证号（督查人员、领导看到的是打码的）")
+    age = serializers.SerializerMethodField(help_text="周岁（按系统的“今天”）")
+    sex_display = Label(Member.Sex.choices, source="sex")
+    relation_display = Label(Member.Relation.choices, source="relation")
+    education_display = Label(Member.Education.choices, source="education")
+    school_display = Label(Member.School.choices, source="school")
+    health_display = Label(Member.Health.choices, source="health")
+    labour_display = Label(Member.Labour.choices, source="labour")
+    work_display = Label(Member.Work.choices, source="work")
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "household",
+            "name",
+            "sex",
+            "sex_display",
+            "id_number",
+            "age",
+            "relation",
+            "relation_display",
+            "ethnicity",
+            "education",
+            "education_display",
+            "school",
+            "school_display",
+            "health",
+            "health_display",
+            "labour",
+            "labour_display",
+            "work",
+            "work_display",
+            "work_months",
+            "medical_insurance",
+            "pension_insurance",
+            "on_dibao",
+            "is_active",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_id_number(self, member) -> str:
+        return id_number_for(member.id_number, self.context["request"].user)
+
+    def get_age(self, member) -> int:
+        return age_on(member.birth_date, self.context["today"])
+
+
+class IncomeSerializer(serializers.ModelSerializer):
+    transfer = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, help_text="转移性收入合计（元）"
+    )
+    net_income = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, help_text="家庭纯收入（元）")
+    member_count = serializers.IntegerField(read_only=True, help_text="在册成员人数")
+    per_capita_net = serializers.SerializerMethodField(help_text="人均纯收入（元）；无在册成员时为空")
+
+    class Meta:
+        model = HouseholdIncome
+        fields = [
+            "id",
+            "household",
+            "year",
+            *HouseholdIncome.INCOME_FIELDS,
+            "business_expenses",
+            "transfer",
+            "net_income",
+            "member_count",
+            "per_capita_net",
+        ]
+        read_only_fields = fields
+
+    def get_per_capita_net(self, income) -> str | None:
+        value = income.per_capita(income.member_count)
+        return None if value is None else f"{value:.2f}"
+
+
+class IdNumberField(serializers.CharField):
+    """An ID number checked as the registry checks it (18 characters, birth date, check character), upper-cased."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=32, **kwargs)
+
+    def to_internal_value(self, data):
+        value = idnumbers.normalize(super().to_internal_value(data))
+        try:
+            idnumbers.validate_id_number(value, today=clock.today())
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return value
+
+
+class LookupSerializer(serializers.Serializer):
+    id_number = IdNumberField(help_text="要查找的身份证号（18 位）")
+
+
+# ---------------------------------------------------------------------------------------------
+# Serializers: writing (types only; the services judge the whole row)
+# ---------------------------------------------------------------------------------------------
+
+
+def reason_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        required=False,
+        write_only=True,
+        help_text="变更原因，连同修改人、时间、改前改后记入修改历史",
+    )
+
+
+def choice_field(choices, **kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=choices, required=False, **kwargs)
+
+
+def year_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(allow_null=True, required=False, **kwargs)
+
+
+def service_arguments(serializer, fields: tuple[str, ...]) -> dict:
+    """The validated input as a service takes it: the fields a person may set, and the reason."""
+    data = serializer.validated_data
+    return {"data": {name: value for name, value in data.items() if name in fields}, "reason": data.get("reason", "")}
+
+
+class HouseholdChangeSerializer(StrictSerializer):
+    """What a person may set on a household (``households.services.HOUSEHOLD_FIELDS``) and the reason."""
+
+    group = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    phone = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    attribute = choice_field(Household.Attribute.choices)
+    main_cause = serializers.ChoiceField(choices=Cause.choices)
+    other_causes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Cause.choices),
+        required=False,
+        help_text="其他致贫原因（多选，不含主要致贫原因）",
+    )
+    identified_year = serializers.IntegerField()
+    status = choice_field(Household.Status.choices)
+    planned_exit_year = year_field(help_text="计划脱贫的户必填")
+    exit_year = year_field(help_text="已脱贫或返贫的户必填")
+    relapse_year = year_field(help_text="返贫户必填，须晚于脱贫年度")
+    housing_grade = choice_field(Household.HousingGrade.choices)
+    safe_water = serializers.BooleanField(required=False)
+    electricity = serializers.BooleanField(required=False)
+    radio_tv = serializers.BooleanField(required=False)
+    road = choice_field(Household.Road.choices)
+    sanitary_toilet = serializers.BooleanField(required=False)
+    reason = reason_field()
+
+    fixed_fields = {"village": VILLAGE_FIXED, "number": NUMBER_FIXED}
+
+    def service_arguments(self) -> dict:
+        return service_arguments(self, services.HOUSEHOLD_FIELDS)
+
+
+class HouseholdCreateSerializer(HouseholdChangeSerializer):
+    """A new household: its village (one the user may change) and its number (unique in the district)."""
+
+    village = serializers.PrimaryKeyRelatedField(
+        queryset=Village.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该村")}
+    )
+    number = serializers.CharField(max_length=30, help_text="户编号（全区唯一，登记后不能修改）")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = Village.objects.visible_to(user_of(self))
+
+
+class MemberChangeSerializer(StrictSerializer):
+    """What a person may set on a member (``households.services.MEMBER_FIELDS``), leaving, and the reason."""
+
+    name = serializers.CharField(max_length=50)
+    sex = serializers.ChoiceField(choices=Member.Sex.choices)
+    id_number = IdNumberField(help_text="身份证号（18 位，须与性别相符；不能与另一在册成员相同）。响应中按角色打码")
+    relation = serializers.ChoiceField(choices=Member.Relation.choices, help_text="与户主关系；每户只能有一名户主")
+    ethnicity = serializers.CharField(max_length=20, required=False)
+    education = choice_field(Member.Education.choices)
+    school = choice_field(Member.School.choices)
+    health = choice_field(Member.Health.choices)
+    labour = choice_field(Member.Labour.choices)
+    work = choice_field(Member.Work.choices)
+    work_months = serializers.IntegerField(
+        min_value=0,
+        max_value=12,
+        required=False,
+        error_messages={"min_value": WORK_MONTHS, "max_value": WORK_MONTHS},
+    )
+    medical_insurance = serializers.BooleanField(required=False)
+    pension_insurance = serializers.BooleanField(required=False)
+    on_dibao = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(
+        required=False,
+        help_text="false：该成员不再在册（迁出、死亡或注销），须填写 reason，成员不删除；不在册的成员不能再修改",
+    )
+    reason = reason_field()
+
+    fixed_fields = {"household": MEMBER_HOUSEHOLD_FIXED}
+
+    def service_arguments(self) -> dict:
+        return service_arguments(self, services.MEMBER_FIELDS)
+
+    @property
+    def leaving(self) -> bool:
+        return self.validated_data.get("is_active") is False
+
+
+class MemberCreateSerializer(MemberChangeSerializer):
+    """A new member of a household of the user's area (always active)."""
+
+    household = serializers.PrimaryKeyRelatedField(
+        queryset=Household.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该户")}
+    )
+    is_active = None
+
+    fixed_fields = {"is_active": NEW_MEMBER_ACTIVE}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["household"].queryset = Household.objects.visible_to(user_of(self))
+
+
+def yuan_field(name: str) -> serializers.DecimalField:
+    """An amount in 元 (2 decimals), never negative, with the registry's messages."""
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=str(HouseholdIncome._meta.get_field(name).verbose_name),
+        error_messages={
+            "min_value": "收入和支出金额不能为负数。",
+            "max_decimal_places": "金额以元为单位，最多两位小数。",
+            "max_digits": "金额过大，请核对。",
+            "max_whole_digits": "金额过大，请核对。",
+            "max_string_length": "金额过大，请核对。",
+        },
+    )
+
+
+class IncomeChangeSerializer(StrictSerializer):
+    """The figures of a year's income (元); those not given stay as they are (0 on a new record)."""
+
+    wage = yuan_field("wage")
+    business = yuan_field("business")
+    property_income = yuan_field("property_income")
+    dibao = yuan_field("dibao")
+    tekun = yuan_field("tekun")
+    pension = yuan_field("pension")
+    eco_compensation = yuan_field("eco_compensation")
+    other_transfer = yuan_field("other_transfer")
+    business_expenses = yuan_field("business_expenses")
+
+    fixed_fields = {"household": INCOME_HOUSEHOLD_FIXED, "year": INCOME_YEAR_FIXED}
+
+    def figures(self) -> dict:
+        return {name: value for name, value in self.validated_data.items() if name in services.INCOME_FIELDS}
+
+
+class IncomeCreateSerializer(IncomeChangeSerializer):
+    """A household's income for a year: one a household and year."""
+
+    household = serializers.PrimaryKeyRelatedField(
+        queryset=Household.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该户")}
+    )
+    year = serializers.IntegerField(help_text="年度（每户每年一条）")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["household"].queryset = Household.objects.visible_to(user_of(self))
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters (what the household list page filters by)
+# ---------------------------------------------------------------------------------------------
+
+
+class HouseholdFilter(filters.FilterSet):
+    township = filters.CharFilter(field_name="village__township", label="乡镇代码（9 位）")
+    search = filters.CharFilter(method="search_households", label="户主姓名或户编号（包含）；身份证号请用 lookup")
+
+    class Meta:
+        model = Household
+        fields = ["township", "village", "status", "attribute", "main_cause", "planned_exit_year"]
+
+    def search_households(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        heads = Member.objects.filter(
+            household=OuterRef("pk"), is_active=True, relation=Member.Relation.HEAD, name__icontains=value
+        )
+        return queryset.filter(Q(Exists(heads)) | Q(number__icontains=value))
+
+
+class MemberFilter(filters.FilterSet):
+    village = filters.NumberFilter(field_name="household__village", label="村 id")
+
+    class Meta:
+        model = Member
+        fields = ["household", "village", "is_active", "relation", "health"]
+
+
+class IncomeFilter(filters.FilterSet):
+    class Meta:
+        model = HouseholdIncome
+        fields = ["household", "year"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Viewsets
+# ---------------------------------------------------------------------------------------------
+
+
+class RegistryWrites:
+    """What the registry's writes share: the role check (403 with the reason), the input checked by a write
+    serializer, and a service's conflict as 412 naming who changed the row last (from its history)."""
+
+    def check_role(self) -> None:
+        require(self.request.user.can_edit_plans, REGISTRY_READ_ONLY)
+
+    def write_input(self, serializer_class, *, partial: bool = False):
+        serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def stale(self, conflict):
+        error = super().stale(conflict)
+        history = getattr(conflict.current, "history", None)
+        last = history.select_related("history_user").first() if history is not None else None
+        if last is not None:
+            error.changed_by, error.changed_at = last.history_user, last.history_date
+        return error
+
+
+@extend_schema_view(
+    list=extend_schema(summary="贫困户列表（含户主、在册人数、一超六有）"),
+    retrieve=extend_schema(summary="一户（响应头 ETag 为其版本）"),
+)
+@extend_schema(tags=["建档立卡"])
+class HouseholdViewSet(RegistryWrites, ApiViewSet):
+    serializer_class = HouseholdSerializer
+    filterset_class = HouseholdFilter
+    versioned = True
+    ordering_fields = ("number", "id", "identified_year")
+    ordering = ("number",)
+
+    def visible(self):
+        return (
+            Household.objects.visible_to(self.request.user)
+            .select_related("village__township")
+            .annotate(head_name=head("name"), head_id_number=head("id_number"), member_count=active_member_count())
+        )
+
+    def filter_queryset(self, queryset):
+        refuse_id_numbers(self.request.query_params)
+        return super().filter_queryset(queryset)
+
+    def decorate(self, rows):
+        readiness = readiness_for(rows, plan_year())
+        for household in rows:
+            household.readiness = readiness[household.pk]
+        return rows
+
+    @extend_schema(
+        summary="按身份证号查找贫困户（号码放在请求体里，不放在网址中）",
+        request=LookupSerializer,
+        responses={
+            200: inline_serializer("HouseholdLookup", {"results": HouseholdSerializer(many=True)}),
+            400: OpenApiResponse(description="身份证号格式、出生日期或校验码不对"),
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def lookup(self, request):
+        """Households of the user's area with an active member whose ID number is the one given."""
+        serializer = LookupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with_member = Member.objects.filter(
+            household=OuterRef("pk"), is_active=True, id_number=serializer.validated_data["id_number"]
+        )
+        rows = self.decorate(list(self.get_queryset().filter(Exists(with_member)).order_by("number")))
+        return Response({"results": HouseholdSerializer(rows, many=True, context=self.get_serializer_context()).data})
+
+    @extend_schema(
+        summary="登记一户（村须在您的范围内；户编号全区唯一）",
+        request=HouseholdCreateSerializer,
+        responses={201: HouseholdSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        self.check_role()
+        serializer = self.write_input(HouseholdCreateSerializer)
+        data = serializer.validated_data
+        household = services.household_create(
+            user=request.user, village_id=data["village"].pk, number=data["number"], **serializer.service_arguments()
+        )
+        return self.respond(self.reread(household.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="修改一户的全部字段（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=HouseholdChangeSerializer,
+        responses={200: HouseholdSerializer, **WRITE_ERRORS},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="修改一户的部分字段（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=HouseholdChangeSerializer,
+        responses={200: HouseholdSerializer, **WRITE_ERRORS},
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        household = self.get_object()
+        self.check_role()
+        version = expected_version(request)
+        serializer = self.write_input(HouseholdChangeSerializer, partial=partial)
+        try:
+            services.household_update(
+                household_id=household.pk, user=request.user, expected_version=version, **serializer.service_arguments()
+            )
+        except services.RegistryConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(household.pk))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="家庭成员"), retrieve=extend_schema(summary="一名家庭成员（响应头 ETag 为其版本）")
+)
+@extend_schema(tags=["建档立卡"])
+class MemberViewSet(RegistryWrites, ApiViewSet):
+    serializer_class = MemberSerializer
+    filterset_class = MemberFilter
+    versioned = True
+    ordering_fields = ("id", "household")
+    ordering = ("id",)
+    search_fields = ("name",)
+
+    def visible(self):
+        return Member.objects.visible_to(self.request.user)
+
+    def get_ordering(self, request, queryset):
+        # ``household`` orders by its id (a column of this table, so the cursor reads it without a query).
+        return [name.replace("household", "household_id") for name in super().get_ordering(request, queryset)]
+
+    @extend_schema(
+        summary="为一户登记一名成员（身份证号不能与另一在册成员相同）",
+        request=MemberCreateSerializer,
+        responses={201: MemberSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        self.check_role()
+        serializer = self.write_input(MemberCreateSerializer)
+        member = services.member_create(
+            household_id=serializer.validated_data["household"].pk, user=request.user, **serializer.service_arguments()
+        )
+        return self.respond(self.reread(member.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="修改一名成员的全部字段（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=MemberChangeSerializer,
+        responses={200: MemberSerializer, **WRITE_ERRORS},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="修改一名成员的部分字段；is_active 为 false 时该成员不再在册，须填写原因（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=MemberChangeSerializer,
+        responses={200: MemberSerializer, **WRITE_ERRORS},
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        member = self.get_object()
+        self.check_role()
+        version = expected_version(request)
+        serializer = self.write_input(MemberChangeSerializer, partial=partial)
+        change = {"member_id": member.pk, "user": request.user, "expected_version": version}
+        try:
+            if serializer.leaving:
+                services.member_leave(**change, **serializer.service_arguments())
+            elif not member.is_active:
+                raise DjangoValidationError({"is_active": services.MEMBER_LEFT})
+            else:
+                services.member_update(**change, **serializer.service_arguments())
+        except services.RegistryConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(member.pk))
+
+
+def active_members_of(outer: str):
+    members = Member.objects.filter(household=OuterRef(outer), is_active=True).order_by().values("household")
+    return Coalesce(Subquery(members.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), 0)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="家庭年收入（元）"),
+    retrieve=extend_schema(summary="一户一年的收入（响应头 ETag 为其各项金额的摘要）"),
+)
+@extend_schema(tags=["建档立卡"])
+class IncomeViewSet(RegistryWrites, ApiViewSet):
+    serializer_class = IncomeSerializer
+    filterset_class = IncomeFilter
+    ordering_fields = ("id", "year")
+    ordering = ("id",)
+
+    def visible(self):
+        households = Household.objects.visible_to(self.request.user)
+        return HouseholdIncome.objects.filter(household__in=households.values("pk")).annotate(
+            member_count=active_members_of("household")
+        )
+
+    def etag(self, obj, data) -> str:
+        return f'"{services.income_fingerprint(obj)}"'
+
+    @extend_schema(
+        summary="登记一户某年度的收入（每户每年一条；未给出的金额为 0）",
+        request=IncomeCreateSerializer,
+        responses={201: IncomeSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        self.check_role()
+        serializer = self.write_input(IncomeCreateSerializer)
+        data = serializer.validated_data
+        income = services.income_create(
+            household_id=data["household"].pk, user=request.user, year=data["year"], data=serializer.figures()
+        )
+        return self.respond(self.reread(income.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="修改一年的收入（未给出的金额保持不变；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=IncomeChangeSerializer,
+        responses={200: IncomeSerializer, **WRITE_ERRORS},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="修改一年收入的部分金额（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=IncomeChangeSerializer,
+        responses={200: IncomeSerializer, **WRITE_ERRORS},
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        income = self.get_object()
+        self.check_role()
+        expected = if_match_value(request)
+        serializer = self.write_input(IncomeChangeSerializer, partial=partial)
+        try:
+            services.income_update(income_id=income.pk, user=request.user, expected=expected, data=serializer.figures())
+        except services.IncomeConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(income.pk))

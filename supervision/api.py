@@ -1,0 +1,817 @@
+"""API for supervision (督查): inspections, findings with their accountability records, rectifications with their
+lifecycle (start → answer with evidence → recheck: close or send back), and bulletins (generate, edit the draft,
+publish, download the Excel file), through ``supervision.services`` and ``supervision.bulletins``.
+
+- Reading: ``Finding.objects.visible_to`` (an area's user sees the findings against their area),
+  ``Rectification.objects.visible_to``, ``Inspection.objects.visible_to``, ``bulletins_visible_to`` (drafts
+  only for supervisors and district admins).
+- Filing inspections, findings, accountability and rechecking: supervisors and district admins (others: 403).
+  Starting and answering a rectification: the finding's area staff (district admin, township staff, village
+  cadre); the service decides the area (outside: 404).
+- A rectification's ETag is its version, a bulletin's the digest of its editable content (``fingerprint``);
+  their writes need ``If-Match`` (missing: 428, stale: 412 with the record as it stands).
+
+Queries: findings list two (the findings with their target, township and rectification; their accountability
+records), rectifications two (with finding; evidence files), inspections three (the inspections with their
+visible finding count; their townships; their villages), bulletins one.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from bazhou import clock
+from bazhou.api.base import ApiViewSet, expected_version, if_match_value
+from bazhou.api.errors import StaleVersion
+from bazhou.api.fields import Label
+from bazhou.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
+from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
+from bazhou.exportlog import record_export
+from bazhou.models import ExportLog
+from households.models import Household
+from supervision import bulletins, services
+from supervision.models import (
+    Accountability,
+    Bulletin,
+    Finding,
+    Inspection,
+    Organiser,
+    Rectification,
+    RectificationEvidence,
+)
+from tasks.api import NO_SUCH, StrictSerializer, user_of
+from tasks.models import Task
+from villages.models import District, Township, Village
+
+# What a finding row shows besides itself: its rectification, and each possible target with its township.
+FINDING_RELATED = (
+    "rectification",
+    "task__plan__village__township",
+    "task__household",
+    "village__township",
+    "household__village__township",
+    "township",
+)
+TARGETS = ("task", "village", "household", "township")
+ONE_TARGET = "问题须且只须对应一个对象：任务（task）、村（village）、户（household）或乡镇（township）之一。"
+
+
+def in_township(code: str) -> Q:
+    """Findings whose target is in the township ``code`` (a task, village, household, or the township itself)."""
+    return (
+        Q(task__plan__village__township=code)
+        | Q(village__township=code)
+        | Q(household__village__township=code)
+        | Q(township=code)
+    )
+
+
+def in_village(village_id) -> Q:
+    return Q(task__plan__village=village_id) | Q(village=village_id) | Q(household__village=village_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serializers: reading
+# ---------------------------------------------------------------------------------------------
+
+
+class InspectionSerializer(serializers.ModelSerializer):
+    kind_display = Label(Inspection.Kind.choices, source="kind")
+    organiser_display = Label(Organiser.choices, source="organiser")
+    methods = serializers.ListField(child=serializers.ChoiceField(choices=Inspection.Method.choices), read_only=True)
+    finding_count = serializers.IntegerField(read_only=True, help_text="本次督查中您能看到的问题数")
+
+    class Meta:
+        model = Inspection
+        fields = [
+            "id",
+            "district",
+            "title",
+            "kind",
+            "kind_display",
+            "organiser",
+            "organiser_display",
+            "start_date",
+            "end_date",
+            "inspectors",
+            "methods",
+            "townships",
+            "villages",
+            "summary",
+            "finding_count",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RectificationBriefSerializer(serializers.ModelSerializer):
+    status_display = Label(Rectification.Status.choices, source="status")
+    overdue = serializers.SerializerMethodField(help_text="逾期：过了整改时限仍未销号")
+
+    class Meta:
+        model = Rectification
+        fields = ["id", "status", "status_display", "deadline", "overdue", "responsible_person", "version"]
+        read_only_fields = fields
+
+    def get_overdue(self, rectification) -> bool:
+        return rectification.is_overdue(self.context["today"])
+
+
+class AccountabilitySerializer(serializers.ModelSerializer):
+    subject_kind_display = Label(Accountability.SubjectKind.choices, source="subject_kind")
+    measure_display = Label(Accountability.Measure.choices, source="measure")
+    decided_by_display = Label(Organiser.choices, source="decided_by")
+
+    class Meta:
+        model = Accountability
+        fields = [
+            "id",
+            "finding",
+            "subject_kind",
+            "subject_kind_display",
+            "subject",
+            "subject_post",
+            "measure",
+            "measure_display",
+            "decided_by",
+            "decided_by_display",
+            "decided_on",
+            "document_number",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    target_type = serializers.SerializerMethodField(help_text="task、village、household 或 township")
+    target_text = serializers.SerializerMethodField(help_text="问题对象，如“茅垭村 通村硬化路”")
+    township = serializers.SerializerMethodField(help_text="问题所在乡镇的代码")
+    township_name = serializers.SerializerMethodField()
+    type_display = Label(Finding.Type.choices, source="type")
+    severity_display = Label(Finding.Severity.choices, source="severity")
+    rectification = RectificationBriefSerializer(read_only=True, allow_null=True, help_text="整改（没有时为空）")
+    accountabilities = AccountabilitySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "inspection",
+            "target_type",
+            "task",
+            "village",
+            "household",
+            "township",
+            "township_name",
+            "target_text",
+            "type",
+            "type_display",
+            "severity",
+            "severity_display",
+            "description",
+            "found_on",
+            "reported_by",
+            "created_at",
+            "rectification",
+            "accountabilities",
+        ]
+        read_only_fields = fields
+
+    def get_target_type(self, finding) -> str:
+        return next(name for name in TARGETS if getattr(finding, f"{name}_id"))
+
+    def _township(self, finding) -> Township:
+        if finding.task_id:
+            return finding.task.plan.village.township
+        if finding.village_id:
+            return finding.village.township
+        if finding.household_id:
+            return finding.household.village.township
+        return finding.township
+
+    def get_township(self, finding) -> str:
+        return self._township(finding).code
+
+    def get_township_name(self, finding) -> str:
+        return self._township(finding).name
+
+    def get_target_text(self, finding) -> str:
+        if finding.task_id:
+            task = finding.task
+            household = f"（户 {task.household.number}）" if task.household_id else ""
+            return f"{task.plan.village.name} {task.item}{household}"
+        if finding.village_id:
+            return finding.village.name
+        if finding.household_id:
+            return f"{finding.household.village.name} {finding.household.number}"
+        return finding.township.name
+
+
+class RectificationEvidenceSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="下载地址（同样经过访问范围检查）")
+
+    class Meta:
+        model = RectificationEvidence
+        fields = ["id", "original_name", "content_type", "size", "uploaded_at", "url"]
+        read_only_fields = fields
+
+    def get_url(self, evidence) -> str:
+        path = reverse("api:rectification-evidence", args=[evidence.rectification_id, evidence.pk])
+        return self.context["request"].build_absolute_uri(path)
+
+
+class RectificationSerializer(serializers.ModelSerializer):
+    finding_description = serializers.CharField(source="finding.description", read_only=True)
+    status_display = Label(Rectification.Status.choices, source="status")
+    overdue = serializers.SerializerMethodField(help_text="逾期：过了整改时限仍未销号")
+    evidence = RectificationEvidenceSerializer(many=True, read_only=True)
+    responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
+
+    class Meta:
+        model = Rectification
+        fields = [
+            "id",
+            "finding",
+            "finding_description",
+            "requirement",
+            "responsible_unit",
+            "responsible_person",
+            "responsible_phone",
+            "responsible_email",
+            "deadline",
+            "status",
+            "status_display",
+            "overdue",
+            "result",
+            "answered_by",
+            "answered_at",
+            "recheck_note",
+            "rechecked_by",
+            "rechecked_at",
+            "closed_on",
+            "evidence",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_overdue(self, rectification) -> bool:
+        return rectification.is_overdue(self.context["today"])
+
+
+class BulletinSerializer(serializers.ModelSerializer):
+    issuer_display = Label(Organiser.choices, source="issuer")
+    state_display = Label(Bulletin.State.choices, source="state")
+    totals = serializers.SerializerMethodField(help_text="逾期任务数、未销号整改数等合计（发布后不再变化）")
+
+    class Meta:
+        model = Bulletin
+        fields = [
+            "id",
+            "district",
+            "year",
+            "number",
+            "title",
+            "issuer",
+            "issuer_display",
+            "issued_on",
+            "period_start",
+            "period_end",
+            "state",
+            "state_display",
+            "totals",
+            "published_by",
+            "published_at",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_totals(self, bulletin) -> dict[str, int]:
+        return (bulletin.snapshot or {}).get("totals", {})
+
+
+class BulletinDetailSerializer(BulletinSerializer):
+    snapshot = serializers.JSONField(
+        read_only=True, help_text="生成时的数据：乡镇排名、责任人排名、逾期任务、未销号整改（发布后不再变化）"
+    )
+
+    class Meta(BulletinSerializer.Meta):
+        fields = [*BulletinSerializer.Meta.fields, "body", "snapshot"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------------------------
+# Serializers: writing
+# ---------------------------------------------------------------------------------------------
+
+
+class InspectionWriteSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Inspection.Kind.choices)
+    organiser = serializers.ChoiceField(choices=Organiser.choices)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    inspectors = serializers.CharField(max_length=300, allow_blank=True, required=False)
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=Inspection.Method.choices), required=False, default=list
+    )
+    summary = serializers.CharField(allow_blank=True, required=False)
+    townships = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Township.objects.none(), required=False, default=list, help_text="乡镇代码"
+    )
+    villages = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Village.objects.none(), required=False, default=list, help_text="村 id"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = user_of(self)
+        self.fields["townships"].child_relation.queryset = Township.objects.visible_to(user)
+        self.fields["villages"].child_relation.queryset = Village.objects.visible_to(user)
+        self.fields["townships"].child_relation.error_messages["does_not_exist"] = NO_SUCH.format(what="该乡镇")
+        self.fields["villages"].child_relation.error_messages["does_not_exist"] = NO_SUCH.format(what="该村")
+
+
+class RectificationDemandSerializer(serializers.Serializer):
+    requirement = serializers.CharField(error_messages={"required": "请填写整改要求。", "blank": "请填写整改要求。"})
+    responsible_unit = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    responsible_person = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    responsible_phone = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    responsible_email = serializers.EmailField(
+        allow_blank=True, required=False, error_messages={"invalid": "请输入有效的电子邮箱地址。"}
+    )
+    deadline = serializers.DateField(
+        required=False, allow_null=True, help_text=f"整改时限；不填则为发现日期后 {Rectification.DEFAULT_MONTHS} 个月"
+    )
+
+
+class FindingWriteSerializer(StrictSerializer):
+    task = serializers.PrimaryKeyRelatedField(queryset=Task.objects.none(), required=False, allow_null=True)
+    village = serializers.PrimaryKeyRelatedField(queryset=Village.objects.none(), required=False, allow_null=True)
+    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none(), required=False, allow_null=True)
+    township = serializers.PrimaryKeyRelatedField(queryset=Township.objects.none(), required=False, allow_null=True)
+    inspection = serializers.PrimaryKeyRelatedField(queryset=Inspection.objects.none(), required=False, allow_null=True)
+    type = serializers.ChoiceField(choices=Finding.Type.choices, error_messages={"required": "请选择问题类型。"})
+    severity = serializers.ChoiceField(choices=Finding.Severity.choices, required=False)
+    description = serializers.CharField(error_messages={"required": "请填写问题描述。", "blank": "请填写问题描述。"})
+    found_on = serializers.DateField(error_messages={"required": "请填写发现日期。"})
+    rectification = RectificationDemandSerializer(help_text="整改要求")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = user_of(self)
+        scopes = {
+            "task": (Task.objects.visible_to(user).live(), "该任务"),
+            "village": (Village.objects.visible_to(user), "该村"),
+            "household": (Household.objects.visible_to(user), "该户"),
+            "township": (Township.objects.visible_to(user), "该乡镇"),
+            "inspection": (Inspection.objects.visible_to(user), "该督查"),
+        }
+        for name, (queryset, what) in scopes.items():
+            self.fields[name].queryset = queryset
+            self.fields[name].error_messages["does_not_exist"] = NO_SUCH.format(what=what)
+
+    def validate(self, data):
+        if sum(1 for name in TARGETS if data.get(name) is not None) != 1:
+            raise serializers.ValidationError({"non_field_errors": [ONE_TARGET]})
+        return data
+
+    def target(self):
+        return next(self.validated_data[name] for name in TARGETS if self.validated_data.get(name) is not None)
+
+
+class AccountabilityWriteSerializer(StrictSerializer):
+    subject_kind = serializers.ChoiceField(choices=Accountability.SubjectKind.choices, required=False)
+    subject = serializers.CharField(max_length=100, error_messages={"required": "请填写追责对象。"})
+    subject_post = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    measure = serializers.ChoiceField(
+        choices=Accountability.Measure.choices, error_messages={"required": "请选择处理方式。"}
+    )
+    decided_by = serializers.ChoiceField(choices=Organiser.choices, required=False)
+    decided_on = serializers.DateField(error_messages={"required": "请填写决定日期。"})
+    document_number = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    note = serializers.CharField(allow_blank=True, required=False)
+
+
+class AnswerSerializer(StrictSerializer):
+    result = serializers.CharField(
+        error_messages={"required": services.RESULT_REQUIRED, "blank": services.RESULT_REQUIRED}
+    )
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF（multipart/form-data）",
+    )
+
+
+class RecheckSerializer(StrictSerializer):
+    approve = serializers.BooleanField(
+        help_text="true：复查通过，销号；false：退回整改（须填写 note）",
+        error_messages={"required": "请选择复查结论（approve 为 true 或 false）。"},
+    )
+    note = serializers.CharField(allow_blank=True, required=False, default="", help_text="复查意见")
+
+
+class BulletinCreateSerializer(StrictSerializer):
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    issuer = serializers.ChoiceField(choices=Organiser.choices, required=False, default=Organiser.POVERTY_OFFICE)
+    district = serializers.PrimaryKeyRelatedField(
+        queryset=District.objects.all(), required=False, allow_null=True, help_text="区县代码；只有超级用户需要填写"
+    )
+
+
+class BulletinEditSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200, required=False)
+    issuer = serializers.ChoiceField(choices=Organiser.choices, required=False)
+    issued_on = serializers.DateField(required=False)
+    body = serializers.CharField(allow_blank=True, required=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters (what the finding list and the queue filter by)
+# ---------------------------------------------------------------------------------------------
+
+
+class InspectionFilter(filters.FilterSet):
+    start_date = filters.DateFromToRangeFilter(label="开始日期：start_date_after 起、start_date_before 止")
+
+    class Meta:
+        model = Inspection
+        fields = ["kind", "organiser"]
+
+
+class FindingFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(
+        field_name="rectification__status", choices=Rectification.Status.choices, label="整改状态"
+    )
+    township = filters.CharFilter(
+        method="filter_township", label="乡镇代码：问题对象在该乡镇（任务、村、户或乡镇本身）"
+    )
+    village = filters.NumberFilter(method="filter_village", label="村 id：问题对象在该村（任务、村或户）")
+    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看整改已逾期的")
+    found_on = filters.DateFromToRangeFilter(label="发现日期：found_on_after 起、found_on_before 止")
+
+    class Meta:
+        model = Finding
+        fields = ["type", "severity", "inspection", "task", "household"]
+
+    def filter_township(self, queryset, name, value):
+        return queryset.filter(in_township(value))
+
+    def filter_village(self, queryset, name, value):
+        return queryset.filter(in_village(value))
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = Rectification.objects.overdue(clock.today()).values("pk")
+        return queryset.filter(rectification__in=overdue) if value else queryset.exclude(rectification__in=overdue)
+
+
+class RectificationFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Rectification.Status.choices, label="整改状态（可多选）")
+    deadline = filters.DateFromToRangeFilter(label="整改时限：deadline_after 起、deadline_before 止")
+    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看逾期未销号的")
+    responsible_person = filters.CharFilter(lookup_expr="icontains", label="责任人（包含）")
+    township = filters.CharFilter(method="filter_township", label="乡镇代码")
+
+    class Meta:
+        model = Rectification
+        fields = ["finding"]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = ~Q(status=Rectification.Status.CLOSED) & Q(deadline__lt=clock.today())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_township(self, queryset, name, value):
+        return queryset.filter(finding__in=Finding.objects.filter(in_township(value)).values("pk"))
+
+
+class BulletinFilter(filters.FilterSet):
+    class Meta:
+        model = Bulletin
+        fields = ["year", "state", "district"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Viewsets
+# ---------------------------------------------------------------------------------------------
+
+
+def serve_file(evidence):
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+
+
+@extend_schema_view(list=extend_schema(summary="督查（明察暗访等）"), retrieve=extend_schema(summary="一次督查"))
+@extend_schema(tags=["督查"])
+class InspectionViewSet(ApiViewSet):
+    serializer_class = InspectionSerializer
+    filterset_class = InspectionFilter
+    ordering_fields = ("id", "start_date")
+    ordering = ("-start_date", "-id")
+    search_fields = ("title", "inspectors")
+
+    def visible(self):
+        user = self.request.user
+        findings = (
+            Finding.objects.visible_to(user)
+            .filter(inspection=OuterRef("pk"))
+            .order_by()
+            .values("inspection")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            Inspection.objects.visible_to(user)
+            .annotate(finding_count=Coalesce(Subquery(findings[:1], output_field=IntegerField()), 0))
+            .prefetch_related("townships", "villages")
+        )
+
+    @extend_schema(
+        summary="录入一次督查（督查人员、区级管理员）",
+        request=InspectionWriteSerializer,
+        responses={201: InspectionSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        serializer = InspectionWriteSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        townships, villages = data.pop("townships", []), data.pop("villages", [])
+        inspection = services.inspection_create(user=request.user, data=data, townships=townships, villages=villages)
+        return self.respond(self.reread(inspection.pk), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary="发现问题（含整改状态）"), retrieve=extend_schema(summary="一个问题"))
+@extend_schema(tags=["督查"])
+class FindingViewSet(ApiViewSet):
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilter
+    ordering_fields = ("id", "found_on")
+    ordering = ("-found_on", "-id")
+    search_fields = ("description",)
+
+    def visible(self):
+        return (
+            Finding.objects.visible_to(self.request.user)
+            .select_related(*FINDING_RELATED)
+            .prefetch_related("accountabilities")
+        )
+
+    @extend_schema(
+        summary="立案：对一个任务、村、户或乡镇发现问题，同时下达整改要求（督查人员、区级管理员）",
+        request=FindingWriteSerializer,
+        responses={201: FindingSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        serializer = FindingWriteSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        demand = {k: v for k, v in data["rectification"].items() if v is not None}
+        finding = services.finding_create(
+            user=request.user,
+            target=serializer.target(),
+            data={name: data[name] for name in services.FINDING_FIELDS if name in data},
+            rectification=demand,
+            inspection=data.get("inspection"),
+        )
+        return self.respond(self.reread(finding.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="记录责任追究（督查人员、区级管理员）",
+        request=AccountabilityWriteSerializer,
+        responses={201: AccountabilitySerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def accountabilities(self, request, pk=None):
+        finding = self.get_object()
+        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        serializer = AccountabilityWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.accountability_add(finding_id=finding.pk, user=request.user, data=serializer.validated_data)
+        return Response(AccountabilitySerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="整改（含逾期）"),
+    retrieve=extend_schema(summary="一项整改（响应头 ETag 为其版本）"),
+)
+@extend_schema(tags=["督查"])
+class RectificationViewSet(ApiViewSet):
+    serializer_class = RectificationSerializer
+    filterset_class = RectificationFilter
+    versioned = True
+    ordering_fields = ("id", "deadline")
+    ordering = ("deadline", "id")
+    search_fields = ("requirement", "responsible_person", "responsible_unit")
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def visible(self):
+        return (
+            Rectification.objects.visible_to(self.request.user).select_related("finding").prefetch_related("evidence")
+        )
+
+    def _run(self, write, **kwargs):
+        rectification = self.get_object()
+        version = expected_version(self.request)
+        try:
+            write(rectification_id=rectification.pk, user=self.request.user, expected_version=version, **kwargs)
+        except services.RectificationConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(rectification.pk))
+
+    @extend_schema(
+        summary="开始整改：待整改 → 整改中（问题所在区域的工作人员；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=None,
+        responses={200: RectificationSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        self.get_object()
+        require(request.user.can_edit_plans, AREA_STAFF_ONLY)
+        return self._run(services.rectification_start)
+
+    @extend_schema(
+        summary="填报整改结果，可附佐证材料：→ 待复查（问题所在区域的工作人员；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request={"multipart/form-data": AnswerSerializer, "application/json": AnswerSerializer},
+        responses={200: RectificationSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        self.get_object()
+        require(request.user.can_edit_plans, AREA_STAFF_ONLY)
+        serializer = AnswerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return self._run(services.rectification_answer, result=data["result"], files=data.get("files", []))
+
+    @extend_schema(
+        summary="复查：通过则销号，不通过则退回整改并说明原因（另一名督查人员或区级管理员；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=RecheckSerializer,
+        responses={200: RectificationSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, pk=None):
+        self.get_object()
+        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        serializer = RecheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return self._run(services.rectification_recheck, approve=data["approve"], note=data.get("note", ""))
+
+    @extend_schema(
+        summary="下载一份整改佐证材料",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **NOT_FOUND},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"evidence/(?P<evidence_id>[0-9]+)",
+        url_name="evidence",
+        filter_backends=[],
+    )
+    def evidence(self, request, pk=None, evidence_id=None):
+        rectification = self.get_object()
+        return serve_file(
+            get_object_or_404(RectificationEvidence.objects.filter(rectification=rectification), pk=evidence_id)
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="通报（已发布的；督查人员、区级管理员还能看到草稿）"),
+    retrieve=extend_schema(summary="一期通报（响应头 ETag 为其内容摘要）"),
+)
+@extend_schema(tags=["督查"])
+class BulletinViewSet(ApiViewSet):
+    serializer_class = BulletinSerializer
+    filterset_class = BulletinFilter
+    ordering_fields = ("id", "year", "number", "issued_on")
+    ordering = ("-id",)
+
+    def visible(self):
+        return bulletins.bulletins_visible_to(self.request.user).select_related("district")
+
+    def get_serializer_class(self):
+        return BulletinSerializer if self.action == "list" else BulletinDetailSerializer
+
+    def etag(self, obj, data) -> str:
+        return f'"{bulletins.fingerprint(obj)}"'
+
+    def _conflict(self, error) -> StaleVersion:
+        current = self.reread(error.current.pk)
+        data = self.represent(current)
+        return StaleVersion(current=data, etag=self.etag(current, data))
+
+    @extend_schema(
+        summary="生成通报草稿：第 N 期，列出期末的逾期任务和未销号整改（督查人员、区级管理员）",
+        request=BulletinCreateSerializer,
+        responses={201: BulletinDetailSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        serializer = BulletinCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        bulletin = bulletins.bulletin_generate(
+            user=request.user,
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            issuer=data["issuer"],
+            district=data.get("district"),
+        )
+        return self.respond(self.reread(bulletin.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="修改通报草稿的标题、发布单位、发布日期、正文（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=BulletinEditSerializer,
+        responses={200: BulletinDetailSerializer, **WRITE_ERRORS},
+    )
+    def partial_update(self, request, pk=None):
+        bulletin = self.get_object()
+        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        expected = if_match_value(request)
+        serializer = BulletinEditSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        values = {
+            "title": bulletin.title,
+            "issuer": bulletin.issuer,
+            "issued_on": bulletin.issued_on,
+            "body": bulletin.body,
+            **serializer.validated_data,
+        }
+        try:
+            bulletins.bulletin_update_draft(bulletin_id=bulletin.pk, user=request.user, expected=expected, **values)
+        except bulletins.BulletinConflict as conflict:
+            raise self._conflict(conflict) from None
+        return self.respond(self.reread(bulletin.pk))
+
+    @extend_schema(
+        summary="发布通报：此后只读（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=None,
+        responses={200: BulletinDetailSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        bulletin = self.get_object()
+        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        expected = if_match_value(request)
+        try:
+            bulletins.bulletin_publish_draft(bulletin_id=bulletin.pk, user=request.user, expected=expected)
+        except bulletins.BulletinConflict as conflict:
+            raise self._conflict(conflict) from None
+        return self.respond(self.reread(bulletin.pk))
+
+    @extend_schema(
+        summary="下载通报的 Excel 文件（记入导出记录）",
+        responses={
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+            **NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def xlsx(self, request, pk=None):
+        bulletin = self.get_object()
+        report = bulletins.Report.of(bulletin)
+        content = bulletins.render_xlsx(bulletins.bulletin_tables(report))
+        record_export(
+            request.user,
+            kind=ExportLog.Kind.BULLETIN,
+            area=f"{bulletin.district.name} {report.issue}",
+            rows=len(report.tasks) + len(report.rectifications),
+            personal=True,
+            fmt="xlsx",
+            via="api",
+            request=request,
+        )
+        name = f"{report.masthead}{report.issue}{'（草稿）' if report.is_draft else ''}.xlsx"
+        fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
+        return HttpResponse(
+            content,
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": bulletins.attachment_header(name, fallback)},
+        )

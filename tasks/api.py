@@ -1,0 +1,752 @@
+"""API for the plan table (施工图): plans, plan rows with their fund lines, progress reports with evidence files,
+approval, and changes with a reason, through the same services as the pages (``tasks.services``).
+
+- Reading: ``Plan.objects.visible_to`` / ``Task.objects.visible_to``; a row outside the area is a 404.
+- Writing: district admins, township staff and village cadres (others: 403); the service fetches the row
+  through ``editable_by`` (outside the area: 404), checks the version from ``If-Match`` under a row lock
+  (stale: 412 with the row as it stands), validates the whole row with ``full_clean()`` (400, the messages the
+  pages show) and writes the history. On an approved plan a change of deadline or funds, a new row and a
+  withdrawal need a ``reason``, kept in the history.
+- Not writable: ``id``, ``version``, ``plan`` after creation (a row never moves to another village),
+  ``created_by``, ``is_removed`` (withdraw with ``POST …/remove/``), ``last_progress_on`` and the dates the
+  services keep. Sending one is a 400 naming it, rather than silently ignored.
+
+Queries: the plan-row list is two (the rows with plan, village, township and household; their fund lines),
+the plan list one, the progress list two (the reports; their evidence files).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from bazhou import clock
+from bazhou.api.base import ApiViewSet, expected_version
+from bazhou.api.fields import Label
+from bazhou.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
+from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
+from households.models import Household
+from tasks import services
+from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
+from tasks.models import Category, FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.views import _timeline
+from villages.models import Village
+
+PLAN_TYPES = {"village": "一村一案", "household": "一户一策"}
+FUND_SOURCES = dict(FundSource.choices)
+NOT_WRITABLE = "该字段不能修改。"
+PLAN_FIXED = "任务所属的施工图不能修改。"
+NO_SUCH = "{what}不存在。"
+ZERO = Decimal("0")
+
+# DRF's error keys for numbers, with the forms' Chinese messages.
+DRF_MONEY_ERRORS = {**MONEY_ERRORS, "max_string_length": MONEY_ERRORS["max_digits"]}
+DRF_QUANTITY_ERRORS = {**QUANTITY_ERRORS, "max_string_length": QUANTITY_ERRORS["max_digits"]}
+
+
+def money_field(name: str | None = None, **kwargs) -> serializers.DecimalField:
+    """An amount in 万元 (4 decimals), never negative, with the forms' messages."""
+    messages = {**DRF_MONEY_ERRORS, "min_value": NEGATIVE.get(name, "资金金额不能为负数。")}
+    return serializers.DecimalField(max_digits=14, decimal_places=4, min_value=ZERO, error_messages=messages, **kwargs)
+
+
+def progress_field(**kwargs) -> serializers.IntegerField:
+    messages = {"min_value": PROGRESS_RANGE, "max_value": PROGRESS_RANGE, "invalid": "进度应为 0–100 的整数。"}
+    return serializers.IntegerField(min_value=0, max_value=100, error_messages=messages, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serializers: reading
+# ---------------------------------------------------------------------------------------------
+
+
+class FundLineSerializer(serializers.ModelSerializer):
+    source_display = Label(FundSource.choices, source="source")
+
+    class Meta:
+        model = FundLine
+        fields = ["source", "source_display", "amount"]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """A row of the one table as the plan page shows it."""
+
+    plan_year = serializers.IntegerField(source="plan.year", read_only=True)
+    plan_state = serializers.CharField(source="plan.state", read_only=True)
+    village = serializers.IntegerField(source="plan.village_id", read_only=True)
+    village_name = serializers.CharField(source="plan.village.name", read_only=True)
+    township = serializers.CharField(source="plan.village.township_id", read_only=True)
+    township_name = serializers.CharField(source="plan.village.township.name", read_only=True)
+    household_number = serializers.CharField(source="household.number", read_only=True, allow_null=True, default=None)
+    plan_type = serializers.SerializerMethodField(help_text="village：一村一案；household：一户一策")
+    plan_type_display = serializers.SerializerMethodField(help_text="一村一案或一户一策")
+    category_display = Label(Category.choices, source="category")
+    status_display = Label(Task.Status.choices, source="status")
+    overdue = serializers.SerializerMethodField(help_text="已逾期：过了完成时限仍未完成（按系统的“今天”）")
+    fund_lines = serializers.SerializerMethodField(help_text="资金来源明细（万元）；合计等于计划资金")
+    responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "plan",
+            "plan_year",
+            "plan_state",
+            "village",
+            "village_name",
+            "township",
+            "township_name",
+            "household",
+            "household_number",
+            "plan_type",
+            "plan_type_display",
+            "category",
+            "category_display",
+            "item",
+            "quantity",
+            "unit",
+            "deadline",
+            "deadline_text",
+            "planned_funds",
+            "invested_funds",
+            "fund_lines",
+            "responsible_unit",
+            "responsible_person",
+            "responsible_phone",
+            "responsible_email",
+            "status",
+            "status_display",
+            "progress",
+            "completed_on",
+            "last_progress_on",
+            "overdue",
+            "is_removed",
+            "removed_reason",
+            "version",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_plan_type(self, task) -> str:
+        return "household" if task.household_id else "village"
+
+    def get_plan_type_display(self, task) -> str:
+        return PLAN_TYPES[self.get_plan_type(task)]
+
+    def get_overdue(self, task) -> bool:
+        return task.is_overdue(self.context["today"])
+
+    @extend_schema_field(FundLineSerializer(many=True))
+    def get_fund_lines(self, task) -> list[dict]:
+        # Plain dicts rather than a nested serializer per line: a tenth of the list's time at 100 rows.
+        return [
+            {
+                "source": line.source,
+                "source_display": str(FUND_SOURCES.get(line.source, line.source)),
+                "amount": f"{line.amount:.4f}",
+            }
+            for line in task.fund_lines.all()
+        ]
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    township = serializers.CharField(source="village.township_id", read_only=True)
+    township_name = serializers.CharField(source="village.township.name", read_only=True)
+    state_display = Label(Plan.State.choices, source="state")
+    row_count = serializers.IntegerField(read_only=True, help_text="任务行数（不含已撤销的）")
+    done_count = serializers.IntegerField(read_only=True)
+    overdue_count = serializers.IntegerField(read_only=True)
+    planned_total = serializers.DecimalField(max_digits=16, decimal_places=4, read_only=True, help_text="万元")
+    invested_total = serializers.DecimalField(max_digits=16, decimal_places=4, read_only=True, help_text="万元")
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "village",
+            "village_name",
+            "township",
+            "township_name",
+            "year",
+            "state",
+            "state_display",
+            "approved_by",
+            "approved_at",
+            "note",
+            "row_count",
+            "done_count",
+            "overdue_count",
+            "planned_total",
+            "invested_total",
+        ]
+        read_only_fields = fields
+
+
+class ProgressEvidenceSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="下载地址（同样经过访问范围检查）")
+
+    class Meta:
+        model = ProgressEvidence
+        fields = ["id", "original_name", "content_type", "size", "uploaded_at", "url"]
+        read_only_fields = fields
+
+    def get_url(self, evidence) -> str:
+        path = reverse("api:progress-update-evidence", args=[evidence.update_id, evidence.pk])
+        return self.context["request"].build_absolute_uri(path)
+
+
+class ProgressUpdateSerializer(serializers.ModelSerializer):
+    status_display = Label(Task.Status.choices, source="status")
+    evidence = ProgressEvidenceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ProgressUpdate
+        fields = [
+            "id",
+            "task",
+            "reported_on",
+            "progress",
+            "status",
+            "status_display",
+            "invested_funds",
+            "note",
+            "reported_by",
+            "created_at",
+            "evidence",
+        ]
+        read_only_fields = fields
+
+
+class ProgressReportSerializer(ProgressUpdateSerializer):
+    """The answer to a progress report: the report, and the row as it now stands (its ETag is the header's)."""
+
+    task_now = serializers.SerializerMethodField()
+
+    class Meta(ProgressUpdateSerializer.Meta):
+        fields = [*ProgressUpdateSerializer.Meta.fields, "task_now"]
+        read_only_fields = fields
+
+    @extend_schema_field(TaskSerializer)
+    def get_task_now(self, update):
+        return self.context["task_now"]
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    before = serializers.CharField()
+    after = serializers.CharField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="task（任务本身）、fund_line（资金来源）或 progress（进度填报）")
+    when = serializers.DateTimeField()
+    who = serializers.SerializerMethodField()
+    title = serializers.CharField()
+    reason = serializers.CharField()
+    changes = ChangeSerializer(many=True)
+
+    def get_who(self, entry) -> str | None:
+        return str(entry.who) if entry.who else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Serializers: writing (types only; the services judge the whole row)
+# ---------------------------------------------------------------------------------------------
+
+
+class FundLineInputSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=FundSource.choices, error_messages={"invalid_choice": "资金来源无效。"})
+    amount = money_field()
+
+
+def user_of(serializer):
+    """The signed-in user the serializer's choices are scoped to (None while the schema is generated: no choices)."""
+    return getattr(serializer.context.get("request"), "user", None)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not take (version, created_by, is_removed …) with a 400 naming them."""
+
+    fixed_fields: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields) - {"csrfmiddlewaretoken"})
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [self.fixed_fields.get(name, NOT_WRITABLE)] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class TaskWriteSerializer(StrictSerializer):
+    """What a person may set on a row (``tasks.services.TASK_FIELDS``), the fund lines and the reason."""
+
+    plan = serializers.PrimaryKeyRelatedField(
+        queryset=Plan.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="施工图")}
+    )
+    household = serializers.PrimaryKeyRelatedField(
+        queryset=Household.objects.none(),
+        allow_null=True,
+        required=False,
+        help_text="一户一策的任务填所属户的 id；一村一案的任务留空（null）",
+        error_messages={"does_not_exist": NO_SUCH.format(what="该户")},
+    )
+    category = serializers.ChoiceField(choices=Category.choices)
+    item = serializers.CharField(max_length=200)
+    quantity = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=ZERO,
+        allow_null=True,
+        required=False,
+        error_messages={**DRF_QUANTITY_ERRORS, "min_value": NEGATIVE["quantity"]},
+    )
+    unit = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    deadline = serializers.DateField()
+    deadline_text = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    planned_funds = money_field("planned_funds", required=False)
+    invested_funds = money_field("invested_funds", required=False)
+    responsible_unit = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    responsible_person = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    responsible_phone = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=Task.Status.choices, required=False)
+    progress = progress_field(required=False)
+    completed_on = serializers.DateField(allow_null=True, required=False)
+    fund_lines = FundLineInputSerializer(
+        many=True,
+        required=False,
+        help_text="资金来源明细；给出时整体替换（空列表即删除全部），不给出则保持不变。合计须等于计划资金",
+    )
+    reason = serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        required=False,
+        write_only=True,
+        help_text="修改原因：已批准的施工图修改完成时限、资金或新增任务时必须填写，记入修改历史",
+    )
+
+    fixed_fields = {"plan": PLAN_FIXED}
+
+    def __init__(self, *args, creating: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = user_of(self)
+        if creating:
+            self.fields["plan"].queryset = Plan.objects.visible_to(user)
+        else:
+            del self.fields["plan"]
+        self.fields["household"].queryset = Household.objects.visible_to(user)
+
+    def service_arguments(self) -> dict:
+        data = dict(self.validated_data)
+        lines = data.pop("fund_lines", None)
+        return {
+            "data": {name: value for name, value in data.items() if name in services.TASK_FIELDS},
+            "fund_lines": None if lines is None else [dict(line) for line in lines],
+            "reason": data.get("reason", ""),
+        }
+
+
+class RemoveSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=500, error_messages={"required": services.REASON_REMOVE, "blank": services.REASON_REMOVE}
+    )
+
+
+class ProgressInputSerializer(StrictSerializer):
+    """A progress report (JSON, or multipart/form-data with evidence ``files``)."""
+
+    reported_on = serializers.DateField(required=False, help_text="填报日期，默认今天；不能晚于今天")
+    progress = progress_field()
+    status = serializers.ChoiceField(choices=Task.Status.choices)
+    invested_funds = money_field("invested_funds")
+    note = serializers.CharField(allow_blank=True, required=False, default="")
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text=f"佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF，最多 {services.MAX_EVIDENCE_FILES} 个",
+    )
+
+
+class PlanCreateSerializer(StrictSerializer):
+    village = serializers.PrimaryKeyRelatedField(
+        queryset=Village.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该村")}
+    )
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = Village.objects.visible_to(user_of(self))
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters (what the plan pages and the supervisors' queue filter by)
+# ---------------------------------------------------------------------------------------------
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class TaskFilter(filters.FilterSet):
+    township = filters.CharFilter(field_name="plan__village__township", label="乡镇代码（9 位）")
+    village = filters.NumberFilter(field_name="plan__village", label="村 id")
+    plan_year = filters.NumberFilter(field_name="plan__year", label="施工图年度")
+    plan_type = filters.ChoiceFilter(
+        method="filter_plan_type",
+        choices=list(PLAN_TYPES.items()),
+        label="village：一村一案（村级任务）；household：一户一策（户级任务）",
+    )
+    status = filters.MultipleChoiceFilter(choices=Task.Status.choices, label="状态（可多选：?status=a&status=b）")
+    category = filters.MultipleChoiceFilter(choices=Category.choices, label="类别（可多选）")
+    deadline = filters.DateFromToRangeFilter(label="完成时限：deadline_after 起、deadline_before 止（含当天）")
+    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看已逾期的；false：只看未逾期的")
+    due_within = IntegerFilter(
+        method="filter_due_within", min_value=1, max_value=3650, label="N 天内到期且未完成的（1–3650）"
+    )
+    stale_days = IntegerFilter(
+        method="filter_stale", min_value=1, max_value=3650, label="N 天没有填报进度且未完成的（1–3650）"
+    )
+    responsible_person = filters.CharFilter(lookup_expr="icontains", label="责任人（包含）")
+    responsible_unit = filters.CharFilter(lookup_expr="icontains", label="责任单位（包含）")
+    removed = filters.BooleanFilter(method="filter_removed", label="true：只看已撤销的；默认只列未撤销的")
+
+    class Meta:
+        model = Task
+        fields = ["plan", "household"]
+
+    @property
+    def qs(self):
+        rows = super().qs
+        if self.form.cleaned_data.get("removed") is None:
+            rows = rows.live()
+        return rows
+
+    @property
+    def today(self):
+        return clock.today()
+
+    def filter_plan_type(self, queryset, name, value):
+        return queryset.household_rows() if value == "household" else queryset.village_rows()
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = ~Q(status__in=Task.DONE_STATUSES) & Q(deadline__lt=self.today)
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_due_within(self, queryset, name, value):
+        return queryset.due_within(self.today, value)
+
+    def filter_stale(self, queryset, name, value):
+        return queryset.stale(self.today, value)
+
+    def filter_removed(self, queryset, name, value):
+        return queryset.filter(is_removed=value)
+
+
+class PlanFilter(filters.FilterSet):
+    township = filters.CharFilter(field_name="village__township", label="乡镇代码（9 位）")
+
+    class Meta:
+        model = Plan
+        fields = ["village", "township", "year", "state"]
+
+
+class ProgressFilter(filters.FilterSet):
+    reported_on = filters.DateFromToRangeFilter(label="填报日期：reported_on_after 起、reported_on_before 止")
+    village = filters.NumberFilter(field_name="task__plan__village", label="村 id")
+
+    class Meta:
+        model = ProgressUpdate
+        fields = ["task", "village", "status"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Viewsets
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_figures() -> dict:
+    """Each plan's live rows: count, done, overdue on today, planned and invested funds (correlated subqueries)."""
+    today = clock.today()
+    rows = Task.objects.live().filter(plan=OuterRef("pk")).order_by().values("plan")
+    money = DecimalField(max_digits=16, decimal_places=4)
+
+    def per_plan(aggregate, output_field, zero):
+        return Coalesce(Subquery(rows.annotate(v=aggregate).values("v")[:1], output_field=output_field), zero)
+
+    done = Q(status__in=Task.DONE_STATUSES)
+    return {
+        "row_count": per_plan(Count("pk"), IntegerField(), 0),
+        "done_count": per_plan(Count("pk", filter=done), IntegerField(), 0),
+        "overdue_count": per_plan(Count("pk", filter=~done & Q(deadline__lt=today)), IntegerField(), 0),
+        "planned_total": per_plan(Sum("planned_funds"), money, ZERO),
+        "invested_total": per_plan(Sum("invested_funds"), money, ZERO),
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(summary="村级施工图（一村一案）列表，含任务行数、完成、逾期、资金合计"),
+    retrieve=extend_schema(summary="一张施工图"),
+)
+@extend_schema(tags=["施工图"])
+class PlanViewSet(ApiViewSet):
+    serializer_class = PlanSerializer
+    filterset_class = PlanFilter
+    ordering_fields = ("id", "year")
+    ordering = ("id",)
+    search_fields = ("village__name",)
+
+    def visible(self):
+        return Plan.objects.visible_to(self.request.user).select_related("village__township").annotate(**plan_figures())
+
+    @extend_schema(
+        summary="新建一个村某年度的施工图（草稿）",
+        request=PlanCreateSerializer,
+        responses={201: PlanSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        serializer = PlanCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        plan = services.plan_create(village_id=data["village"].pk, year=data["year"], user=request.user)
+        return self.respond(self.reread(plan.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="批准施工图（区级管理员）。此后修改完成时限、资金，新增或撤销任务都须填写原因",
+        request=None,
+        responses={200: PlanSerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        plan = self.get_object()
+        require(services.is_district_admin(request.user), DISTRICT_ADMINS_ONLY)
+        services.plan_approve(plan_id=plan.pk, user=request.user)
+        return self.respond(self.reread(plan.pk))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="施工图任务（一村一案、一户一策的每一行），含资金来源"),
+    retrieve=extend_schema(summary="一行任务（响应头 ETag 为其版本）"),
+)
+@extend_schema(tags=["施工图"])
+class TaskViewSet(ApiViewSet):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    versioned = True
+    ordering_fields = (
+        "id",
+        "deadline",
+        "planned_funds",
+        "invested_funds",
+        "progress",
+        "status",
+        "category",
+        "created_at",
+        "updated_at",
+    )
+    ordering = ("id",)
+    search_fields = ("item", "responsible_person", "responsible_unit")
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def visible(self):
+        return (
+            Task.objects.visible_to(self.request.user)
+            .select_related("plan__village__township", "household")
+            .prefetch_related("fund_lines")
+        )
+
+    def writer(self, data, *, creating: bool, partial: bool = False) -> TaskWriteSerializer:
+        serializer = TaskWriteSerializer(
+            data=data, creating=creating, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    @extend_schema(
+        summary="新增一行任务（已批准的施工图须填写 reason）",
+        request=TaskWriteSerializer,
+        responses={201: TaskSerializer, **CREATE_ERRORS},
+    )
+    def create(self, request):
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        serializer = self.writer(request.data, creating=True)
+        task = services.task_create(
+            plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
+        )
+        return self.respond(self.reread(task.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="修改一行任务的全部字段（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=TaskWriteSerializer,
+        responses={200: TaskSerializer, **WRITE_ERRORS},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="修改一行任务的部分字段（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=TaskWriteSerializer,
+        responses={200: TaskSerializer, **WRITE_ERRORS},
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        task = self.get_object()
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        version = expected_version(request)
+        serializer = self.writer(request.data, creating=False, partial=partial)
+        try:
+            services.task_update(
+                task_id=task.pk, user=request.user, expected_version=version, **serializer.service_arguments()
+            )
+        except services.TaskConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(task.pk))
+
+    @extend_schema(
+        summary="标记完成：状态“已完成”、进度 100%、完成日期为今天（If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=None,
+        responses={200: TaskSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        task = self.get_object()
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        version = expected_version(request)
+        try:
+            services.task_complete(task_id=task.pk, user=request.user, expected_version=version)
+        except services.TaskConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(task.pk))
+
+    @extend_schema(
+        summary="撤销一行任务（不删除，须说明原因；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request=RemoveSerializer,
+        responses={200: TaskSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def remove(self, request, pk=None):
+        task = self.get_object()
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        version = expected_version(request)
+        serializer = RemoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.task_remove(
+                task_id=task.pk,
+                user=request.user,
+                expected_version=version,
+                reason=serializer.validated_data["reason"],
+            )
+        except services.TaskConflict as conflict:
+            raise self.stale(conflict) from None
+        return self.respond(self.reread(task.pk))
+
+    @extend_schema(
+        summary="填报进度，可附照片或 PDF（multipart/form-data 的 files；If-Match 必填）",
+        parameters=[IF_MATCH],
+        request={"multipart/form-data": ProgressInputSerializer, "application/json": ProgressInputSerializer},
+        responses={201: ProgressReportSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def progress(self, request, pk=None):
+        task = self.get_object()
+        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        version = expected_version(request)
+        serializer = ProgressInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            update = services.progress_record(
+                task_id=task.pk,
+                user=request.user,
+                expected_version=version,
+                progress=data["progress"],
+                status=data["status"],
+                invested_funds=data["invested_funds"],
+                note=data.get("note", ""),
+                reported_on=data.get("reported_on"),
+                files=data.get("files", []),
+            )
+        except services.TaskConflict as conflict:
+            raise self.stale(conflict) from None
+        task = self.reread(task.pk)
+        task_data = self.represent(task)
+        update = ProgressUpdate.objects.prefetch_related("evidence").get(pk=update.pk)
+        context = {**self.get_serializer_context(), "task_now": task_data}
+        body = ProgressReportSerializer(update, context=context).data
+        return self._with_etag(body, self.etag(task, task_data), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="任务的修改历史：谁、何时、改前改后、原因", responses={200: HistoryEntrySerializer(many=True)}
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        task = self.get_object()
+        entries = _timeline(task)
+        return self._with_etag(HistoryEntrySerializer(entries, many=True).data, None, status.HTTP_200_OK)
+
+    def _with_etag(self, body, etag, code):
+        return Response(body, status=code, headers={"ETag": etag} if etag else None)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="进度填报记录（含佐证材料）"),
+    retrieve=extend_schema(summary="一次进度填报"),
+)
+@extend_schema(tags=["施工图"])
+class ProgressUpdateViewSet(ApiViewSet):
+    serializer_class = ProgressUpdateSerializer
+    filterset_class = ProgressFilter
+    ordering_fields = ("id", "reported_on")
+    ordering = ("-id",)
+
+    def visible(self):
+        tasks = Task.objects.visible_to(self.request.user)
+        return ProgressUpdate.objects.filter(task__in=tasks.values("pk")).prefetch_related("evidence")
+
+    @extend_schema(
+        summary="下载一份佐证材料",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **NOT_FOUND},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"evidence/(?P<evidence_id>[0-9]+)",
+        url_name="evidence",
+        filter_backends=[],
+    )
+    def evidence(self, request, pk=None, evidence_id=None):
+        update = self.get_object()
+        evidence = get_object_or_404(ProgressEvidence.objects.filter(update=update), pk=evidence_id)
+        try:
+            handle = evidence.file.open("rb")
+        except FileNotFoundError as missing:
+            raise Http404 from missing
+        return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
