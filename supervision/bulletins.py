@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import json
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -36,15 +34,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from bazhou import clock
 from bazhou.access import AreaPaths, area_q
+from bazhou.exportlog import record_export
+from bazhou.models import ExportLog
+from bazhou.xlsx import PageSetup, StreamingWorkbook, fit_widths, style_id
 from households.models import Member
 from supervision.models import Bulletin, Finding, Organiser, Rectification
 from tasks.forms import StyledForm, add_service_errors
@@ -706,54 +701,28 @@ def _value(entry: dict, key: str, number: int):
 
 
 def render_xlsx(tables: list[Table]) -> bytes:
-    """An .xlsx of ``tables``, one sheet each, streamed by openpyxl's write-only mode.
+    """An .xlsx of ``tables``, one sheet each, written with the shared workbook pieces (``bazhou.xlsx``).
 
-    Every text is written as a typed string cell: a task named “=SUM(A1)” (or “+86…”, “-”, “@…”) stays
-    text and never becomes a formula. Column widths are set from the widest value, a Chinese character
-    counting double.
+    Every text is a typed text cell: a task named “=SUM(A1)” (or “+86…”, “-”, “@…”) stays text and never becomes
+    a formula. Column widths fit the widest value, a Chinese character counting double; the title and header
+    rows are frozen, and the sheets print landscape on A4, fitted to the page width, the header on every page.
     """
-    workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = workbook.create_sheet(table.name)
-        for index, width in enumerate(_widths(table), start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        sheet.freeze_panes = "A3"
-        sheet.page_setup.orientation = "landscape"
-        sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-        sheet.append([_cell(sheet, table.title, font=Font(bold=True, size=14))])
-        sheet.append([_cell(sheet, label, font=bold) for label in table.columns])
-        for row in table.rows:
-            sheet.append([_cell(sheet, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _cell(sheet, value, font=None) -> WriteOnlyCell:
-    if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"  # never "f", whatever the text starts with
-    else:
-        cell = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, datetime.date):
-            cell.number_format = "yyyy-mm-dd"
-    if font is not None:
-        cell.font = font
-    return cell
-
-
-def _widths(table: Table) -> list[float]:
-    widths = [_display_width(label) for label in table.columns]
-    for row in table.rows:
-        for index, value in enumerate(row):
-            text = value.isoformat() if isinstance(value, datetime.date) else str(value)
-            widths[index] = max(widths[index], _display_width(text))
-    return [min(max(width + 2, 6), 60) for width in widths]
-
-
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    text, number, date = style_id("text"), style_id("int"), style_id("date")
+    with StreamingWorkbook() as book:
+        for table in tables:
+            n = len(table.columns)
+            widths = fit_widths(table.columns, table.rows)
+            with book.sheet(table.name, widths=widths, freeze=(2, 0), page=PageSetup(repeat_rows=(2, 2))) as sheet:
+                sheet.row([table.title] + [None] * (n - 1), style_id("title"), height=24)
+                sheet.merge(1, 1, 1, n)
+                sheet.row(table.columns, style_id("header"))
+                for row in table.rows:
+                    styles = [
+                        date if isinstance(v, datetime.date) else number if isinstance(v, int) else text for v in row
+                    ]
+                    sheet.row(row, styles)
+    with book.file as file:
+        return file.read()
 
 
 def attachment_header(filename: str, fallback: str) -> str:
@@ -948,7 +917,9 @@ def bulletin_publish(request, pk):
 @require_GET
 def bulletin_print(request, pk):
     bulletin = get_object_or_404(_visible(request.user), pk=pk)
-    return render(request, "supervision/bulletin_print.html", {"report": Report.of(bulletin), "bulletin": bulletin})
+    report = Report.of(bulletin)
+    _log_export(request, report, fmt="print")
+    return render(request, "supervision/bulletin_print.html", {"report": report, "bulletin": bulletin})
 
 
 @login_required
@@ -958,6 +929,7 @@ def bulletin_xlsx(request, pk):
     report = Report.of(bulletin)
     name = f"{report.masthead}{report.issue}{'（草稿）' if report.is_draft else ''}.xlsx"
     fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
+    _log_export(request, report, fmt="xlsx")
     return HttpResponse(
         render_xlsx(bulletin_tables(report)),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -967,3 +939,16 @@ def bulletin_xlsx(request, pk):
 
 def _visible(user):
     return bulletins_visible_to(user).select_related("district", "published_by", "created_by")
+
+
+def _log_export(request, report: Report, *, fmt: str) -> None:
+    """The export log: a bulletin names responsible people and household heads, so it is personal data."""
+    record_export(
+        request.user,
+        kind=ExportLog.Kind.BULLETIN,
+        area=f"{report.bulletin.district.name} {report.issue}{'（草稿）' if report.is_draft else ''}",
+        rows=len(report.tasks) + len(report.rectifications),
+        personal=True,
+        fmt=fmt,
+        request=request,
+    )

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from supervision import bulletins, views
+from supervision import bulletins, exports, views
 
 app_name = "supervision"
 
 # URL names are fixed: other pages link to them.
 urlpatterns = [
     path("queue/", views.review_queue, name="queue"),
+    path("queue/xlsx/", exports.queue_xlsx, name="queue_xlsx"),
     path("inspections/", views.inspection_list, name="inspections"),
     path("inspections/new/", views.inspection_create, name="inspection_create"),
     path("inspections/<int:pk>/", views.inspection_detail, name="inspection"),

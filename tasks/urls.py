@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import views
+from tasks import excel_views, views
 
 app_name = "tasks"
 
@@ -19,4 +19,10 @@ urlpatterns = [
     path("<int:pk>/history/", views.task_history, name="task_history"),
     # Evidence files are served through the access check, not from MEDIA_URL.
     path("evidence/<int:pk>/", views.evidence_file, name="evidence"),
+    # Excel: the one table out, the import template, upload → preview → confirm.
+    path("excel/plan-table/", excel_views.plan_table_xlsx, name="plan_table_xlsx"),
+    path("excel/template/", excel_views.plan_template, name="plan_template"),
+    path("excel/import/", excel_views.plan_import, name="plan_import"),
+    path("excel/import/<int:pk>/", excel_views.plan_import_batch, name="plan_import_batch"),
+    path("excel/import/<int:pk>/marked/", excel_views.plan_import_marked, name="plan_import_marked"),
 ]

@@ -1,0 +1,474 @@
+"""The household register in from Excel: households and their members, one member a row, previewed, then applied
+all at once or not at all.
+
+A row's 户编号 finds the household, its 身份证号 the member within it: re-importing an exported register updates
+what changed and adds nothing twice. A household or member changed in the system since the export (户版本,
+成员版本) is a conflict, never overwritten. New households need a village the user may change; a new member's ID
+number must not be active in another household (a person registered twice is a finding, never a silent merge);
+every household keeps exactly one head. The import never deletes or deactivates anyone. Masked ID numbers
+(511902********1234, from an export for a role that may not see them) cannot be imported.
+
+The preview checks every row in Python with ``households.services.household_check`` / ``member_check`` (a fixed
+number of queries); confirming reads the file again and, if it gives exactly the previewed changes, writes them
+through ``households.services`` with the reason “Excel 导入：<file name>”.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from bazhou.xlsx import (
+    CellError,
+    ImportPreview,
+    ImportRefused,
+    Problem,
+    RowChange,
+    as_bool,
+    as_choice,
+    as_int,
+    as_text,
+    check_row_count,
+    column_letter,
+    digest,
+    locate_header,
+    read_sheet,
+)
+from households import idnumbers, services
+from households.exports import COLUMNS, HOUSEHOLD_CHOICES, HOUSEHOLD_FLAGS, MEMBER_CHOICES, MEMBER_FLAGS, SHEET
+from households.models import Cause, Household, Member
+from villages.models import Village
+
+CHUNK = 5000
+KNOWN = {c.header: c.key for c in COLUMNS if c.key != "seq"}
+KNOWN.update({"乡镇（街道）": "township", "户主关系": "relation", "组": "group"})
+REQUIRED = ("number", "name", "id_number", "relation")
+HEADERS = {c.key: c.header for c in COLUMNS}
+CAUSE_VALUES = {str(label): value for value, label in Cause.choices}
+YEARS = ("identified_year", "planned_exit_year", "exit_year", "relapse_year")
+MEMBER_TEXT = ("name", "ethnicity")
+
+
+def _values(choices) -> dict[str, str]:
+    return {str(label): value for value, label in choices.choices}
+
+
+HOUSEHOLD_LABELS = {name: _values(choices) for name, choices in HOUSEHOLD_CHOICES.items()}
+MEMBER_LABELS = {name: _values(choices) for name, choices in MEMBER_CHOICES.items()}
+LABELS = {**HOUSEHOLD_LABELS, **MEMBER_LABELS}
+
+
+def reason_for(file_name: str) -> str:
+    return f"Excel 导入：{file_name}"[:500]
+
+
+@dataclass
+class _Household:
+    number: str
+    first_row: int
+    village: Village | None
+    existing: Household | None
+    data: dict
+    version: int | None
+    changed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Member:
+    row: int
+    household: str
+    existing: Member | None
+    data: dict
+    version: int | None
+    changed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Plan:
+    preview: ImportPreview
+    households: list[_Household] = field(default_factory=list)
+    members: list[_Member] = field(default_factory=list)
+
+
+def preview_register_import(*, user, content: bytes, file_name: str, year=None) -> ImportPreview:
+    """Every household and member the upload would create or update, and every error; writes nothing."""
+    return _evaluate(user=user, content=content, file_name=file_name).preview
+
+
+@transaction.atomic
+def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: str, year=None) -> ImportPreview:
+    """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import)."""
+    plan = _evaluate(user=user, content=content, file_name=file_name)
+    preview = plan.preview
+    if preview.problems:
+        raise ImportRefused(preview, "表格中有错误，未导入任何数据。请改正后重新上传。")
+    if preview.fingerprint != fingerprint:
+        raise ImportRefused(preview, "预览之后数据已有变化，未导入任何数据。请核对下面新的预览后再确认。")
+    reason = reason_for(file_name)
+    ids: dict[str, int] = {}
+    for op in plan.households:
+        if op.existing is None:
+            household = services.household_create(
+                user=user, village_id=op.village.pk, number=op.number, data=op.data, reason=reason
+            )
+        elif op.changed:
+            household = services.household_update(
+                household_id=op.existing.pk, user=user, expected_version=op.version, data=op.data, reason=reason
+            )
+        else:
+            household = op.existing
+        ids[op.number] = household.pk
+    # Whoever stops being the head first, so that a household never has two heads on the way.
+    updates = [op for op in plan.members if op.existing is not None and op.changed]
+    updates.sort(key=lambda op: op.data.get("relation") == Member.Relation.HEAD)
+    for op in updates:
+        services.member_update(
+            member_id=op.existing.pk, user=user, expected_version=op.version, data=op.data, reason=reason
+        )
+    for op in plan.members:
+        if op.existing is None:
+            services.member_create(household_id=ids[op.household], user=user, data=op.data, reason=reason)
+    return preview
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and checking
+# ---------------------------------------------------------------------------------------------
+
+
+class _Row:
+    def __init__(self, number: int, values: list, columns: dict[str, int], headers: dict[str, str]):
+        self.number = number
+        self.columns = columns
+        self.headers = headers
+        self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
+        self.texts = {key: as_text(value) for key, value in self.raw.items()}
+        self.problems: list[Problem] = []
+        self.household: dict = {}
+        self.member: dict = {}
+        self.household_version = self.member_version = None
+
+    def problem(self, key: str, message: str) -> None:
+        column = column_letter(self.columns[key]) if key in self.columns else ""
+        self.problems.append(Problem(self.number, column, self.headers.get(key, HEADERS.get(key, "")), message))
+
+    def _take(self, key: str, convert, **kwargs):
+        try:
+            return convert(self.raw[key], what=self.headers[key], **kwargs)
+        except CellError as error:
+            self.problem(key, str(error))
+            return None
+
+    def read(self) -> None:
+        if not self.texts.get("number"):
+            self.problem("number", "请填写户编号。")
+        for key in self.raw:
+            if key in ("township", "village", "number"):
+                continue
+            if key == "household_version":
+                self.household_version = self._take(key, as_int)
+            elif key == "member_version":
+                self.member_version = self._take(key, as_int)
+            elif key in LABELS:
+                value = self._take(key, as_choice, choices=LABELS[key])
+                target = self.household if key in HOUSEHOLD_LABELS else self.member
+                if value is not None:
+                    target[key] = value
+            elif key in HOUSEHOLD_FLAGS or key in MEMBER_FLAGS:
+                value = self._take(key, as_bool)
+                if value is not None:
+                    (self.household if key in HOUSEHOLD_FLAGS else self.member)[key] = value
+            elif key in YEARS:
+                self.household[key] = self._take(key, as_int)
+            elif key == "work_months":
+                value = self._take(key, as_int)
+                if value is not None:
+                    self.member[key] = value
+            elif key == "other_causes":
+                self.household[key] = self._causes()
+            elif key == "id_number":
+                self.member[key] = idnumbers.normalize(self.texts[key])
+            elif key in ("group", "phone"):
+                self.household[key] = self.texts[key]
+            elif key in MEMBER_TEXT and (self.texts[key] or key == "name"):
+                self.member[key] = self.texts[key]
+        id_number = self.member.get("id_number", "")
+        if not id_number:
+            self.problem("id_number", "请填写身份证号。")
+        elif "*" in id_number:
+            self.problem("id_number", "身份证号已打码，不能导入：请由能看到完整身份证号的人员导出后修改。")
+        if not self.member.get("name"):
+            self.problem("name", "请填写姓名。")
+        if "relation" in self.raw and not self.texts.get("relation"):
+            self.problem("relation", "请选择与户主关系。")
+        if "identified_year" in self.raw and not self.texts.get("identified_year"):
+            self.problem("identified_year", "请填写识别年度。")
+
+    def _causes(self) -> list[str]:
+        text = self.texts.get("other_causes", "")
+        causes = []
+        for part in filter(None, (p.strip() for p in text.replace("，", "、").replace(",", "、").split("、"))):
+            if part not in CAUSE_VALUES:
+                self.problem("other_causes", f"其他致贫原因“{part}”不在致贫原因列表中：{'、'.join(CAUSE_VALUES)}。")
+                continue
+            causes.append(CAUSE_VALUES[part])
+        return causes
+
+
+def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
+    preview = ImportPreview(kind="households", file_name=file_name)
+    result = _Plan(preview)
+    sheet = read_sheet(content, sheet_name=SHEET)
+    header = locate_header(sheet, KNOWN, REQUIRED, anchor="户编号")
+    rows = []
+    for number, values in sheet.rows:
+        if number <= header.last_row:
+            continue
+        row = _Row(number, values, header.columns, header.headers)
+        if not any(row.texts.values()):
+            continue
+        row.read()
+        rows.append(row)
+
+    check_row_count(len(rows))
+    numbers = sorted({r.texts["number"] for r in rows if r.texts.get("number")})
+    id_numbers = sorted({r.member["id_number"] for r in rows if r.member.get("id_number")})
+    households: dict[str, Household] = {}
+    members: dict[str, list[Member]] = {}
+    taken: set[str] = set()
+    active_elsewhere: dict[str, str] = {}
+    for chunk in _chunks(numbers):
+        for household in (
+            Household.objects.editable_by(user).select_related("village__township").filter(number__in=chunk)
+        ):
+            households[household.number] = household
+        taken.update(Household.objects.filter(number__in=chunk).values_list("number", flat=True))
+        for member in Member.objects.filter(
+            household__number__in=chunk, household__in=Household.objects.editable_by(user)
+        ):
+            members.setdefault(member.household_id, []).append(member)
+    for chunk in _chunks(id_numbers):
+        active_elsewhere.update(
+            Member.objects.filter(is_active=True, id_number__in=chunk).values_list("id_number", "household__number")
+        )
+    villages: dict[tuple[str, str], list[Village]] = {}
+    for village in Village.objects.editable_by(user).select_related("township"):
+        villages.setdefault((village.township.name, village.name), []).append(village)
+
+    groups: dict[str, list[_Row]] = {}
+    for row in rows:
+        if row.texts.get("number"):
+            groups.setdefault(row.texts["number"], []).append(row)
+    seen_ids: dict[str, int] = {}
+    for number, group in groups.items():
+        _check_household(number, group, result, households, members, taken, villages, active_elsewhere, seen_ids)
+    for row in rows:
+        preview.problems.extend(row.problems)
+    preview.problems.sort(key=lambda p: (p.row, p.column))
+    preview.changes.sort(key=lambda c: c.row)
+    preview.fingerprint = digest(
+        {
+            "households": [
+                (
+                    op.number,
+                    op.existing.pk if op.existing else None,
+                    op.version,
+                    op.data if op.existing is None else {k: op.data[k] for k in sorted(op.changed)},
+                )
+                for op in result.households
+                if op.existing is None or op.changed
+            ],
+            "members": [
+                (
+                    op.household,
+                    op.existing.pk if op.existing else None,
+                    op.version,
+                    op.data if op.existing is None else {k: op.data[k] for k in sorted(op.changed)},
+                )
+                for op in result.members
+                if op.existing is None or op.changed
+            ],
+        }
+    )
+    return result
+
+
+def _chunks(values: list):
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _check_household(number, group, result, households, members, taken, villages, active_elsewhere, seen_ids):
+    first = group[0]
+    if first.problems:
+        return
+    for row in group[1:]:
+        if row.problems:
+            continue
+        for key, value in row.household.items():
+            if first.household.get(key) != value:
+                row.problem(key, f"同一户的各行户信息须相同：与第 {first.number} 行不同。")
+    if any(row.problems for row in group):
+        return
+    existing = households.get(number)
+    preview = result.preview
+    if existing is None:
+        if number in taken:
+            first.problem("number", f"户编号 {number} 已被使用，且不在您可以修改的范围内。")
+            return
+        township, village_name = first.texts.get("township", ""), first.texts.get("village", "")
+        found = [
+            v
+            for (t, name), vs in villages.items()
+            if name == village_name and (not township or t == township)
+            for v in vs
+        ]
+        if not village_name or not found:
+            first.problem("village", f"找不到村“{township}{village_name}”，或该村不在您可以修改的范围内。")
+            return
+        if len(found) > 1:
+            first.problem("township", f"有多个名为“{village_name}”的村，请填写乡镇以区分。")
+            return
+        village = found[0]
+        household = Household(village=village, number=number)
+        check = services.household_check(household=household, data=first.household)
+        if _report(first, check.errors):
+            return
+        op = _Household(number, first.number, village, None, dict(first.household), None)
+        label = f"{village.township.name} {village.name} 户 {number}"
+        preview.changes.append(RowChange(first.number, "create", "", label, _fields(check.obj, first.household, None)))
+        current_members: list[Member] = []
+    else:
+        village = existing.village
+        for key, expected in (("township", village.township.name), ("village", village.name)):
+            given = first.texts.get(key, "")
+            if given and given != expected:
+                first.problem(
+                    key, f"户编号 {number} 属于{village.township.name}{village.name}，导入不能把户改到另一个村。"
+                )
+                return
+        copy = Household.objects.model(
+            **{f.attname: getattr(existing, f.attname) for f in Household._meta.concrete_fields}
+        )
+        check = services.household_check(household=copy, data=first.household)
+        op = _Household(
+            number, first.number, village, existing, dict(first.household), first.household_version, check.changed
+        )
+        if check.changed:
+            if first.household_version is None:
+                first.problem("household_version", "请保留导出时的“户版本”，系统凭它判断该户在导出后是否被他人修改。")
+                return
+            if first.household_version != existing.version:
+                first.problem(
+                    "household_version",
+                    f"该户在导出后已被修改（表中版本 {first.household_version}，当前版本 {existing.version}），"
+                    "为免覆盖他人的修改未导入：请重新导出后再修改。",
+                )
+                return
+            if _report(first, check.errors):
+                return
+            label = f"{village.township.name} {village.name} 户 {number}"
+            preview.changes.append(
+                RowChange(first.number, "update", number, label, _fields(check.obj, check.changed, existing))
+            )
+        current_members = members.get(existing.pk, [])
+    result.households.append(op)
+
+    by_id = {m.id_number: m for m in current_members}
+    final_heads = {m.id_number for m in current_members if m.is_active and m.relation == Member.Relation.HEAD}
+    for row in group:
+        id_number = row.member["id_number"]
+        if id_number in seen_ids:
+            row.problem("id_number", f"身份证号与第 {seen_ids[id_number]} 行重复。")
+            continue
+        seen_ids[id_number] = row.number
+        member = by_id.get(id_number)
+        name = row.member.get("name", "")
+        if member is None:
+            elsewhere = active_elsewhere.get(id_number)
+            if elsewhere and elsewhere != number:
+                row.problem("id_number", f"该身份证号已登记为户 {elsewhere} 的在册成员，同一人不能在两户中同时在册。")
+                continue
+            new = Member(household=Household(village=village, number=number))
+            check = services.member_check(member=new, data=row.member)
+            if _report(row, check.errors):
+                continue
+            result.members.append(_Member(row.number, number, None, dict(row.member), None))
+            preview.changes.append(
+                RowChange(row.number, "create", "", f"户 {number} 成员 {name}", _fields(check.obj, row.member, None))
+            )
+            if check.obj.relation == Member.Relation.HEAD:
+                final_heads.add(id_number)
+            continue
+        if not member.is_active:
+            row.problem("id_number", "该成员已不在册（迁出、死亡或注销），不能通过导入恢复。")
+            continue
+        copy = Member.objects.model(**{f.attname: getattr(member, f.attname) for f in Member._meta.concrete_fields})
+        check = services.member_check(member=copy, data=row.member)
+        final_heads.discard(id_number)
+        if check.obj.relation == Member.Relation.HEAD:
+            final_heads.add(id_number)
+        if not check.changed:
+            preview.unchanged += 1
+            continue
+        if row.member_version is None:
+            row.problem("member_version", "请保留导出时的“成员版本”，系统凭它判断该成员在导出后是否被他人修改。")
+            continue
+        if row.member_version != member.version:
+            row.problem(
+                "member_version",
+                f"该成员在导出后已被修改（表中版本 {row.member_version}，当前版本 {member.version}），"
+                "为免覆盖他人的修改未导入：请重新导出后再修改。",
+            )
+            continue
+        if _report(row, check.errors):
+            continue
+        result.members.append(_Member(row.number, number, member, dict(row.member), row.member_version, check.changed))
+        preview.changes.append(
+            RowChange(
+                row.number,
+                "update",
+                id_number[-4:],
+                f"户 {number} 成员 {name}",
+                _fields(check.obj, check.changed, member),
+            )
+        )
+    if len(final_heads) != 1 and not any(row.problems for row in group):
+        first.problem("relation", f"每户须有且只有一名在册户主（户 {number} 导入后有 {len(final_heads)} 名）。")
+
+
+def _report(row: _Row, errors: dict[str, list[str]]) -> bool:
+    for name, messages in errors.items():
+        for message in messages:
+            if name in row.columns:
+                row.problem(name, message)
+            else:
+                label = HEADERS.get(name, "")
+                row.problems.append(Problem(row.number, "", "", f"{label}：{message}" if label else message))
+    return bool(errors)
+
+
+def _show(name: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if name in LABELS:
+        return next((label for label, v in LABELS[name].items() if v == value), str(value))
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if name == "other_causes":
+        return "、".join(next((label for label, v in CAUSE_VALUES.items() if v == c), c) for c in value)
+    return str(value)
+
+
+ORDER = [c.key for c in COLUMNS]
+
+
+def _fields(obj, names, before) -> list[tuple[str, str, str]]:
+    """(header, before, after) of ``names``, in the order of the columns; for a new row only what is filled in."""
+    names = sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    return [
+        (HEADERS.get(n, n), _show(n, getattr(before, n)) if before is not None else "", _show(n, getattr(obj, n)))
+        for n in names
+        if before is not None or getattr(obj, n) not in (None, "", [])
+    ]

@@ -1,0 +1,257 @@
+"""Writes to the registry (建档立卡): households and their members, as the Excel import and the API make them, and
+the yearly incomes.
+
+As in ``tasks.services``: keyword-only arguments and the acting ``user``; what is changed is fetched through
+``bazhou.access`` (a household the user may not change is a 404, as if it did not exist); one transaction; the
+row is locked and its ``version`` compared with the one the caller last saw (:class:`RegistryConflict`, nothing
+changed); ``full_clean()`` before anything is written (Chinese messages by field); the history written in the same
+step, signed with who and why.
+
+A member is never deleted: :func:`member_leave` marks them no longer active (迁出、死亡或注销), with a reason.
+A year's income (one a household and year) has no version and no history of its own: :func:`income_update`
+compares the figures the caller read (:func:`income_fingerprint`) under the row lock instead.
+
+:func:`household_check` and :func:`member_check` say, without a query, what these functions would change and
+refuse: the import's preview checks thousands of rows with them, and the writes check again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+
+from bazhou.services import collect_errors, raise_if, sign
+from households.models import Household, HouseholdIncome, Member
+from villages.models import Village
+
+# The fields of a household and of a member a person may set (the rest: village, number, version, dates).
+HOUSEHOLD_FIELDS = (
+    "group",
+    "phone",
+    "attribute",
+    "main_cause",
+    "other_causes",
+    "identified_year",
+    "status",
+    "planned_exit_year",
+    "exit_year",
+    "relapse_year",
+    "housing_grade",
+    "safe_water",
+    "electricity",
+    "radio_tv",
+    "road",
+    "sanitary_toilet",
+)
+MEMBER_FIELDS = (
+    "name",
+    "sex",
+    "id_number",
+    "relation",
+    "ethnicity",
+    "education",
+    "school",
+    "health",
+    "labour",
+    "work",
+    "work_months",
+    "medical_insurance",
+    "pension_insurance",
+    "on_dibao",
+)
+
+# The figures of a year's income a person may set (in 元); the household and the year are fixed once recorded.
+INCOME_FIELDS = (*HouseholdIncome.INCOME_FIELDS, "business_expenses")
+
+MEMBER_LEFT = "该成员已不在册（迁出、死亡或注销），不能再修改。"
+REASON_LEAVE = "成员不再在册（迁出、死亡或注销）须填写原因。"
+
+
+class RegistryConflict(Exception):
+    """Someone changed the household or member after the caller read it; nothing was changed."""
+
+    def __init__(self, current):
+        self.current = current
+        super().__init__(f"{current._meta.verbose_name} {current} 已被他人修改（当前版本 {current.version}）。")
+
+
+class IncomeConflict(Exception):
+    """Someone changed the year's income after the caller read it (the model has no version: its figures'
+    :func:`income_fingerprint` is compared); nothing was changed."""
+
+    def __init__(self, current: HouseholdIncome):
+        self.current = current
+        super().__init__(f"{current} 的收入已被他人修改。")
+
+
+@dataclass
+class Check:
+    obj: Household | Member
+    changed: set[str]
+    errors: dict[str, list[str]]
+
+
+def _assign(obj, data: Mapping, allowed: tuple[str, ...]) -> set[str]:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValueError(f"Not fields a person may set: {sorted(unknown)}")
+    changed = set()
+    for name, value in data.items():
+        if getattr(obj, name) != value:
+            changed.add(name)
+            setattr(obj, name, value)
+    return changed
+
+
+def household_check(*, household: Household, data: Mapping) -> Check:
+    """The changes ``data`` makes to ``household`` (in memory, never saved) and what the rules say of them."""
+    changed = _assign(household, data, HOUSEHOLD_FIELDS)
+    errors: dict[str, list[str]] = {}
+    collect_errors(
+        errors,
+        lambda: household.full_clean(exclude=["village"], validate_unique=False, validate_constraints=False),
+    )
+    return Check(household, changed, errors)
+
+
+def member_check(*, member: Member, data: Mapping) -> Check:
+    """The changes ``data`` makes to ``member`` (in memory, never saved) and what the rules say of them."""
+    changed = _assign(member, data, MEMBER_FIELDS)
+    errors: dict[str, list[str]] = {}
+    collect_errors(
+        errors, lambda: member.full_clean(exclude=["household"], validate_unique=False, validate_constraints=False)
+    )
+    return Check(member, changed, errors)
+
+
+@transaction.atomic
+def household_create(*, user, village_id: int, number: str, data: Mapping, reason: str) -> Household:
+    """Register a household in a village ``user`` may change."""
+    village = get_object_or_404(Village.objects.editable_by(user), pk=village_id)
+    household = Household(village=village, number=(number or "").strip())
+    _assign(household, data, HOUSEHOLD_FIELDS)
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, household.full_clean)
+    raise_if(errors)
+    sign(household, user, reason)
+    household.save()
+    return household
+
+
+@transaction.atomic
+def household_update(*, household_id: int, user, expected_version: int, data: Mapping, reason: str) -> Household:
+    """Change a household's facts; nothing is written when nothing changes."""
+    household = get_object_or_404(Household.objects.editable_by(user).select_for_update(of=("self",)), pk=household_id)
+    if expected_version is None or household.version != int(expected_version):
+        raise RegistryConflict(household)
+    if not _assign(household, data, HOUSEHOLD_FIELDS):
+        return household
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, household.full_clean)
+    raise_if(errors)
+    household.version += 1
+    sign(household, user, reason)
+    household.save()
+    return household
+
+
+@transaction.atomic
+def member_create(*, household_id: int, user, data: Mapping, reason: str) -> Member:
+    """Add a member to a household ``user`` may change (an ID number active in another household is refused)."""
+    household = get_object_or_404(Household.objects.editable_by(user), pk=household_id)
+    member = Member(household=household)
+    _assign(member, data, MEMBER_FIELDS)
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, member.full_clean)
+    raise_if(errors)
+    sign(member, user, reason)
+    member.save()
+    return member
+
+
+@transaction.atomic
+def member_update(*, member_id: int, user, expected_version: int, data: Mapping, reason: str) -> Member:
+    """Change an active member of a household ``user`` may change; nothing is written when nothing changes."""
+    members = Member.objects.filter(household__in=Household.objects.editable_by(user), is_active=True)
+    member = get_object_or_404(members.select_for_update(of=("self",)), pk=member_id)
+    if expected_version is None or member.version != int(expected_version):
+        raise RegistryConflict(member)
+    if not _assign(member, data, MEMBER_FIELDS):
+        return member
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, member.full_clean)
+    raise_if(errors)
+    member.version += 1
+    sign(member, user, reason)
+    member.save()
+    return member
+
+
+@transaction.atomic
+def member_leave(*, member_id: int, user, expected_version: int, reason: str, data: Mapping | None = None) -> Member:
+    """A member leaves the register (迁出、死亡或注销): never deleted, marked no longer active, with the reason in
+    the history. ``data`` may correct the member's facts in the same step. A member who has left stays so."""
+    members = Member.objects.filter(household__in=Household.objects.editable_by(user))
+    member = get_object_or_404(members.select_for_update(of=("self",)), pk=member_id)
+    if expected_version is None or member.version != int(expected_version):
+        raise RegistryConflict(member)
+    if not member.is_active:
+        raise ValidationError({"is_active": MEMBER_LEFT})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_LEAVE})
+    _assign(member, data or {}, MEMBER_FIELDS)
+    member.is_active = False
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, member.full_clean)
+    raise_if(errors)
+    member.version += 1
+    sign(member, user, f"不再在册：{reason}")
+    member.save()
+    return member
+
+
+def income_fingerprint(income: HouseholdIncome) -> str:
+    """A short digest of the figures a person sets, to tell whether a year's income changed since it was read."""
+    content = "|".join(
+        [str(income.household_id), str(income.year), *(f"{getattr(income, n):.2f}" for n in INCOME_FIELDS)]
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
+
+
+@transaction.atomic
+def income_create(*, household_id: int, user, year: int, data: Mapping) -> HouseholdIncome:
+    """Record a household's income for ``year`` (one a household and year; the figures not given are 0).
+
+    The household is locked, so that two records of the same year cannot both pass the check."""
+    households = Household.objects.editable_by(user).select_for_update(of=("self",))
+    household = get_object_or_404(households, pk=household_id)
+    income = HouseholdIncome(household=household, year=year)
+    _assign(income, data, INCOME_FIELDS)
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, income.full_clean)
+    raise_if(errors)
+    income.save()
+    return income
+
+
+@transaction.atomic
+def income_update(*, income_id: int, user, expected: str, data: Mapping) -> HouseholdIncome:
+    """Change the figures of a year's income, if they are still those the caller read (``expected`` is their
+    :func:`income_fingerprint`, else IncomeConflict); nothing is written when nothing changes."""
+    incomes = HouseholdIncome.objects.filter(household__in=Household.objects.editable_by(user))
+    income = get_object_or_404(incomes.select_for_update(of=("self",)), pk=income_id)
+    if income_fingerprint(income) != expected:
+        raise IncomeConflict(income)
+    if not _assign(income, data, INCOME_FIELDS):
+        return income
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, income.full_clean)
+    raise_if(errors)
+    income.save()
+    return income

@@ -1,0 +1,414 @@
+"""The one table (施工图) out: a row generator, and the .xlsx renderer the office prints and hangs on the wall.
+
+:func:`plan_table_rows` yields the rows of a district's, a township's or a village's plan of a year as plain
+dicts: the task rows grouped by township and village (village rows first, then each household's rows), a fund
+subtotal row after each village (and after each township, for a district), and the total. It runs three queries
+whatever the size (the tasks, their fund lines in the same order, merged as they stream; and nothing else), and
+holds one row at a time. The page export, the API (JSON or .xlsx) and the tests all read these rows.
+
+:func:`render_plan_table` writes them with :class:`bazhou.xlsx.StreamingWorkbook` into a temporary file: title,
+two-row header, one column per area level, fund sources, responsibility and progress, the 编号 and 版本 columns
+the import uses to find each row again (grey, not printed), drop-down lists on the choice columns, frozen header,
+landscape print fitted to the page width with the header on every page, and a sheet of instructions.
+:func:`render_plan_template` writes the same layout without rows: the import template.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, OuterRef, Subquery
+
+from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, style_id, write_header
+from households.models import Member
+from tasks.models import Category, FundLine, FundSource, Task
+from villages.models import District, Township, Village
+
+KIND_VILLAGE = "一村一案"
+KIND_HOUSEHOLD = "一户一策"
+SOURCE_SHORT = {
+    "central": "中央财政",
+    "province": "省级财政",
+    "city": "市级财政",
+    "district": "区级财政",
+    "integrated": "统筹整合",
+    "sector": "行业部门",
+    "social": "社会帮扶",
+    "local": "镇村配套",
+    "self": "群众自筹",
+    "finance": "金融扶贫",
+}
+SOURCES = list(FundSource.values)
+FUNDS_GROUP = "计划资金（万元）"
+KEY_GROUP = "导入用，请勿修改"
+CATEGORY_LABELS = {value: str(label) for value, label in Category.choices}
+STATUS_LABELS = {value: str(label) for value, label in Task.Status.choices}
+
+# The one table's columns, left to right. ``key`` is the row dict's key; the import finds columns by header.
+COLUMNS = [
+    Column("seq", "序号", 5, "int"),
+    Column("township", "乡镇", 10, "center", group="区域"),
+    Column("village", "村", 10, "center", group="区域"),
+    Column("kind", "计划类型", 9, "center", choices=[KIND_VILLAGE, KIND_HOUSEHOLD]),
+    Column("household", "户编号", 17, "text", group=KIND_HOUSEHOLD),
+    Column("head", "户主", 8, "center", group=KIND_HOUSEHOLD),
+    Column("category", "类别", 11, "center", choices=list(CATEGORY_LABELS.values())),
+    Column("item", "项目", 24, "wrap"),
+    Column("quantity", "数量", 8, "number", group="建设规模"),
+    Column("unit", "单位", 6, "center", group="建设规模"),
+    Column("deadline", "完成时限", 11, "date"),
+    Column("planned_funds", "合计", 11, "money", group=FUNDS_GROUP),
+    *[Column(f"fund_{source}", SOURCE_SHORT[source], 9, "money", group=FUNDS_GROUP) for source in SOURCES],
+    Column("invested_funds", "已投入资金（万元）", 10, "money"),
+    Column("responsible_unit", "责任单位", 16, "wrap", group="责任主体"),
+    Column("responsible_person", "责任人", 8, "center", group="责任主体"),
+    Column("responsible_phone", "联系电话", 13, "center", group="责任主体"),
+    Column("status", "状态", 8, "center", group="完成情况", choices=list(STATUS_LABELS.values())),
+    Column("progress", "进度（%）", 7, "int", group="完成情况"),
+    Column("completed_on", "完成日期", 11, "date", group="完成情况"),
+    Column("overdue", "是否逾期", 6, "flag", group="完成情况"),
+    Column("id", "编号", 8, "key", group=KEY_GROUP, key_column=True),
+    Column("version", "版本", 6, "key", group=KEY_GROUP, key_column=True),
+]
+KEYS = [c.key for c in COLUMNS]
+MONEY_KEYS = ["planned_funds", *(f"fund_{s}" for s in SOURCES), "invested_funds"]
+PRINTED_COLUMNS = len(COLUMNS) - 2  # 编号 and 版本 are for the import, not for the wall
+TEMPLATE_ROWS = 200  # bordered empty rows in the template
+CHOICE_ROWS = 2000  # rows below the last that still get the drop-down lists
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class PlanTableScope:
+    """Which plan table: ``user``'s view of the district, a township or a village, for ``year``.
+
+    Build it with :func:`tasks.excel_views.plan_table_scope` (or the API's equivalent), which fetches the area
+    through the access scope; the rows are read through ``Task.objects.visible_to(user)`` in any case.
+    """
+
+    user: object
+    year: int
+    district: District | None = None
+    township: Township | None = None
+    village: Village | None = None
+
+    @property
+    def level(self) -> str:
+        return "village" if self.village else "township" if self.township else "district"
+
+    @property
+    def area_name(self) -> str:
+        district = self.district.name if self.district else ""
+        if self.village:
+            return f"{district}{self.village.township.name}{self.village.name}"
+        if self.township:
+            return f"{district}{self.township.name}"
+        return district or "全部区县"
+
+    @property
+    def title(self) -> str:
+        return f"{self.area_name}{self.year}年脱贫攻坚“一村一案”“一户一策”施工图"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.area_name}{self.year}年施工图.xlsx"
+
+    @property
+    def log_area(self) -> str:
+        return f"{self.area_name} {self.year}年"
+
+    def tasks(self):
+        rows = Task.objects.visible_to(self.user).live().filter(plan__year=self.year)
+        if self.village:
+            return rows.filter(plan__village=self.village)
+        if self.township:
+            return rows.filter(plan__village__township=self.township)
+        if self.district:
+            return rows.filter(plan__village__township__district=self.district)
+        return rows
+
+
+ORDER = ("plan__village__township__code", "plan__village__code", "household__number", "deadline", "id")
+
+
+def _ordering(prefix: str = "") -> list:
+    township, village, household, deadline, pk = (f"{prefix}{name}" for name in ORDER)
+    return [township, village, F(household).asc(nulls_first=True), deadline, pk]
+
+
+def _head_name():
+    heads = Member.objects.filter(household=OuterRef("household"), is_active=True, relation=Member.Relation.HEAD)
+    return Subquery(heads.order_by("id").values("name")[:1])
+
+
+TASK_FIELDS = (
+    "id",
+    "version",
+    "plan__village__township__name",
+    "plan__village__name",
+    "household__number",
+    "head_name",
+    "category",
+    "item",
+    "quantity",
+    "unit",
+    "deadline",
+    "planned_funds",
+    "invested_funds",
+    "responsible_unit",
+    "responsible_person",
+    "responsible_phone",
+    "status",
+    "progress",
+    "completed_on",
+)
+
+
+class _Sums:
+    __slots__ = ("funds", "rows")
+
+    def __init__(self):
+        self.funds = dict.fromkeys(MONEY_KEYS, ZERO)
+        self.rows = 0
+
+    def add(self, row: dict) -> None:
+        self.rows += 1
+        funds = self.funds
+        for key in MONEY_KEYS:
+            value = row[key]
+            if value is not None:
+                funds[key] += value
+
+
+def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: int = 2000) -> Iterator[dict]:
+    """The rows of the one table, in print order: task rows, village and township subtotals, the total.
+
+    Every row is a dict with the keys of :data:`COLUMNS` plus ``row_type`` (``task``, ``village_subtotal``,
+    ``township_subtotal`` or ``total``) and, for subtotal rows, ``rows`` (how many task rows they sum).
+    Categories, statuses and the plan type are the Chinese labels the table shows; money is in 万元 (Decimal);
+    ``overdue`` is a bool. Three queries, streamed.
+    """
+    tasks = scope.tasks()
+    task_rows = (
+        tasks.annotate(head_name=_head_name()).order_by(*_ordering()).values_list(*TASK_FIELDS).iterator(chunk_size)
+    )
+    lines = (
+        FundLine.objects.filter(task__in=tasks.values("id"))
+        .order_by(*_ordering("task__"), "source")
+        .values_list("task_id", "source", "amount")
+        .iterator(chunk_size)
+    )
+    pending = next(lines, None)
+    done = Task.DONE_STATUSES
+    by_township = scope.level == "district"
+    by_village = scope.level != "village"
+    village_sums = township_sums = None
+    total = _Sums()
+    current_village = current_township = None
+    seq = 0  # the 序号 of task rows (subtotal rows are not numbered)
+    for (
+        pk,
+        version,
+        township,
+        village,
+        household,
+        head,
+        category,
+        item,
+        quantity,
+        unit,
+        deadline,
+        planned,
+        invested,
+        r_unit,
+        r_person,
+        r_phone,
+        status,
+        progress,
+        completed_on,
+    ) in task_rows:
+        funds = dict.fromkeys(SOURCES)
+        while pending is not None and pending[0] == pk:
+            funds[pending[1]] = pending[2]
+            pending = next(lines, None)
+        if (township, village) != current_village:
+            if village_sums is not None and by_village:
+                yield _subtotal("village_subtotal", current_village[0], f"{current_village[1]} 小计", village_sums)
+            if township != current_township:
+                if township_sums is not None and by_township:
+                    yield _subtotal("township_subtotal", f"{current_township} 合计", "", township_sums)
+                township_sums = _Sums()
+                current_township = township
+            village_sums = _Sums()
+            current_village = (township, village)
+        seq += 1  # noqa: SIM113
+        row = {
+            "row_type": "task",
+            "seq": seq,
+            "township": township,
+            "village": village,
+            "kind": KIND_HOUSEHOLD if household else KIND_VILLAGE,
+            "household": household or "",
+            "head": head or "",
+            "category": CATEGORY_LABELS.get(category, category),
+            "item": item,
+            "quantity": quantity,
+            "unit": unit,
+            "deadline": deadline,
+            "planned_funds": planned,
+            **{f"fund_{source}": amount for source, amount in funds.items()},
+            "invested_funds": invested,
+            "responsible_unit": r_unit,
+            "responsible_person": r_person,
+            "responsible_phone": r_phone,
+            "status": STATUS_LABELS.get(status, status),
+            "progress": progress,
+            "completed_on": completed_on,
+            "overdue": status not in done and deadline < today,
+            "id": pk,
+            "version": version,
+        }
+        village_sums.add(row)
+        township_sums.add(row)
+        total.add(row)
+        yield row
+    if village_sums is not None and by_village:
+        yield _subtotal("village_subtotal", current_village[0], f"{current_village[1]} 小计", village_sums)
+    if township_sums is not None and by_township:
+        yield _subtotal("township_subtotal", f"{current_township} 合计", "", township_sums)
+    label = f"{scope.area_name} {'总计' if by_township else '合计'}"
+    yield _subtotal(
+        "total", label if scope.level != "village" else "", label if scope.level == "village" else "", total
+    )
+
+
+def _subtotal(row_type: str, township: str, village: str, sums: _Sums) -> dict:
+    row = dict.fromkeys(KEYS)
+    row.update(sums.funds)
+    for source in SOURCES:  # a source no row uses stays blank rather than 0.00 in every subtotal
+        if not row[f"fund_{source}"]:
+            row[f"fund_{source}"] = None
+    row.update({"row_type": row_type, "township": township, "village": village, "rows": sums.rows})
+    row["item"] = f"共 {sums.rows} 项"
+    return row
+
+
+def is_summary_label(text: str) -> bool:
+    """Whether a 乡镇 or 村 cell names a subtotal or total row (the import skips those rows)."""
+    return text.endswith(("小计", "合计", "总计"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The .xlsx renderer
+# ---------------------------------------------------------------------------------------------
+
+
+def _row_styles() -> dict[str, list[int]]:
+    task = [style_id(c.style) for c in COLUMNS]
+    styles = {"task": task}
+    for row_type, name in (("village_subtotal", "subtotal"), ("township_subtotal", "subtotal"), ("total", "total")):
+        styles[row_type] = [
+            style_id(f"{name}_money" if c.key in MONEY_KEYS else name) if c.key not in ("id", "version") else task[i]
+            for i, c in enumerate(COLUMNS)
+        ]
+    return styles
+
+
+def _sheet(book: StreamingWorkbook):
+    """The 施工图 sheet: rows 1–4 (title, subtitle, two header rows) and columns 序号–村 frozen; A3 landscape,
+    fitted to the page width, the header rows on every page, the 编号 and 版本 columns left out of the print."""
+    return book.sheet(
+        "施工图",
+        widths=[c.width for c in COLUMNS],
+        freeze=(4, 3),
+        page=PageSetup(repeat_rows=(3, 4), print_columns=PRINTED_COLUMNS, paper=8),
+    )
+
+
+def _choices(sheet, first: int, last: int) -> None:
+    for index, column in enumerate(COLUMNS, start=1):
+        if column.choices:
+            sheet.validate(index, first, last, column.choices)
+
+
+def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None) -> tuple[object, int]:
+    """The one table as an .xlsx in a temporary file (rewound), and how many task rows it holds."""
+    book = StreamingWorkbook(fileobj)
+    styles = _row_styles()
+    keys = KEYS
+    overdue_at = keys.index("overdue")
+    count = 0
+    subtitle = f"截至{today.year}年{today.month}月{today.day}日　　资金单位：万元　　逾期：超过完成时限仍未完成"
+    with _sheet(book) as sheet:
+        header_end = write_header(sheet, scope.title, COLUMNS, subtitle=subtitle)
+        for row in plan_table_rows(scope, today):
+            values = [row[key] for key in keys]
+            values[overdue_at] = "是" if values[overdue_at] else None
+            row_type = row["row_type"]
+            if row_type == "task":
+                count += 1
+            sheet.row(values, styles[row_type])
+        _choices(sheet, header_end + 1, sheet.row_number + CHOICE_ROWS)
+    write_instructions(book, scope.year)
+    return book.close(), count
+
+
+def render_plan_template(scope: PlanTableScope) -> object:
+    """The import template: the one table's layout without rows, with drop-down lists and instructions."""
+    book = StreamingWorkbook()
+    title = f"{scope.area_name}{scope.year}年施工图任务导入模板"
+    subtitle = "每行一项任务。新增任务不填“编号”“版本”；修改已有任务请先导出施工图，在导出的表格中修改后导入。"
+    empty = [style_id(c.style) for c in COLUMNS]
+    with _sheet(book) as sheet:
+        header_end = write_header(sheet, title, COLUMNS, subtitle=subtitle)
+        for _ in range(TEMPLATE_ROWS):
+            sheet.row([None] * len(COLUMNS), empty)
+        _choices(sheet, header_end + 1, header_end + TEMPLATE_ROWS + CHOICE_ROWS)
+    write_instructions(book, scope.year)
+    return book.close()
+
+
+INSTRUCTIONS = [
+    "施工图任务导入填写说明",
+    "",
+    "一、适用范围",
+    "1. 本表用于把施工图任务（一村一案的村级任务、一户一策的户级任务）导入系统；只能导入您有权修改的村和户。",
+    "2. 导入分两步：上传后系统先列出将新增、修改的每一行和每个错误（预览），确认后才一次写入；"
+    "有任何错误时一行也不写入。",
+    "",
+    "二、各列填写要求",
+    "乡镇、村：新增村级任务时必填，须与系统中的名称一致；户级任务可只填户编号。",
+    "计划类型：一村一案（村级任务）或一户一策（户级任务），可不填，由是否填写户编号决定。",
+    "户编号：一户一策的任务必填，须为本村已登记的贫困户；户主一列仅供查看，导入时不读取。",
+    "类别、状态：从下拉列表中选择。",
+    "项目：必填，最多 200 字。",
+    "数量：数字，最多 2 位小数；单位如 公里、亩、处、户、人。",
+    "完成时限、完成日期：日期，如 2017-08-31。已完成（已验收）的任务须填完成日期，进度为 100。",
+    "计划资金：单位万元，最多 4 位小数（即精确到元）。填写资金来源时，各来源之和须等于合计。",
+    "已投入资金：单位万元，不能超过计划资金。",
+    "进度（%）：0–100 的整数；未启动的任务进度为 0。",
+    "是否逾期、小计、合计、总计各行：由系统计算，导入时不读取。",
+    "",
+    "三、编号和版本（修改已有任务）",
+    "1. 导出的施工图最右两列“编号”“版本”是系统用来找到每一行的，请勿修改；新增任务这两列留空。",
+    "2. 再次导入导出的表格时，系统按编号更新原有任务，不会重复新增；没有改动的行不做任何修改。",
+    "3. 如果某行在导出后已被他人修改（版本不一致），该行作为冲突列出，不会覆盖他人的修改：请重新导出后再修改。",
+    "4. 已批准的施工图修改完成时限、资金或新增任务时，系统自动记录原因“Excel 导入：文件名”。",
+    "",
+    "四、限制",
+    "1. 只接受 .xlsx 文件（旧版 .xls 请先另存为 .xlsx），不接受公式：请把公式“选择性粘贴”为数值。",
+    "2. 文件大小、行数有上限（见导入页面）。导入不会删除或撤销任务：撤销请在施工图页面操作。",
+]
+
+
+def write_instructions(book: StreamingWorkbook, year: int) -> None:
+    lines = list(INSTRUCTIONS)
+    lines.insert(
+        5, f"3. 导入时选择计划年度（如 {year} 年）：新增的任务写入该村该年度的施工图，没有施工图时自动新建（草稿）。"
+    )
+    with book.sheet("填写说明", widths=[110]) as sheet:
+        for index, line in enumerate(lines):
+            sheet.row([line], style_id("title" if index == 0 else "note"), height=24 if index == 0 else None)

@@ -1,0 +1,570 @@
+"""Plan rows in from Excel: read an uploaded one table (an export, or the template filled in), preview every row
+to create or update and every error, and apply all of it in one transaction, or nothing.
+
+Which row is which: a row with 编号 is the plan row of that id, changed only if the user may change it and only if
+its 版本 is still the one in the file (otherwise it is a conflict, never overwritten); a row without 编号 is new,
+in the plan of its village (its 村 and 乡镇, or its household's village) for the chosen year, a draft plan being
+opened where the village has none. Re-importing an exported table therefore updates rows instead of duplicating
+them, and a table nobody edited changes nothing. Subtotal, total and empty rows are skipped; 序号, 户主 and 是否逾期
+are not read.
+
+:func:`preview_plan_import` reads and checks everything without writing (the rules of ``tasks.services``, checked
+in Python with :func:`tasks.services.task_check`: a fixed number of queries however many rows).
+:func:`apply_plan_import` reads the file again against the data as it then is and, if that gives exactly the
+previewed changes without an error, writes them through the services (task_create_many, task_update, plan_create)
+with the reason “Excel 导入：<file name>”.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+
+from bazhou.templatetags.bazhou import wan
+from bazhou.xlsx import (
+    CellError,
+    ImportPreview,
+    ImportRefused,
+    Problem,
+    RowChange,
+    SheetData,
+    as_choice,
+    as_date,
+    as_decimal,
+    as_int,
+    as_text,
+    check_row_count,
+    column_letter,
+    digest,
+    locate_header,
+    read_sheet,
+)
+from households.models import Household
+from tasks import services
+from tasks.exports import (
+    CATEGORY_LABELS,
+    COLUMNS,
+    KIND_HOUSEHOLD,
+    KIND_VILLAGE,
+    SOURCE_SHORT,
+    SOURCES,
+    STATUS_LABELS,
+    is_summary_label,
+)
+from tasks.models import FundLine, FundSource, Plan, Task
+from villages.models import Village
+
+SHEET = "施工图"
+CHUNK = 5000
+# Header texts the import knows: the one table's own, and a few a hand-made table may use.
+KNOWN = {c.header: c.key for c in COLUMNS if c.key not in ("seq", "head", "overdue")}
+KNOWN.update({str(label): f"fund_{value}" for value, label in FundSource.choices})
+KNOWN.update(
+    {
+        "计划资金": "planned_funds",
+        "计划资金（万元）": "planned_funds",
+        "资金合计": "planned_funds",
+        "乡镇（街道）": "township",
+        "已投入资金": "invested_funds",
+        "进度": "progress",
+        "责任单位名称": "responsible_unit",
+    }
+)
+REQUIRED = ("item", "category", "deadline")
+HEADERS = {c.key: c.header for c in COLUMNS}
+CATEGORY_VALUES = {label: value for value, label in CATEGORY_LABELS.items()}
+STATUS_VALUES = {label: value for value, label in STATUS_LABELS.items()}
+SIMPLE_TEXT = ("item", "unit", "responsible_unit", "responsible_person", "responsible_phone")
+NOT_YOURS = "编号为 {id} 的任务不存在，或不在您可以修改的范围内。"
+
+
+def reason_for(file_name: str) -> str:
+    return f"Excel 导入：{file_name}"[:500]
+
+
+@dataclass
+class _Create:
+    row: int
+    village: Village
+    plan: Plan | None  # None: the village has no plan of the year yet; confirming opens one
+    data: dict
+    lines: list[dict] | None
+
+
+@dataclass
+class _Update:
+    row: int
+    task_id: int
+    version: int
+    data: dict
+    lines: list[dict] | None
+    fields: set[str]
+    lines_changed: bool
+
+
+@dataclass
+class _Plan:
+    """What an upload amounts to: the preview and the operations it lists."""
+
+    preview: ImportPreview
+    creates: list[_Create] = field(default_factory=list)
+    updates: list[_Update] = field(default_factory=list)
+
+
+def preview_plan_import(*, user, content: bytes, file_name: str, year: int) -> ImportPreview:
+    """Every row the upload would create or update and every error, by row and column; writes nothing."""
+    return _evaluate(user=user, content=content, file_name=file_name, year=year).preview
+
+
+@transaction.atomic
+def apply_plan_import(*, user, content: bytes, file_name: str, year: int, fingerprint: str) -> ImportPreview:
+    """Write the previewed changes in one transaction, or nothing.
+
+    Raises ImportRefused if the file now reads with errors, or gives other changes than the preview with
+    ``fingerprint`` did (someone changed the data in between); TaskConflict or ValidationError from the services
+    also leave nothing written.
+    """
+    plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True)
+    preview = plan.preview
+    if preview.problems:
+        raise ImportRefused(preview, "表格中有错误，未导入任何数据。请改正后重新上传。")
+    if preview.fingerprint != fingerprint:
+        raise ImportRefused(preview, "预览之后数据已有变化，未导入任何数据。请核对下面新的预览后再确认。")
+    reason = reason_for(file_name)
+    opened: dict[int, Plan] = {}
+    rows = []
+    for op in plan.creates:
+        target = op.plan
+        if target is None:
+            if op.village.pk not in opened:
+                opened[op.village.pk] = services.plan_create(village_id=op.village.pk, year=year, user=user)
+            target = opened[op.village.pk]
+        rows.append((target, op.data, op.lines))
+    services.task_create_many(user=user, rows=rows, reason=reason)
+    for op in plan.updates:
+        services.task_update(
+            task_id=op.task_id,
+            user=user,
+            expected_version=op.version,
+            data=op.data,
+            fund_lines=op.lines if op.lines_changed else None,
+            reason=reason,
+        )
+    return preview
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and checking
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """What the rows are checked against, fetched in a fixed number of queries."""
+
+    year: int
+    tasks: dict[int, Task]
+    lines: dict[int, dict[str, Decimal]]
+    households: dict[str, Household]
+    villages: dict[tuple[str, str], list[Village]]
+    villages_by_id: dict[int, Village]
+    plans: dict[int, Plan]
+
+
+def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = False) -> _Plan:
+    preview = ImportPreview(kind="plan", file_name=file_name, year=year)
+    result = _Plan(preview)
+    sheet = read_sheet(content, sheet_name=SHEET)
+    header = locate_header(sheet, KNOWN, REQUIRED, anchor="项目")
+    title_year = _title_year(sheet, header.last_row)
+    if title_year and title_year != year:
+        preview.problems.append(
+            Problem(0, "", "", f"表格标题是{title_year}年的施工图，与所选的计划年度{year}年不一致。请核对年度。")
+        )
+    parsed = []
+    for number, values in sheet.rows:
+        if number <= header.last_row:
+            continue
+        row = _Row(number, values, header.columns, header.headers)
+        if row.skip:
+            continue
+        parsed.append(row)
+    check_row_count(len(parsed))
+    context = _context(user, year, parsed, lock=lock)
+    seen: dict[int, int] = {}
+    for row in parsed:
+        row.read()
+        if row.problems:
+            preview.problems.extend(row.problems)
+            continue
+        if row.id is not None:
+            if row.id in seen:
+                row.problem("id", f"编号 {row.id} 与第 {seen[row.id]} 行重复：同一任务只能出现一次。")
+            else:
+                seen[row.id] = row.number
+                _check_update(row, context, result)
+        else:
+            _check_create(row, context, result)
+        preview.problems.extend(row.problems)
+    preview.notes = sorted(
+        {
+            f"{op.village.township.name}{op.village.name}还没有{year}年施工图：确认后新建（草稿）。"
+            for op in result.creates
+            if op.plan is None
+        }
+    )
+    preview.fingerprint = digest(
+        {
+            "creates": [
+                (op.row, op.village.pk, op.plan.pk if op.plan else None, op.data, op.lines) for op in result.creates
+            ],
+            "updates": [
+                (
+                    op.task_id,
+                    op.version,
+                    {k: op.data.get(k) for k in sorted(op.fields)},
+                    op.lines if op.lines_changed else None,
+                )
+                for op in result.updates
+            ],
+        }
+    )
+    return result
+
+
+def _title_year(sheet: SheetData, header_last: int) -> int | None:
+    for number, values in sheet.rows:
+        if number >= header_last:
+            break
+        match = re.search(r"(20\d{2})年", " ".join(as_text(v) for v in values if v is not None))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+class _Row:
+    """One data row of the upload: its cells by field, their values as the model takes them, and its problems."""
+
+    def __init__(self, number: int, values: list, columns: dict[str, int], headers: dict[str, str]):
+        self.number = number
+        self.columns = columns
+        self.headers = headers
+        self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
+        self.problems: list[Problem] = []
+        self.failed: set[str] = set()
+        self.values: dict = {}
+        self.id = None
+        self.version = None
+        texts = {key: as_text(value) for key, value in self.raw.items()}
+        self.texts = texts
+        summary = any(is_summary_label(texts.get(k, "")) for k in ("township", "village"))
+        blank = not any(texts.values())
+        self.skip = blank or (summary and not texts.get("id"))
+
+    def problem(self, key: str, message: str) -> None:
+        column = column_letter(self.columns[key]) if key in self.columns else ""
+        self.problems.append(Problem(self.number, column, self.headers.get(key, HEADERS.get(key, "")), message))
+
+    def _take(self, key: str, convert, **kwargs):
+        if key not in self.raw:
+            return None
+        try:
+            return convert(self.raw[key], what=self.headers[key], **kwargs)
+        except CellError as error:
+            self.problem(key, str(error))
+            self.failed.add(key)
+            return None
+
+    def _missing(self, key: str) -> bool:
+        """The cell is there, empty, and not already reported."""
+        return key in self.raw and key not in self.failed and not self.texts.get(key)
+
+    def read(self) -> None:
+        """Convert every cell; conversion errors become problems of this row."""
+        self.id = self._take("id", as_int)
+        self.version = self._take("version", as_int)
+        values = self.values
+        for key in SIMPLE_TEXT:
+            if key in self.raw:
+                values[key] = self.texts[key]
+        values["category"] = self._take("category", as_choice, choices=CATEGORY_VALUES)
+        if self._missing("category"):
+            self.problem("category", "请选择类别。")
+        if self._missing("item"):
+            self.problem("item", "请填写项目。")
+        if "quantity" in self.raw:
+            values["quantity"] = self._take("quantity", as_decimal, places=2)
+        values["deadline"] = self._take("deadline", as_date)
+        if self._missing("deadline"):
+            self.problem("deadline", "请填写完成时限（日期，如 2017-08-31）。")
+        for key in ("planned_funds", "invested_funds"):
+            if key in self.raw:
+                values[key] = self._take(key, as_decimal, places=4) or Decimal("0")
+        if "status" in self.raw:
+            values["status"] = self._take("status", as_choice, choices=STATUS_VALUES)
+            if self._missing("status"):
+                if self.texts.get("id"):
+                    self.problem("status", "请选择状态。")
+                else:
+                    values["status"] = Task.Status.NOT_STARTED  # a new row not yet started
+        if "progress" in self.raw:
+            values["progress"] = self._take("progress", as_int) or 0
+        if "completed_on" in self.raw:
+            values["completed_on"] = self._take("completed_on", as_date)
+        self.fund_lines = None
+        if any(f"fund_{s}" in self.raw for s in SOURCES):
+            self.fund_lines = {}
+            for source in SOURCES:
+                key = f"fund_{source}"
+                if key in self.raw:
+                    amount = self._take(key, as_decimal, places=4)
+                    if amount is not None:
+                        self.fund_lines[source] = amount
+        self.kind = self._take("kind", as_choice, choices={KIND_VILLAGE: "village", KIND_HOUSEHOLD: "household"})
+        if self.id is not None and self.version is None and not self.problems:
+            self.problem("version", "有编号的行须保留导出时的版本，请勿删除。")
+
+    def lines_for(self, current: dict[str, Decimal]) -> list[dict] | None:
+        """The fund lines the row asks for: its source cells, and the current amounts of sources without a column."""
+        if self.fund_lines is None:
+            return None
+        lines = dict(self.fund_lines)
+        for source, amount in current.items():
+            if f"fund_{source}" not in self.raw:
+                lines[source] = amount
+        return [{"source": s, "amount": lines[s]} for s in SOURCES if s in lines]
+
+
+def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
+    ids, numbers = set(), set()
+    for row in rows:
+        id_text = row.texts.get("id", "")
+        if id_text.isdigit():
+            ids.add(int(id_text))
+        if row.texts.get("household"):
+            numbers.add(row.texts["household"])
+    tasks: dict[int, Task] = {}
+    lines: dict[int, dict[str, Decimal]] = {}
+    editable = Task.objects.editable_by(user)
+    if lock:
+        editable = editable.select_for_update(of=("self",))
+    for chunk in _chunks(sorted(ids)):
+        tasks.update((t.pk, t) for t in editable.filter(pk__in=chunk))
+        for task_id, source, amount in FundLine.objects.filter(task_id__in=chunk).values_list(
+            "task_id", "source", "amount"
+        ):
+            lines.setdefault(task_id, {})[source] = amount
+    # Each plan and household once, shared by its rows (select_related would make one copy per row).
+    plans_by_id = _by_id(
+        Plan.objects.editable_by(user).select_related("village__township"), {t.plan_id for t in tasks.values()}
+    )
+    households_by_id = _by_id(Household.objects.editable_by(user), {t.household_id for t in tasks.values()} - {None})
+    for task in tasks.values():
+        task.plan = plans_by_id[task.plan_id]
+        task.household = households_by_id.get(task.household_id) if task.household_id else None
+    households: dict[str, Household] = {}
+    for chunk in _chunks(sorted(numbers)):
+        households.update((h.number, h) for h in Household.objects.editable_by(user).filter(number__in=chunk))
+    villages: dict[tuple[str, str], list[Village]] = {}
+    by_id = {}
+    for village in Village.objects.editable_by(user).select_related("township"):
+        villages.setdefault((village.township.name, village.name), []).append(village)
+        by_id[village.pk] = village
+    plans = {p.village_id: p for p in Plan.objects.editable_by(user).filter(year=year)}
+    return _Context(year, tasks, lines, households, villages, by_id, plans)
+
+
+def _by_id(queryset, ids: set) -> dict:
+    found = {}
+    for chunk in _chunks(sorted(ids)):
+        found.update((obj.pk, obj) for obj in queryset.filter(pk__in=chunk))
+    return found
+
+
+def _chunks(values: list):
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _household(row: _Row, context: _Context) -> Household | None | bool:
+    """The row's household (None for a village row); False when the 户编号 names none the user may change."""
+    number = row.texts.get("household", "")
+    if row.kind == "household" and not number:
+        row.problem("household", "一户一策的任务须填写户编号。")
+        return False
+    if row.kind == "village" and number:
+        row.problem("kind", "填写了户编号的任务是一户一策，请把计划类型改为“一户一策”或清空户编号。")
+        return False
+    if not number:
+        return None
+    household = context.households.get(number)
+    if household is None:
+        row.problem("household", f"户编号 {number} 不存在，或不在您可以修改的范围内。")
+        return False
+    return household
+
+
+def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
+    task = context.tasks.get(row.id)
+    if task is None:
+        row.problem("id", NOT_YOURS.format(id=row.id))
+        return
+    if task.is_removed:
+        row.problem("id", f"编号为 {row.id} 的任务已撤销，不能再修改。")
+        return
+    if task.plan.year != context.year:
+        row.problem("id", f"编号为 {row.id} 的任务属于{task.plan.year}年施工图，与所选的计划年度不一致。")
+        return
+    village = task.plan.village
+    for key, expected in (("township", village.township.name), ("village", village.name)):
+        given = row.texts.get(key, "")
+        if given and given != expected:
+            row.problem(key, f"该任务属于{village.township.name}{village.name}，导入不能把任务改到另一个村。")
+            return
+    data = dict(row.values)
+    if "household" in row.columns or row.kind:
+        household = _household(row, context)
+        if household is False:
+            return
+        data["household"] = household
+    current = context.lines.get(task.pk, {})
+    check = services.task_check(
+        task=_copy(task), data=data, fund_lines=row.lines_for(current), current_lines=current, reason="导入"
+    )
+    if not check.changed and not check.lines_changed:
+        result.preview.unchanged += 1
+        return
+    if row.version != task.version:
+        row.problem(
+            "version",
+            f"该任务在导出后已被修改（表中版本 {row.version}，当前版本 {task.version}），为免覆盖他人的修改未导入此行："
+            "请重新导出后再修改。",
+        )
+        return
+    if _report(row, check.errors):
+        return
+    fields = [
+        (HEADERS.get(name, name), _show(name, getattr(task, name)), _show(name, getattr(check.task, name)))
+        for name in _ordered(check.changed)
+    ]
+    if check.lines_changed:
+        before, after = dict(current), dict(check.lines)
+        for source in SOURCES:
+            if before.get(source) != after.get(source):
+                fields.append((SOURCE_SHORT[source], _money(before.get(source)), _money(after.get(source))))
+    result.preview.changes.append(
+        RowChange(row.number, "update", str(task.pk), _label(village, task.household, check.task.item), fields)
+    )
+    result.updates.append(
+        _Update(row.number, task.pk, task.version, data, row.lines_for(current), check.changed, check.lines_changed)
+    )
+
+
+def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
+    household = _household(row, context)
+    if household is False:
+        return
+    township, village_name = row.texts.get("township", ""), row.texts.get("village", "")
+    if household is not None:
+        village = context.villages_by_id.get(household.village_id)
+        if village is None or (village_name and village_name != village.name):
+            row.problem("household", f"户编号 {household.number} 不属于{township}{village_name}。")
+            return
+    else:
+        if not village_name:
+            row.problem("village", "新增任务须填写村（户级任务可只填户编号）。")
+            return
+        candidates = [
+            v
+            for (t, name), found in context.villages.items()
+            if name == village_name and (not township or t == township)
+            for v in found
+        ]
+        if not candidates:
+            where = f"{township}{village_name}"
+            row.problem("village", f"找不到村“{where}”，或该村不在您可以修改的范围内。")
+            return
+        if len(candidates) > 1:
+            row.problem("township", f"有多个名为“{village_name}”的村，请填写乡镇以区分。")
+            return
+        village = candidates[0]
+    plan = context.plans.get(village.pk)
+    data = {"status": Task.Status.NOT_STARTED, **row.values, "household": household}
+    check = services.task_check(
+        task=Task(plan=plan or Plan(village=village, year=context.year)),
+        data=data,
+        fund_lines=row.lines_for({}),
+        current_lines={},
+        reason="导入",
+    )
+    if _report(row, check.errors):
+        return
+    new = check.task
+    fields = [
+        (HEADERS.get(name, name), "", _show(name, getattr(new, name)))
+        for name in _ordered(data)
+        if getattr(new, name) not in (None, "")
+    ]
+    result.preview.changes.append(RowChange(row.number, "create", "", _label(village, household, new.item), fields))
+    result.creates.append(_Create(row.number, village, plan, data, row.lines_for({})))
+
+
+def _report(row: _Row, errors: dict[str, list[str]]) -> bool:
+    """Put a service's errors on the row's cells (fund-line errors on 合计); True if there were any."""
+    for name, messages in errors.items():
+        key = "planned_funds" if name == "fund_lines" else name
+        for message in messages:
+            if key in row.columns:
+                row.problem(key, message)
+            else:
+                label = HEADERS.get(key, "")
+                row.problems.append(Problem(row.number, "", "", f"{label}：{message}" if label else message))
+    return bool(errors)
+
+
+def _copy(task: Task) -> Task:
+    """A copy of ``task`` to change in memory (with its plan and household), so the fetched one stays as read."""
+    copy = Task.objects.model(**{f.attname: getattr(task, f.attname) for f in Task._meta.concrete_fields})
+    copy.plan = task.plan
+    copy.household = task.household
+    copy._state.adding = False
+    return copy
+
+
+ORDER = [c.key for c in COLUMNS]
+
+
+def _ordered(names) -> list[str]:
+    return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
+def _money(value) -> str:
+    return "" if value is None else wan(value)
+
+
+def _show(name: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if name in ("planned_funds", "invested_funds"):
+        return wan(value)
+    if name == "quantity":
+        return format(value.normalize(), "f")
+    if name == "category":
+        return CATEGORY_LABELS.get(value, value)
+    if name == "status":
+        return STATUS_LABELS.get(value, value)
+    if name == "household":
+        return value.number if isinstance(value, Household) else str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _label(village: Village, household: Household | None, item: str) -> str:
+    where = f"{village.township.name} {village.name}"
+    if household is not None:
+        where += f" 户 {household.number}"
+    return f"{where}：{item}"
