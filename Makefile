@@ -27,10 +27,18 @@ BENCH_ARGS ?=
 BENCH_DASHBOARD_ARGS ?=
 # `make bench-pages`: arguments for bench/pages.py (e.g. BENCH_PAGES_ARGS="--reuse", "--scale 1 --engine sqlite").
 BENCH_PAGES_ARGS ?=
+# `make bench-api`: arguments for bench/api.py (e.g. BENCH_API_ARGS="--seconds 15 --repeat 1 --concurrency 8").
+BENCH_API_ARGS ?=
+# `make bench-excel`: arguments for bench/excel.py (e.g. BENCH_EXCEL_ARGS="--runs 1 --only export").
+BENCH_EXCEL_ARGS ?=
+# `make bench-load`: arguments for bench/load.py (e.g. BENCH_LOAD_ARGS="--seconds 30 --clients 6").
+BENCH_LOAD_ARGS ?=
+# `make restore FILE=var/backups/<timestamp>.dump`: the backup to restore (required).
+FILE ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard
+.PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard bench-api bench-excel bench-load backup restore
 
 help:
 	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/"
@@ -40,6 +48,11 @@ help:
 	@echo "make bench-seed  time seed_demo on fresh databases and print rows/s (bench/seed.py $(BENCH_ARGS))"
 	@echo "make bench-pages time the village, household and plan pages at 10x the demo on PostgreSQL (bench/pages.py $(BENCH_PAGES_ARGS))"
 	@echo "make bench-dashboard time the dashboard at 10x the demo on PostgreSQL, reusing bazhou_bench_pages (bench/dashboard.py)"
+	@echo "make bench-api   load the API lists through gunicorn (2 workers) at 10x the demo, reusing bazhou_bench_pages (bench/api.py)"
+	@echo "make bench-excel time the one-table Excel export and a 10,000-row import at 10x the demo, reusing bazhou_bench_pages (bench/excel.py)"
+	@echo "make bench-load  gunicorn (2 workers) under a mix of pages and edits, and racing edits, at 10x the demo (bench/load.py)"
+	@echo "make backup      pg_dump -Fc the DATABASE_URL database into var/backups/<timestamp>.dump (bin/backup)"
+	@echo "make restore FILE=var/backups/<timestamp>.dump  pg_restore it into the DATABASE_URL database (bin/restore)"
 	@echo "make venv        only create .venv and install the project with its dev extra"
 
 venv: $(STAMP)
@@ -82,3 +95,20 @@ bench-pages: $(STAMP) | var
 
 bench-dashboard: $(STAMP) | var
 	$(PY) bench/dashboard.py $(BENCH_DASHBOARD_ARGS)
+
+bench-api: $(STAMP) | var
+	$(PY) bench/api.py $(BENCH_API_ARGS)
+
+bench-excel: $(STAMP) | var
+	$(PY) bench/excel.py $(BENCH_EXCEL_ARGS)
+
+bench-load: $(STAMP) | var
+	$(PY) bench/load.py $(BENCH_LOAD_ARGS)
+
+# Backups of the PostgreSQL database in DATABASE_URL (docs/deploy.md). Only PostgreSQL's client programs are needed.
+backup:
+	bin/backup
+
+restore:
+	@test -n "$(FILE)" || { echo "make restore FILE=var/backups/<时间>.dump：请用 FILE 指明要恢复的备份文件 / which backup? FILE is required" >&2; exit 2; }
+	bin/restore "$(FILE)"

@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.access import AreaPaths, area_q
-from bazhou.models import AnnualGoal, ExportLog, User
+from bazhou.models import AnnualGoal, ApiToken, ExportLog, User
 from tasks.models import Category
 
 # Fields that record who created a row; filled with the signed-in user when a row is added in the admin.
@@ -232,3 +233,29 @@ class ExportLogAdmin(ViewOnlyMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Every user's API tokens, for superusers: who has one, when it was last used, and revoking it. Keys are never
+    shown (only their hash is kept); users make and revoke their own through the API (docs/api.md)."""
+
+    list_display = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__name", "name", "prefix")
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.action(description="撤销所选令牌", permissions=["view"])
+    def revoke(self, request, queryset):
+        n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"已撤销 {n} 个令牌。")

@@ -7,15 +7,14 @@ the request (its transaction), after the access checks and before the response i
 from __future__ import annotations
 
 from bazhou.models import ExportLog
+from bazhou.security import client_ip
 
 
 def client_address(request) -> str | None:
-    """The client's address as the proxy in front of gunicorn passes it (REMOTE_ADDR otherwise)."""
+    """The client's address, as the login throttle judges it (the trusted proxy's X-Forwarded-For, else REMOTE_ADDR)."""
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    address = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
-    return address
+    return client_ip(request) or None
 
 
 def record_export(

@@ -49,6 +49,8 @@ KINDS = {
     "supervision": ("supervision_",),
     "goals": ("bazhou_annualgoal",),
 }
+# Tables of those apps that hold no figures: an uploaded workbook waiting for its confirmation.
+UNTRACKED = ("tasks_importbatch",)
 ROW = {kind: i for i, kind in enumerate(KINDS, 1)}
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 
@@ -63,6 +65,8 @@ def kind_written(sql: str) -> str | None:
     if not match:
         return None
     table = match.group(1).lower()
+    if table in UNTRACKED:
+        return None
     for kind, prefixes in KINDS.items():
         if table.startswith(prefixes):
             return kind

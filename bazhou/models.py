@@ -247,3 +247,34 @@ class CachedFigures(models.Model):
     def __str__(self):
         return f"{self.key} @{self.version}"
 
+
+class ApiToken(models.Model):
+    """A key a program signs in to the API with (``Authorization: Token <key>``), made and revoked by its user.
+
+    Only the SHA-256 of the key is stored: the key is shown once, when it is made (bazhou/api/tokens.py).
+    ``prefix`` (its first characters) tells a user's tokens apart in the list; a revoked token stays, unusable.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("用户"))
+    name = models.CharField(_("名称"), max_length=100, help_text=_("用在哪里，如“省扶贫开发信息系统对接”。"))
+    prefix = models.CharField(_("令牌前缀"), max_length=12)
+    key_hash = models.CharField(_("令牌摘要"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用时间"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("接口令牌")
+        verbose_name_plural = _("接口令牌")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique(
+                "api_token_name_unique_per_user",
+                ["user", "name"],
+                "您已有同名的有效令牌，请换一个名称。",
+                condition=Q(revoked_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.name}（{self.prefix}…）"

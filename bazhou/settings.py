@@ -4,11 +4,15 @@ Every value a deployment changes comes from an environment variable; the README 
 With nothing set, the product runs in debug mode on an SQLite file under ``var/``.
 """
 
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+
+from bazhou.logredact import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,7 +49,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from static files: the API docs page needs no internet
     "simple_history",
+    "axes",  # login throttling (bazhou/security.py)
+    "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     # Our apps, in the order they depend on each other.
     "villages",
     "households",
@@ -56,6 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from STATIC_ROOT, in every app server
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the lockout page; last, as axes requires
 ]
 
 ROOT_URLCONF = "bazhou.urls"
@@ -108,12 +119,43 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Password rules for every password set through a form (the admin, password change): at least
+# PASSWORD_MIN_LENGTH characters, not all digits, not a common password, not like the username or name.
+# The messages are Chinese (Django's translations; the length rule's own, bazhou/security.py).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "bazhou.security.MinimumLengthValidator",
+        "OPTIONS": {"min_length": envint("PASSWORD_MIN_LENGTH", "10")},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes, bazhou/security.py): after AXES_FAILURE_LIMIT failed logins for one username
+# from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES, even with the right password; other users
+# and other addresses are unaffected. A successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "bazhou.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "30"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "bazhou.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "bazhou.security.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on standard output (it would land in `manage.py dumpdata > file`)
+# django-axes' admin pages are in English only: lockouts are listed and lifted with its commands instead
+# (manage.py axes_list_attempts, axes_reset_username <用户名>; docs/deploy.md), and logged.
+AXES_ENABLE_ADMIN = False
+# The addresses of reverse proxies whose X-Forwarded-For names the client (bazhou.security.client_ip).
+BAZHOU_TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "127.0.0.1,::1")
+
+# Sessions end after a working day (9 hours from sign-in, SESSION_HOURS) and when the browser closes:
+# township offices share computers.
+SESSION_COOKIE_AGE = envint("SESSION_HOURS", "9") * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -149,22 +191,107 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 
+# The API under /api/v1/ (bazhou/api/, docs/api.md): tokens for programs, the session (with CSRF) for the browser.
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "bazhou.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["bazhou.api.permissions.SignedIn"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "bazhou.api.pagination.KeysetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "bazhou.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "bazhou.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "巴州区脱贫攻坚施工图管理系统 API",
+    "DESCRIPTION": "与页面相同的数据和规则：访问范围、校验、版本（ETag / If-Match）。使用说明见 docs/api.md。",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {"name": "施工图", "description": "施工图（一村一案）、任务行（含一户一策）、资金来源、进度、批准、修改历史"},
+        {"name": "村与区域", "description": "乡镇、村、贫困村退出指标及达标情况、帮扶力量（五个一）"},
+        {"name": "建档立卡", "description": "贫困户、家庭成员、家庭年收入（只读）；按身份证号查找用 POST"},
+        {"name": "督查", "description": "督查、发现问题、整改（开始、填报、复查销号）、责任追究、通报"},
+        {"name": "驾驶舱", "description": "首页驾驶舱的统计数字"},
+        {"name": "令牌", "description": "程序访问用的令牌：新建（只显示一次）、查看、撤销"},
+    ],
+    # 3.1: a nullable nested object is "oneOf: [object, null]", which validators read the same way we mean it.
+    "OAS_VERSION": "3.1.0",
+    # One name per choice set shared by several fields, and distinct names for the many "status" fields.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "tasks.models.Task.Status",
+        "PlanStateEnum": "tasks.models.Plan.State",
+        "VillageStatusEnum": "villages.models.Village.Status",
+        "TownshipKindEnum": "villages.models.Township.Kind",
+        "HouseholdStatusEnum": "households.models.Household.Status",
+        "CauseEnum": "households.models.Cause",
+        "RectificationStatusEnum": "supervision.models.Rectification.Status",
+        "BulletinStateEnum": "supervision.models.Bulletin.State",
+        "InspectionKindEnum": "supervision.models.Inspection.Kind",
+        "OrganiserEnum": "supervision.models.Organiser",
+    },
 }
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+# Logging: every line to standard output (systemd's journal keeps it), with anything shaped like an ID number
+# replaced by [身份证号] (bazhou/logredact.py); gunicorn.conf.py uses the same configuration.
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"))
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images and connections only from
+# this site. No inline script, no eval, no <style> element: JavaScript lives in static/js/ and takes its data
+# from json_script elements; htmx is told not to inject its indicator styles (templates/base.html); our
+# templates carry no style attribute either (tests/test_production.py checks). One exception, style
+# *attributes* (style-src-attr): ECharts' SVG renderer writes one on the <svg> it draws and its tooltip builds
+# HTML with them. A style attribute cannot run script or hold a selector (reading a page through CSS needs a
+# <style> element, which stays blocked), and url() in it is still limited by img-src.
+# data: images are the icons inside Bootstrap's CSS (select arrows, check marks).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
 }
 
+# Static files: WhiteNoise serves STATIC_ROOT (filled by collectstatic, compressed) from every app server; in
+# debug mode straight from static/ and the apps, so nothing needs collecting.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Production (DEBUG off): TLS is terminated at the reverse proxy, which sets X-Forwarded-Proto (docs/deploy.md).
+# Cookies are sent over HTTPS only, plain HTTP is redirected to HTTPS (except the health check), and HSTS tells
+# browsers to use nothing else. SECURE_COOKIES=0 declares a site reached over plain HTTP (an intranet without
+# certificates, a benchmark on 127.0.0.1): each of the three would break it, so none is on by default then.
 if not DEBUG:
-    SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "true")
-    CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", "true")
+    HTTPS = envbool("SECURE_COOKIES", "true")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = HTTPS
+    CSRF_COOKIE_SECURE = HTTPS
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "true" if HTTPS else "false")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0")
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+    if not SECURE_HSTS_PRELOAD:
+        # The browsers' preload list is for sites on the public internet; a district's server on a closed
+        # network is never submitted to it. Set SECURE_HSTS_PRELOAD=1 for a public domain.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from bazhou import views
+from bazhou import health, views
 
 admin.site.site_header = "巴州区脱贫攻坚施工图管理系统"
 admin.site.site_title = "施工图管理"
@@ -18,7 +18,11 @@ urlpatterns = [
     path("households/", include("households.urls")),
     path("tasks/", include("tasks.urls")),
     path("supervision/", include("supervision.urls")),
+    # The REST API, its schema and its documentation page (bazhou/api/, docs/api.md).
+    path("api/v1/", include("bazhou.api.urls")),
     path("admin/", admin.site.urls),
+    # For the proxy and monitoring: no login; 503 when the database does not answer (bazhou/health.py).
+    path("healthz/", health.healthz, name="healthz"),
 ]
 
 if settings.DEBUG:

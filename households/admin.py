@@ -5,11 +5,12 @@ ID numbers are personal information: lists show them masked, and users whose rol
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 
 from bazhou.access import AreaPaths
 from bazhou.admin import HistoryAdmin, ModelAdmin, count_of
+from households.forms import ID_SHAPED
 from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 
 HOUSEHOLD_AREA = AreaPaths(
@@ -24,10 +25,26 @@ def sees_id_numbers(request) -> bool:
 
 
 def search_fields_for(request, search_fields):
-    """Searching by ID number would let a user who sees them masked confirm a guessed number."""
-    if sees_id_numbers(request):
-        return search_fields
+    """Never by ID number: the admin's search is a GET (``?q=``), and an ID number must not go into a URL or a
+    log (and a user who sees them masked could confirm a guessed number). The household list page searches by
+    ID number with a POST."""
     return tuple(f for f in search_fields if "id_number" not in f)
+
+
+ID_SEARCH_ELSEWHERE = (
+    "管理后台不按身份证号搜索（搜索内容会出现在网址和日志中）。请到“贫困户”列表页使用“按身份证号查找”。"
+)
+
+
+class NoIdNumberSearchMixin:
+    """A search term shaped like an ID number finds nothing here and says where to search instead."""
+
+    def get_search_results(self, request, queryset, search_term):
+        if ID_SHAPED.search(search_term or ""):
+            if not request.path.endswith("/autocomplete/"):
+                messages.warning(request, ID_SEARCH_ELSEWHERE)
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class MaskedIdNumberMixin:
@@ -124,7 +141,7 @@ def head_name_subquery():
 
 
 @admin.register(Household)
-class HouseholdAdmin(HistoryAdmin):
+class HouseholdAdmin(NoIdNumberSearchMixin, HistoryAdmin):
     form = HouseholdForm
     list_display = (
         "number",
@@ -196,7 +213,7 @@ class HouseholdAdmin(HistoryAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(MaskedIdNumberMixin, HistoryAdmin):
+class MemberAdmin(NoIdNumberSearchMixin, MaskedIdNumberMixin, HistoryAdmin):
     list_display = (
         "name",
         "masked_id_number",

@@ -1,12 +1,19 @@
-"""Filter form for the household list."""
+"""Filter form for the household list, and the ID-number search (a POST: an ID number never goes in a URL)."""
+
+import re
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
+from bazhou import clock
 from households import idnumbers
 from households.models import Household, Member
 from villages.forms import FilterForm, choice_filter, label, year_filter
 from villages.models import Township, Village
+
+# Anything shaped like an ID number (bazhou/logredact.py redacts the same shape from the logs).
+ID_SHAPED = re.compile(r"[0-9]{17}[0-9Xx]")
+ID_NUMBER_NOT_IN_ADDRESS = "身份证号请在“按身份证号查找”中输入：那里的查询不会出现在网址和日志中。"
 
 
 class HouseholdFilterForm(FilterForm):
@@ -36,7 +43,7 @@ class HouseholdFilterForm(FilterForm):
             del self.fields["township"], self.fields["village"]
         elif user.township_id:
             del self.fields["township"]
-        self.fields["q"].widget.attrs["placeholder"] = "户主姓名、户编号或身份证号"
+        self.fields["q"].widget.attrs["placeholder"] = "户主姓名或户编号"
 
     def offered_villages(self, villages, user) -> list[tuple]:
         """The village options shown. A district has hundreds of villages, so a user of several townships
@@ -49,6 +56,15 @@ class HouseholdFilterForm(FilterForm):
             villages = villages.filter(wanted)
         options = [(v.pk, f"{v.township.name} {v.name}") for v in villages]
         return [("", "全部" if options else "全部（请先选择乡镇）"), *options]
+
+    def clean_q(self):
+        """A search through the address (GET) takes names and numbers, never an ID number: it would be kept in
+        the address bar, the browser history and the access logs. The page's script sends one typed here to the
+        ID-number search instead (static/js/households.js); without the script the search is refused."""
+        q = self.cleaned_data.get("q", "")
+        if ID_SHAPED.search(q):
+            raise forms.ValidationError(ID_NUMBER_NOT_IN_ADDRESS)
+        return q
 
     def clean(self):
         data = super().clean()
@@ -71,13 +87,36 @@ class HouseholdFilterForm(FilterForm):
 
     @staticmethod
     def search(q: str) -> Q:
-        """The head's name (contains), the household number (contains), or any active member's ID number (exact).
-
-        Everyone may search by ID number (a supervisor checking a household in the field has the card in
-        hand); the results show the numbers masked to those who may not see them.
-        """
+        """The head's name (contains) or the household number (contains); ID numbers: ``IdNumberSearchForm``."""
         heads = Member.objects.filter(
             household=OuterRef("pk"), is_active=True, relation=Member.Relation.HEAD, name__icontains=q
         )
-        by_id = Member.objects.filter(household=OuterRef("pk"), is_active=True, id_number=idnumbers.normalize(q))
-        return Q(Exists(heads)) | Q(number__icontains=q) | Q(Exists(by_id))
+        return Q(Exists(heads)) | Q(number__icontains=q)
+
+
+class IdNumberSearchForm(forms.Form):
+    """按身份证号查找: the households with an active member of this ID number, sent by POST.
+
+    Everyone may search by ID number (a supervisor checking a household in the field has the card in hand);
+    the results show the numbers masked to those who may not see them. The number travels in the body of a
+    POST, so it is in no URL, no browser history and no access log.
+    """
+
+    id_number = forms.CharField(label="身份证号", max_length=30, error_messages={"required": "请输入身份证号。"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id_number"].widget.attrs.update(
+            {"class": "form-control form-control-sm", "placeholder": "18位身份证号", "autocomplete": "off"}
+        )
+
+    def clean_id_number(self) -> str:
+        value = idnumbers.normalize(self.cleaned_data["id_number"]).replace(" ", "")
+        idnumbers.validate_id_number(value, today=clock.today())
+        return value
+
+    def filter(self, queryset):
+        members = Member.objects.filter(
+            household=OuterRef("pk"), is_active=True, id_number=self.cleaned_data["id_number"]
+        )
+        return queryset.filter(Exists(members))

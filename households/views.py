@@ -8,10 +8,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
 from bazhou import clock
 from bazhou.access import get_visible_or_404
-from households.forms import HouseholdFilterForm
+from households.forms import HouseholdFilterForm, IdNumberSearchForm
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from households.readiness import CRITERIA, age_on, household_readiness, plan_year, readiness_for
 from tasks.models import Task
@@ -30,13 +31,26 @@ def active_member_count():
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def household_list(request):
+    """The registry filtered by the GET parameters; a POST is the ID-number search, so that the number is in
+    no URL, no browser history and no access log."""
     year = plan_year()
-    form = HouseholdFilterForm(request.GET, user=request.user)
-    households = (
-        form.filter(Household.objects.visible_to(request.user))
-        .select_related("village__township")
-        .annotate(head_name=head("name"), head_id_number=head("id_number"), member_count=active_member_count())
+    households = Household.objects.visible_to(request.user)
+    id_form = IdNumberSearchForm(request.POST if request.method == "POST" else None)
+    searched_id = None
+    if request.method == "POST":
+        form = HouseholdFilterForm({}, user=request.user)
+        if id_form.is_valid():
+            households, searched_id = id_form.filter(households), id_form.cleaned_data["id_number"]
+            id_form = IdNumberSearchForm()  # the box is emptied: the number shows only masked, in the note
+        else:
+            households = households.none()
+    else:
+        form = HouseholdFilterForm(request.GET, user=request.user)
+        households = form.filter(households)
+    households = households.select_related("village__township").annotate(
+        head_name=head("name"), head_id_number=head("id_number"), member_count=active_member_count()
     )
     page_obj = page_of(request, households)
     readiness = readiness_for(list(page_obj), year)
@@ -44,6 +58,8 @@ def household_list(request):
         household.readiness = readiness[household.pk]
     context = {
         "form": form,
+        "id_form": id_form,
+        "searched_id": searched_id,
         "page_obj": page_obj,
         "querystring": querystring_without_page(request),
         "year": year,

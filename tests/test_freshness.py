@@ -35,6 +35,7 @@ def moved(action) -> set[str]:
         ('UPDATE "bazhou_user" SET "last_login" = %s', None),
         ('INSERT INTO "bazhou_cachedfigures" ("key") VALUES (%s)', None),
         ('INSERT INTO "bazhou_exportlog" ("kind") VALUES (%s)', None),
+        ('INSERT INTO "tasks_importbatch" ("kind") VALUES (%s)', None),
         ('SELECT * FROM "tasks_task" WHERE "note" = \'UPDATE tasks_task\'', None),
     ],
 )

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from households import idnumbers
+from households.forms import ID_NUMBER_NOT_IN_ADDRESS
 from households.models import Household, Member
 from tasks.models import Task
 from tests import factories
@@ -237,27 +238,61 @@ def test_search_finds_a_household_by_its_number_whole_or_in_part(client, persona
     assert listed(get(client, personas.district_admin, LIST, q=registry.b.number[-6:])) == {registry.b.number}
 
 
+def search_id(client, user, id_number):
+    """The ID-number search: a POST, so the number is in no URL."""
+    client.force_login(user)
+    return client.post(LIST, {"id_number": id_number})
+
+
 def test_search_finds_a_household_by_any_active_members_id_number(client, personas, registry):
     son = registry.poor.members.filter(relation=Member.Relation.SON).first()
-    assert listed(get(client, personas.township_a, LIST, q=son.id_number)) == {registry.poor.number}
-    assert listed(get(client, personas.township_a, LIST, q=son.id_number[:-1])) == set()  # exact match only
+    assert listed(search_id(client, personas.township_a, son.id_number)) == {registry.poor.number}
+    assert listed(search_id(client, personas.township_a, f" {son.id_number.lower()} ")) == {registry.poor.number}
     Member.objects.filter(pk=son.pk).update(is_active=False)
-    assert listed(get(client, personas.township_a, LIST, q=son.id_number)) == set()
+    assert listed(search_id(client, personas.township_a, son.id_number)) == set()
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (lambda n: n[:-1], "身份证号应为18位：前17位为数字，最后一位为数字或X。"),
+        (lambda n: n[:-1] + ("0" if n[-1] != "0" else "1"), "身份证号校验码错误，请核对后重新输入。"),
+        (lambda n: "", "请输入身份证号。"),
+    ],
+)
+def test_a_mistyped_id_number_is_explained_in_chinese_and_finds_nothing(client, personas, registry, typed, message):
+    response = search_id(client, personas.township_a, typed(head_of(registry.poor).id_number))
+    assert response.context["id_form"].errors["id_number"] == [message]
+    assert listed(response) == set()
 
 
 def test_search_by_id_number_stays_within_the_users_area(client, personas, registry):
     head_b = head_of(registry.b)
-    assert listed(get(client, personas.township_a, LIST, q=head_b.id_number)) == set()
+    assert listed(search_id(client, personas.township_a, head_b.id_number)) == set()
 
 
 def test_a_supervisor_may_search_by_id_number_and_sees_the_result_masked(client, personas, registry):
     head = head_of(registry.poor)
-    response = get(client, personas.supervisor, LIST, q=head.id_number)
+    response = search_id(client, personas.supervisor, head.id_number)
     assert listed(response) == {registry.poor.number}
     assert idnumbers.mask(head.id_number) in row_text(response, registry.poor)
-    # The only full number on the page is the one the supervisor typed, in the search box.
-    assert html(response).count(head.id_number) == 1
-    assert f'value="{head.id_number}"' in html(response)
+    # The box is emptied after the search: the number the supervisor typed comes back only masked.
+    assert head.id_number not in html(response)
+    assert f"按身份证号 {idnumbers.mask(head.id_number)} 查找" in html(response)
+
+
+def test_an_id_number_in_the_address_is_refused_and_not_searched(client, personas, registry):
+    head = head_of(registry.poor)
+    response = get(client, personas.district_admin, LIST, q=head.id_number)
+    assert response.context["form"].errors["q"] == [ID_NUMBER_NOT_IN_ADDRESS]
+    assert len(listed(response)) == Household.objects.count()  # the search was not run
+
+
+def test_the_list_offers_the_id_number_search_as_a_post_form(client, personas):
+    page = html(get(client, personas.district_admin, LIST))
+    form = re.search(r'<form method="post"[^>]*id="id-number-search".*?</form>', page, re.S).group(0)
+    assert 'name="id_number"' in form and "csrfmiddlewaretoken" in form
+    assert 'placeholder="户主姓名或户编号"' in page
 
 
 def test_an_htmx_filter_request_gets_only_the_results(client, personas, registry):

@@ -2,8 +2,10 @@
 
 - ``browser`` (session scope, so once per xdist worker): chromium from /usr/bin/chromium, headless.
 - ``page``: a fresh browser context and page per test, pointed at the live server (``page.goto("/login/")``),
-  in zh-CN and Asia/Shanghai. An uncaught JavaScript error on the page fails the test; a failing test
-  leaves a screenshot in ``var/e2e/``.
+  in zh-CN and Asia/Shanghai. An uncaught JavaScript error on the page fails the test, and so does a
+  Content-Security-Policy violation (a blocked inline script or style, eval, a resource from elsewhere:
+  the browser's ``securitypolicyviolation`` event and its console message); a failing test leaves a
+  screenshot in ``var/e2e/``.
 - The live server (``live_server``) gives the test ``transactional_db`` semantics: the server threads and
   the test see the same committed rows, each through its own connection. On SQLite (an in-memory
   database with a shared cache) a write of the server locks the tables for the test's connection, so
@@ -178,9 +180,14 @@ def page(request, browser, live_server):
         viewport={"width": 1280, "height": 900},
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    page = context.new_page()
     js_errors: list[str] = []
+    # Every page of the context reports each CSP violation to the test (before any script of the page runs).
+    context.expose_binding("__bazhouCspViolation", lambda _source, text: js_errors.append(f"CSP: {text}"))
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
     page.on("pageerror", lambda error: js_errors.append(str(error)))
+    page.on("console", lambda message: _note_csp_console(message, js_errors))
+    page.bazhou_errors = js_errors  # what the test will fail on, for a test that checks the checking itself
     try:
         yield page
         report = getattr(request.node, "report_call", None)
@@ -190,10 +197,25 @@ def page(request, browser, live_server):
             page.screenshot(path=str(shot), full_page=True)
             print(f"\nscreenshot of the failing page: {shot}")
         elif js_errors:
-            pytest.fail("JavaScript errors on the page:\n" + "\n".join(js_errors), pytrace=False)
+            pytest.fail("JavaScript errors or CSP violations on the page:\n" + "\n".join(js_errors), pytrace=False)
     finally:
         context.close()
         _wait_for_request_threads()
+
+
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__bazhouCspViolation(
+    e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber
+  );
+});
+"""
+
+
+def _note_csp_console(message, errors: list[str]) -> None:
+    """Chromium also says “Refused to … because it violates the following Content Security Policy directive”."""
+    if message.type == "error" and "Content Security Policy" in message.text:
+        errors.append(f"CSP (console): {message.text}")
 
 
 def _wait_for_request_threads(timeout: float = 5.0) -> None:
