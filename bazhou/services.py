@@ -1,6 +1,7 @@
 """Small pieces every app's services share: signing a history record, and collecting Chinese errors by field."""
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 
 def sign(obj, user, reason: str) -> None:
@@ -26,3 +27,17 @@ def collect_errors(errors: dict, validate) -> None:
 def raise_if(errors: dict) -> None:
     if errors:
         raise ValidationError(errors)
+
+
+def save_checked(obj) -> None:
+    """Save ``obj``, already checked with ``full_clean``. If another transaction wrote a row that breaks one of
+    its unique rules in between (two people registering the same ID number at once), the database refuses the
+    save; the rules are then checked again and the loser gets their Chinese message instead of a server error."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        errors: dict = {}
+        collect_errors(errors, obj.full_clean)
+        raise_if(errors)
+        raise

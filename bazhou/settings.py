@@ -216,7 +216,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "施工图", "description": "施工图（一村一案）、任务行（含一户一策）、资金来源、进度、批准、修改历史"},
         {"name": "村与区域", "description": "乡镇、村、贫困村退出指标及达标情况、帮扶力量（五个一）"},
-        {"name": "建档立卡", "description": "贫困户、家庭成员、家庭年收入（只读）；按身份证号查找用 POST"},
+        {"name": "建档立卡", "description": "贫困户、家庭成员、家庭年收入（改须带 If-Match）；按身份证号查找用 POST"},
         {"name": "督查", "description": "督查、发现问题、整改（开始、填报、复查销号）、责任追究、通报"},
         {"name": "驾驶舱", "description": "首页驾驶舱的统计数字"},
         {"name": "令牌", "description": "程序访问用的令牌：新建（只显示一次）、查看、撤销"},

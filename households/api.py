@@ -35,11 +35,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from bazhou import clock
 from bazhou.api.base import ApiViewSet, expected_version, if_match_value
-from bazhou.api.fields import Label
+from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
 from bazhou.api.filters import refuse_id_numbers
 from bazhou.api.permissions import require
 from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, WRITE_ERRORS
@@ -48,7 +49,6 @@ from households import idnumbers, services
 from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
 from households.readiness import age_on, plan_year, readiness_for
 from households.views import active_member_count, head
-from tasks.api import NO_SUCH, StrictSerializer, user_of
 from villages.models import Village
 
 REGISTRY_READ_ONLY = "您的角色只能查看，不能修改建档立卡信息。"
@@ -58,6 +58,7 @@ MEMBER_HOUSEHOLD_FIXED = "成员所属的户不能修改。"
 NEW_MEMBER_ACTIVE = "新登记的成员总是在册的；成员离开时用修改（PATCH）把 is_active 设为 false，并填写原因。"
 INCOME_HOUSEHOLD_FIXED = "收入所属的户不能修改。"
 INCOME_YEAR_FIXED = "收入的年度不能修改；另一年度的收入请新增一条。"
+YEAR_RANGE = "年度应为 2000–2100 之间的年份。"
 WORK_MONTHS = WORK_MONTHS_VALIDATORS[0].message
 
 # ---------------------------------------------------------------------------------------------
@@ -257,12 +258,24 @@ def reason_field() -> serializers.CharField:
     )
 
 
+class OptionalBoolean(serializers.BooleanField):
+    """A yes/no that stays as it is when left out, in a form as in JSON (DRF's BooleanField reads a field missing
+    from a form as false: a household registered by a form would lose its safe water without a word)."""
+
+    default_empty_html = empty
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+
 def choice_field(choices, **kwargs) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=choices, required=False, **kwargs)
 
 
 def year_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(allow_null=True, required=False, **kwargs)
+    """A year, bounded as the plans' years are (the column would take any number the database allows)."""
+    messages = {"min_value": YEAR_RANGE, "max_value": YEAR_RANGE}
+    return serializers.IntegerField(min_value=2000, max_value=2100, error_messages=messages, **kwargs)
 
 
 def service_arguments(serializer, fields: tuple[str, ...]) -> dict:
@@ -283,17 +296,17 @@ class HouseholdChangeSerializer(StrictSerializer):
         required=False,
         help_text="其他致贫原因（多选，不含主要致贫原因）",
     )
-    identified_year = serializers.IntegerField()
+    identified_year = year_field()
     status = choice_field(Household.Status.choices)
-    planned_exit_year = year_field(help_text="计划脱贫的户必填")
-    exit_year = year_field(help_text="已脱贫或返贫的户必填")
-    relapse_year = year_field(help_text="返贫户必填，须晚于脱贫年度")
+    planned_exit_year = year_field(allow_null=True, required=False, help_text="计划脱贫的户必填")
+    exit_year = year_field(allow_null=True, required=False, help_text="已脱贫或返贫的户必填")
+    relapse_year = year_field(allow_null=True, required=False, help_text="返贫户必填，须晚于脱贫年度")
     housing_grade = choice_field(Household.HousingGrade.choices)
-    safe_water = serializers.BooleanField(required=False)
-    electricity = serializers.BooleanField(required=False)
-    radio_tv = serializers.BooleanField(required=False)
+    safe_water = OptionalBoolean()
+    electricity = OptionalBoolean()
+    radio_tv = OptionalBoolean()
     road = choice_field(Household.Road.choices)
-    sanitary_toilet = serializers.BooleanField(required=False)
+    sanitary_toilet = OptionalBoolean()
     reason = reason_field()
 
     fixed_fields = {"village": VILLAGE_FIXED, "number": NUMBER_FIXED}
@@ -334,11 +347,10 @@ class MemberChangeSerializer(StrictSerializer):
         required=False,
         error_messages={"min_value": WORK_MONTHS, "max_value": WORK_MONTHS},
     )
-    medical_insurance = serializers.BooleanField(required=False)
-    pension_insurance = serializers.BooleanField(required=False)
-    on_dibao = serializers.BooleanField(required=False)
-    is_active = serializers.BooleanField(
-        required=False,
+    medical_insurance = OptionalBoolean()
+    pension_insurance = OptionalBoolean()
+    on_dibao = OptionalBoolean()
+    is_active = OptionalBoolean(
         help_text="false：该成员不再在册（迁出、死亡或注销），须填写 reason，成员不删除；不在册的成员不能再修改",
     )
     reason = reason_field()
@@ -411,7 +423,7 @@ class IncomeCreateSerializer(IncomeChangeSerializer):
     household = serializers.PrimaryKeyRelatedField(
         queryset=Household.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该户")}
     )
-    year = serializers.IntegerField(help_text="年度（每户每年一条）")
+    year = year_field(help_text="年度（每户每年一条）")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

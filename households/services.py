@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 
-from bazhou.services import collect_errors, raise_if, sign
+from bazhou.services import collect_errors, raise_if, save_checked, sign
 from households.models import Household, HouseholdIncome, Member
 from villages.models import Village
 
@@ -139,7 +139,7 @@ def household_create(*, user, village_id: int, number: str, data: Mapping, reaso
     collect_errors(errors, household.full_clean)
     raise_if(errors)
     sign(household, user, reason)
-    household.save()
+    save_checked(household)
     return household
 
 
@@ -170,7 +170,7 @@ def member_create(*, household_id: int, user, data: Mapping, reason: str) -> Mem
     collect_errors(errors, member.full_clean)
     raise_if(errors)
     sign(member, user, reason)
-    member.save()
+    save_checked(member)
     return member
 
 

@@ -37,7 +37,7 @@ from rest_framework.response import Response
 from bazhou import clock
 from bazhou.api.base import ApiViewSet, expected_version, if_match_value
 from bazhou.api.errors import StaleVersion
-from bazhou.api.fields import Label
+from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
 from bazhou.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
 from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
 from bazhou.exportlog import record_export
@@ -53,7 +53,6 @@ from supervision.models import (
     Rectification,
     RectificationEvidence,
 )
-from tasks.api import NO_SUCH, StrictSerializer, user_of
 from tasks.models import Task
 from villages.models import District, Township, Village
 

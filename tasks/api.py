@@ -35,21 +35,19 @@ from rest_framework.response import Response
 
 from bazhou import clock
 from bazhou.api.base import ApiViewSet, expected_version
-from bazhou.api.fields import Label
+from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
 from bazhou.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
 from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
 from households.models import Household
 from tasks import services
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
 from tasks.models import Category, FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
-from tasks.views import _timeline
+from tasks.views import task_timeline
 from villages.models import Village
 
 PLAN_TYPES = {"village": "一村一案", "household": "一户一策"}
 FUND_SOURCES = dict(FundSource.choices)
-NOT_WRITABLE = "该字段不能修改。"
 PLAN_FIXED = "任务所属的施工图不能修改。"
-NO_SUCH = "{what}不存在。"
 ZERO = Decimal("0")
 
 # DRF's error keys for numbers, with the forms' Chinese messages.
@@ -276,26 +274,6 @@ class HistoryEntrySerializer(serializers.Serializer):
 class FundLineInputSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=FundSource.choices, error_messages={"invalid_choice": "资金来源无效。"})
     amount = money_field()
-
-
-def user_of(serializer):
-    """The signed-in user the serializer's choices are scoped to (None while the schema is generated: no choices)."""
-    return getattr(serializer.context.get("request"), "user", None)
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not take (version, created_by, is_removed …) with a 400 naming them."""
-
-    fixed_fields: dict[str, str] = {}
-
-    def to_internal_value(self, data):
-        if hasattr(data, "keys"):
-            unknown = sorted(set(data.keys()) - set(self.fields) - {"csrfmiddlewaretoken"})
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [self.fixed_fields.get(name, NOT_WRITABLE)] for name in unknown}
-                )
-        return super().to_internal_value(data)
 
 
 class TaskWriteSerializer(StrictSerializer):
@@ -709,7 +687,7 @@ class TaskViewSet(ApiViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
         task = self.get_object()
-        entries = _timeline(task)
+        entries = task_timeline(task)
         return self._with_etag(HistoryEntrySerializer(entries, many=True).data, None, status.HTTP_200_OK)
 
     def _with_etag(self, body, etag, code):

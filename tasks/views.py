@@ -438,14 +438,14 @@ def task_remove(request, pk):
 @require_GET
 def task_history(request, pk):
     task = get_visible_or_404(_tasks(), request.user, pk=pk)
-    return render(request, "tasks/task_history.html", {"task": task, "plan": task.plan, "entries": _timeline(task)})
+    return render(request, "tasks/task_history.html", {"task": task, "plan": task.plan, "entries": task_timeline(task)})
 
 
 # Fields of a row whose changes the timeline shows, in the order of the table.
 TIMELINE_FIELDS = [*services.TASK_FIELDS, "is_removed", "removed_reason"]
 
 
-def _timeline(task: Task) -> list[Entry]:
+def task_timeline(task: Task) -> list[Entry]:
     """Who changed what, when and why: the row's history, its fund lines' history and its progress reports.
 
     A fixed number of queries however long the history is: the records, the households they name,

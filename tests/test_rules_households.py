@@ -293,3 +293,21 @@ def test_work_months_above_12_are_refused(area):
     assert clean_errors(member)["work_months"] == ["务工时间应在 0–12 个月之间。"]
     with refused_by_database(Member, "member_work_months_0_12"):
         Member.objects.filter(pk=member.pk).update(work_months=13)
+
+
+def test_a_duplicate_written_between_the_check_and_the_save_gets_the_rules_message(area):
+    """Two people register the same ID number at once: both pass the check, the database refuses the second."""
+    from django.core.exceptions import ValidationError
+
+    from bazhou.services import save_checked
+
+    number = factories.id_number(born=datetime.date(1980, 3, 3))
+    late = Member(
+        household=area.household_b, name="李四", sex=Member.Sex.MALE, relation=Member.Relation.SON, id_number=number
+    )
+    late.full_clean()
+    factories.member(area.household_a, id_number=number)  # The other person's save lands first.
+    with pytest.raises(ValidationError) as refused:
+        save_checked(late)
+    assert "同一人不能在两户中同时在册" in str(refused.value)
+    assert Member.objects.filter(id_number=number).count() == 1

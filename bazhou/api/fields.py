@@ -1,4 +1,4 @@
-"""Serializer fields the API's serializers share."""
+"""Serializer fields, the strict serializer and the messages the API's serializers share."""
 
 from __future__ import annotations
 
@@ -24,3 +24,27 @@ class Label(serializers.Field):
     def to_representation(self, value):
         label = self.labels.get(value)
         return str(label) if label is not None else value
+
+
+NOT_WRITABLE = "该字段不能修改。"
+NO_SUCH = "{what}不存在。"
+
+
+def user_of(serializer):
+    """The signed-in user the serializer's choices are scoped to (None while the schema is generated: no choices)."""
+    return getattr(serializer.context.get("request"), "user", None)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not take (version, created_by, is_removed …) with a 400 naming them."""
+
+    fixed_fields: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields) - {"csrfmiddlewaretoken"})
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [self.fixed_fields.get(name, NOT_WRITABLE)] for name in unknown}
+                )
+        return super().to_internal_value(data)
