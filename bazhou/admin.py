@@ -131,6 +131,16 @@ class ViewOnlyMixin:
         return False
 
 
+class SuperuserOnlyMixin:
+    """Pages only superusers see: records that name people and what they did (logs, tokens, uploads)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+
 class ModelAdmin(ProjectAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
@@ -218,7 +228,7 @@ class AnnualGoalAdmin(ModelAdmin):
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(ViewOnlyMixin, admin.ModelAdmin):
+class ExportLogAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     """Who exported what, read by superusers only (it names people and their addresses); never edited."""
 
     list_display = ("at", "username", "kind", "fmt", "area", "rows", "personal", "unmasked", "via", "remote_addr")
@@ -228,15 +238,9 @@ class ExportLogAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ViewOnlyMixin, admin.ModelAdmin):
+class ApiTokenAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     """Every user's API tokens, for superusers: who has one, when it was last used, and revoking it. Keys are never
     shown (only their hash is kept); users make and revoke their own through the API (docs/api.md)."""
 
@@ -248,12 +252,6 @@ class ApiTokenAdmin(ViewOnlyMixin, admin.ModelAdmin):
     actions = ["revoke"]
     list_per_page = 100
     show_full_result_count = False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
 
     @admin.action(description="撤销所选令牌", permissions=["view"])
     def revoke(self, request, queryset):

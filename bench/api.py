@@ -33,10 +33,7 @@ import http.client
 import math
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -46,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pages  # noqa: E402  (bench/pages.py, next to this file)
+from server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (bench/server.py)
 
 ROOT = pages.ROOT
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/bazhou_bench_pages"
@@ -148,83 +146,6 @@ def count_queries(client, target: Target) -> None:
     result = pages.time_page(client, target.label, target.path, warmup=1, runs=3)
     target.queries = result.median_queries
     target.kb = result.bytes / 1024
-
-
-# --- gunicorn ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(database_url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bazhou.settings",
-        "DATABASE_URL": database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ["SECRET_KEY"],
-        "ALLOWED_HOSTS": f"{HOST},testserver",
-        "CONN_MAX_AGE": "600",
-        "SECURE_COOKIES": "0",
-        "BAZHOU_TODAY": pages.DEMO_TODAY,
-        "LOG_LEVEL": "WARNING",
-        "GUNICORN_BIND": f"{HOST}:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_MAX_REQUESTS": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [str(Path(sys.executable).with_name("gunicorn"))]
-    if (ROOT / "gunicorn.conf.py").exists():
-        command += ["-c", "gunicorn.conf.py"]
-    command += [
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--max-requests",
-        "0",
-        "bazhou.wsgi:application",
-    ]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise pages.BenchError(f"gunicorn exited ({process.returncode}); see {log_path}")
-        try:
-            status, _ = get(port, "/healthz/", {})
-        except OSError:
-            time.sleep(0.3)
-            continue
-        if status == 200:
-            return process
-        time.sleep(0.3)
-    stop_gunicorn(process)
-    raise pages.BenchError(f"gunicorn did not answer /healthz/ within 60 s; see {log_path}")
-
-
-def stop_gunicorn(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 # --- load --------------------------------------------------------------------------------------------

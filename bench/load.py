@@ -42,10 +42,7 @@ import platform
 import random
 import re
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -60,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 import pages  # noqa: E402  (bench/pages.py: Django set-up, ANALYZE, the object picks)
 from seed import BenchError, manage  # noqa: E402
+from server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (bench/server.py)
 
 HOST = "127.0.0.1"
 DEFAULT_PG_URL = pages.DEFAULT_PG_URL
@@ -185,66 +183,6 @@ def restore(setting: Setting, started_at) -> str:
     AccessLog.objects.filter(username__in=USERS).delete()
     AccessAttempt.objects.filter(username__in=USERS).delete()
     return f"restored {len(setting.snapshot)} plan rows as they were, removed {history} history records of the run"
-
-
-# --- gunicorn ------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": HOST,
-        "CONN_MAX_AGE": "600",
-        "SECURE_COOKIES": "0",  # plain HTTP on 127.0.0.1: no secure cookies, no HTTPS redirect, no HSTS
-        "BAZHOU_TODAY": pages.DEMO_TODAY,
-        "LOG_LEVEL": "INFO",
-        "STATIC_ROOT": str(STATIC_ROOT),
-        "GUNICORN_BIND": f"{HOST}:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        "PYTHONUNBUFFERED": "1",
-    }
-    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with LOG_PATH.open("w") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"gunicorn exited ({process.returncode}); see {LOG_PATH}")
-        try:
-            if Client(port).request("GET", "/healthz/").status == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.3)
-    stop_gunicorn(process)
-    raise BenchError(f"gunicorn did not answer /healthz/ within 60 s; see {LOG_PATH}")
-
-
-def stop_gunicorn(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 # --- a browser, as far as the server can tell ------------------------------------------------------------------
@@ -678,7 +616,7 @@ def main(argv=None) -> int:
     connections.close_all()
     started_at = timezone.now()
     port = free_port()
-    process = start_gunicorn(args.pg_url, port, args.workers)
+    process = start_gunicorn(args.pg_url, port, args.workers, LOG_PATH, LOG_LEVEL="INFO", STATIC_ROOT=str(STATIC_ROOT))
     print(
         f"gunicorn: {args.workers} sync workers on {HOST}:{port}; {args.clients} client threads; each run: "
         f"{BASELINE_SECONDS} s of /healthz/ (the baseline), then {args.seconds:g} s of the mix"

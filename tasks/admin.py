@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from bazhou import clock
 from bazhou.access import AreaPaths
-from bazhou.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
+from bazhou.admin import HistoryAdmin, ModelAdmin, SuperuserOnlyMixin, ViewOnlyMixin, count_of, sum_of
 from tasks.models import FundLine, ImportBatch, Plan, ProgressEvidence, ProgressUpdate, Task
 from tasks.services import validate_evidence_files
 
@@ -372,7 +372,7 @@ class ProgressEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(ViewOnlyMixin, admin.ModelAdmin):
+class ImportBatchAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     """Uploaded workbooks and what became of them, for superusers (the files hold personal data; the uploader
     follows their own batch on the import pages)."""
 
@@ -383,9 +383,3 @@ class ImportBatchAdmin(ViewOnlyMixin, admin.ModelAdmin):
     exclude = ("content", "preview")
     list_per_page = 100
     show_full_result_count = False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)

@@ -436,3 +436,13 @@ def test_a_superuser_revokes_api_tokens_in_the_admin(root_client, root):
     assert "已撤销 1 个令牌" in response.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+@pytest.mark.parametrize("model", [ExportLog, ApiToken, ImportBatch], ids=lambda m: m.__name__)
+def test_logs_tokens_and_uploads_are_for_superusers_only_even_with_the_permission(client, area, model):
+    from django.contrib.auth.models import Permission
+
+    staff = factories.user(Role.DISTRICT_ADMIN, area.district, username="staff", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename=f"view_{model._meta.model_name}"))
+    client.force_login(staff)
+    assert client.get(admin_url(model, "changelist")).status_code == 403
