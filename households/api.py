@@ -26,24 +26,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-    extend_schema_view,
-    inline_serializer,
-)
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from bazhou import clock
-from bazhou.api.base import ApiViewSet, expected_version, if_match_value
-from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
+from bazhou.api.base import ApiViewSet
+from bazhou.api.fields import Label, StrictSerializer, VisibleRow, reason_field
 from bazhou.api.filters import refuse_id_numbers
 from bazhou.api.permissions import require
-from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, WRITE_ERRORS
+from bazhou.api.schema import changes, creates, documented
 from bazhou.templatetags.bazhou import id_number_for
 from households import idnumbers, services
 from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
@@ -60,6 +54,7 @@ INCOME_HOUSEHOLD_FIXED = "收入所属的户不能修改。"
 INCOME_YEAR_FIXED = "收入的年度不能修改；另一年度的收入请新增一条。"
 YEAR_RANGE = "年度应为 2000–2100 之间的年份。"
 WORK_MONTHS = WORK_MONTHS_VALIDATORS[0].message
+REASON_HELP = "变更原因，连同修改人、时间、改前改后记入修改历史"
 
 # ---------------------------------------------------------------------------------------------
 # Serializers
@@ -248,16 +243,6 @@ class LookupSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------------------------
 
 
-def reason_field() -> serializers.CharField:
-    return serializers.CharField(
-        max_length=500,
-        allow_blank=True,
-        required=False,
-        write_only=True,
-        help_text="变更原因，连同修改人、时间、改前改后记入修改历史",
-    )
-
-
 class OptionalBoolean(serializers.BooleanField):
     """A yes/no that stays as it is when left out, in a form as in JSON (DRF's BooleanField reads a field missing
     from a form as false: a household registered by a form would lose its safe water without a word)."""
@@ -307,7 +292,7 @@ class HouseholdChangeSerializer(StrictSerializer):
     radio_tv = OptionalBoolean()
     road = choice_field(Household.Road.choices)
     sanitary_toilet = OptionalBoolean()
-    reason = reason_field()
+    reason = reason_field(REASON_HELP)
 
     fixed_fields = {"village": VILLAGE_FIXED, "number": NUMBER_FIXED}
 
@@ -318,14 +303,8 @@ class HouseholdChangeSerializer(StrictSerializer):
 class HouseholdCreateSerializer(HouseholdChangeSerializer):
     """A new household: its village (one the user may change) and its number (unique in the district)."""
 
-    village = serializers.PrimaryKeyRelatedField(
-        queryset=Village.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该村")}
-    )
+    village = VisibleRow(Village, "该村")
     number = serializers.CharField(max_length=30, help_text="户编号（全区唯一，登记后不能修改）")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = Village.objects.visible_to(user_of(self))
 
 
 class MemberChangeSerializer(StrictSerializer):
@@ -353,7 +332,7 @@ class MemberChangeSerializer(StrictSerializer):
     is_active = OptionalBoolean(
         help_text="false：该成员不再在册（迁出、死亡或注销），须填写 reason，成员不删除；不在册的成员不能再修改",
     )
-    reason = reason_field()
+    reason = reason_field(REASON_HELP)
 
     fixed_fields = {"household": MEMBER_HOUSEHOLD_FIXED}
 
@@ -368,16 +347,10 @@ class MemberChangeSerializer(StrictSerializer):
 class MemberCreateSerializer(MemberChangeSerializer):
     """A new member of a household of the user's area (always active)."""
 
-    household = serializers.PrimaryKeyRelatedField(
-        queryset=Household.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该户")}
-    )
+    household = VisibleRow(Household, "该户")
     is_active = None
 
     fixed_fields = {"is_active": NEW_MEMBER_ACTIVE}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["household"].queryset = Household.objects.visible_to(user_of(self))
 
 
 def yuan_field(name: str) -> serializers.DecimalField:
@@ -420,14 +393,8 @@ class IncomeChangeSerializer(StrictSerializer):
 class IncomeCreateSerializer(IncomeChangeSerializer):
     """A household's income for a year: one a household and year."""
 
-    household = serializers.PrimaryKeyRelatedField(
-        queryset=Household.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该户")}
-    )
+    household = VisibleRow(Household, "该户")
     year = year_field(help_text="年度（每户每年一条）")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["household"].queryset = Household.objects.visible_to(user_of(self))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,16 +440,8 @@ class IncomeFilter(filters.FilterSet):
 
 
 class RegistryWrites:
-    """What the registry's writes share: the role check (403 with the reason), the input checked by a write
-    serializer, and a service's conflict as 412 naming who changed the row last (from its history)."""
-
-    def check_role(self) -> None:
-        require(self.request.user.can_edit_plans, REGISTRY_READ_ONLY)
-
-    def write_input(self, serializer_class, *, partial: bool = False):
-        serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer
+    """What the registry's writes share: a service's conflict as 412 naming who changed the row last (from its
+    history)."""
 
     def stale(self, conflict):
         error = super().stale(conflict)
@@ -493,15 +452,12 @@ class RegistryWrites:
         return error
 
 
-@extend_schema_view(
-    list=extend_schema(summary="贫困户列表（含户主、在册人数、一超六有）"),
-    retrieve=extend_schema(summary="一户（响应头 ETag 为其版本）"),
-)
-@extend_schema(tags=["建档立卡"])
+@documented("建档立卡", list="贫困户列表（含户主、在册人数、一超六有）", retrieve="一户（响应头 ETag 为其版本）")
 class HouseholdViewSet(RegistryWrites, ApiViewSet):
     serializer_class = HouseholdSerializer
     filterset_class = HouseholdFilter
     versioned = True
+    conflict = services.RegistryConflict
     ordering_fields = ("number", "id", "identified_year")
     ordering = ("number",)
 
@@ -533,68 +489,45 @@ class HouseholdViewSet(RegistryWrites, ApiViewSet):
     @action(detail=False, methods=["post"])
     def lookup(self, request):
         """Households of the user's area with an active member whose ID number is the one given."""
-        serializer = LookupSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with_member = Member.objects.filter(
-            household=OuterRef("pk"), is_active=True, id_number=serializer.validated_data["id_number"]
-        )
+        id_number = self.valid_input(LookupSerializer).validated_data["id_number"]
+        with_member = Member.objects.filter(household=OuterRef("pk"), is_active=True, id_number=id_number)
         rows = self.decorate(list(self.get_queryset().filter(Exists(with_member)).order_by("number")))
         return Response({"results": HouseholdSerializer(rows, many=True, context=self.get_serializer_context()).data})
 
-    @extend_schema(
-        summary="登记一户（村须在您的范围内；户编号全区唯一）",
-        request=HouseholdCreateSerializer,
-        responses={201: HouseholdSerializer, **CREATE_ERRORS},
+    @creates(
+        "登记一户（村须在您的范围内；户编号全区唯一）", request=HouseholdCreateSerializer, response=HouseholdSerializer
     )
     def create(self, request):
-        self.check_role()
-        serializer = self.write_input(HouseholdCreateSerializer)
+        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        serializer = self.valid_input(HouseholdCreateSerializer)
         data = serializer.validated_data
         household = services.household_create(
             user=request.user, village_id=data["village"].pk, number=data["number"], **serializer.service_arguments()
         )
-        return self.respond(self.reread(household.pk), status=status.HTTP_201_CREATED)
+        return self.created(household)
 
-    @extend_schema(
-        summary="修改一户的全部字段（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=HouseholdChangeSerializer,
-        responses={200: HouseholdSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一户的全部字段（If-Match 必填）", request=HouseholdChangeSerializer, response=HouseholdSerializer)
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @extend_schema(
-        summary="修改一户的部分字段（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=HouseholdChangeSerializer,
-        responses={200: HouseholdSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一户的部分字段（If-Match 必填）", request=HouseholdChangeSerializer, response=HouseholdSerializer)
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        household = self.get_object()
-        self.check_role()
-        version = expected_version(request)
-        serializer = self.write_input(HouseholdChangeSerializer, partial=partial)
-        try:
-            services.household_update(
-                household_id=household.pk, user=request.user, expected_version=version, **serializer.service_arguments()
-            )
-        except services.RegistryConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(household.pk))
+        household, version = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        arguments = self.valid_input(HouseholdChangeSerializer, partial=partial).service_arguments()
+        return self.changed(
+            household, services.household_update, household_id=household.pk, expected_version=version, **arguments
+        )
 
 
-@extend_schema_view(
-    list=extend_schema(summary="家庭成员"), retrieve=extend_schema(summary="一名家庭成员（响应头 ETag 为其版本）")
-)
-@extend_schema(tags=["建档立卡"])
+@documented("建档立卡", list="家庭成员", retrieve="一名家庭成员（响应头 ETag 为其版本）")
 class MemberViewSet(RegistryWrites, ApiViewSet):
     serializer_class = MemberSerializer
     filterset_class = MemberFilter
     versioned = True
+    conflict = services.RegistryConflict
     ordering_fields = ("id", "household")
     ordering = ("id",)
     search_fields = ("name",)
@@ -606,53 +539,39 @@ class MemberViewSet(RegistryWrites, ApiViewSet):
         # ``household`` orders by its id (a column of this table, so the cursor reads it without a query).
         return [name.replace("household", "household_id") for name in super().get_ordering(request, queryset)]
 
-    @extend_schema(
-        summary="为一户登记一名成员（身份证号不能与另一在册成员相同）",
+    @creates(
+        "为一户登记一名成员（身份证号不能与另一在册成员相同）",
         request=MemberCreateSerializer,
-        responses={201: MemberSerializer, **CREATE_ERRORS},
+        response=MemberSerializer,
     )
     def create(self, request):
-        self.check_role()
-        serializer = self.write_input(MemberCreateSerializer)
+        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        serializer = self.valid_input(MemberCreateSerializer)
         member = services.member_create(
             household_id=serializer.validated_data["household"].pk, user=request.user, **serializer.service_arguments()
         )
-        return self.respond(self.reread(member.pk), status=status.HTTP_201_CREATED)
+        return self.created(member)
 
-    @extend_schema(
-        summary="修改一名成员的全部字段（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=MemberChangeSerializer,
-        responses={200: MemberSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一名成员的全部字段（If-Match 必填）", request=MemberChangeSerializer, response=MemberSerializer)
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @extend_schema(
-        summary="修改一名成员的部分字段；is_active 为 false 时该成员不再在册，须填写原因（If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "修改一名成员的部分字段；is_active 为 false 时该成员不再在册，须填写原因（If-Match 必填）",
         request=MemberChangeSerializer,
-        responses={200: MemberSerializer, **WRITE_ERRORS},
+        response=MemberSerializer,
     )
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        member = self.get_object()
-        self.check_role()
-        version = expected_version(request)
-        serializer = self.write_input(MemberChangeSerializer, partial=partial)
-        change = {"member_id": member.pk, "user": request.user, "expected_version": version}
-        try:
-            if serializer.leaving:
-                services.member_leave(**change, **serializer.service_arguments())
-            elif not member.is_active:
-                raise DjangoValidationError({"is_active": services.MEMBER_LEFT})
-            else:
-                services.member_update(**change, **serializer.service_arguments())
-        except services.RegistryConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(member.pk))
+        member, version = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        serializer = self.valid_input(MemberChangeSerializer, partial=partial)
+        if not serializer.leaving and not member.is_active:
+            raise DjangoValidationError({"is_active": services.MEMBER_LEFT})
+        write = services.member_leave if serializer.leaving else services.member_update
+        arguments = serializer.service_arguments()
+        return self.changed(member, write, member_id=member.pk, expected_version=version, **arguments)
 
 
 def active_members_of(outer: str):
@@ -660,14 +579,11 @@ def active_members_of(outer: str):
     return Coalesce(Subquery(members.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), 0)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="家庭年收入（元）"),
-    retrieve=extend_schema(summary="一户一年的收入（响应头 ETag 为其各项金额的摘要）"),
-)
-@extend_schema(tags=["建档立卡"])
+@documented("建档立卡", list="家庭年收入（元）", retrieve="一户一年的收入（响应头 ETag 为其各项金额的摘要）")
 class IncomeViewSet(RegistryWrites, ApiViewSet):
     serializer_class = IncomeSerializer
     filterset_class = IncomeFilter
+    conflict = services.IncomeConflict
     ordering_fields = ("id", "year")
     ordering = ("id",)
 
@@ -680,45 +596,33 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
     def etag(self, obj, data) -> str:
         return f'"{services.income_fingerprint(obj)}"'
 
-    @extend_schema(
-        summary="登记一户某年度的收入（每户每年一条；未给出的金额为 0）",
+    @creates(
+        "登记一户某年度的收入（每户每年一条；未给出的金额为 0）",
         request=IncomeCreateSerializer,
-        responses={201: IncomeSerializer, **CREATE_ERRORS},
+        response=IncomeSerializer,
     )
     def create(self, request):
-        self.check_role()
-        serializer = self.write_input(IncomeCreateSerializer)
+        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        serializer = self.valid_input(IncomeCreateSerializer)
         data = serializer.validated_data
         income = services.income_create(
             household_id=data["household"].pk, user=request.user, year=data["year"], data=serializer.figures()
         )
-        return self.respond(self.reread(income.pk), status=status.HTTP_201_CREATED)
+        return self.created(income)
 
-    @extend_schema(
-        summary="修改一年的收入（未给出的金额保持不变；If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "修改一年的收入（未给出的金额保持不变；If-Match 必填）",
         request=IncomeChangeSerializer,
-        responses={200: IncomeSerializer, **WRITE_ERRORS},
+        response=IncomeSerializer,
     )
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @extend_schema(
-        summary="修改一年收入的部分金额（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=IncomeChangeSerializer,
-        responses={200: IncomeSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一年收入的部分金额（If-Match 必填）", request=IncomeChangeSerializer, response=IncomeSerializer)
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        income = self.get_object()
-        self.check_role()
-        expected = if_match_value(request)
-        serializer = self.write_input(IncomeChangeSerializer, partial=partial)
-        try:
-            services.income_update(income_id=income.pk, user=request.user, expected=expected, data=serializer.figures())
-        except services.IncomeConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(income.pk))
+        income, expected = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        figures = self.valid_input(IncomeChangeSerializer, partial=partial).figures()
+        return self.changed(income, services.income_update, income_id=income.pk, expected=expected, data=figures)

@@ -20,26 +20,19 @@ from __future__ import annotations
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404
-from django.urls import reverse
+from django.http import HttpResponse
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from bazhou import clock
-from bazhou.api.base import ApiViewSet, expected_version, if_match_value
-from bazhou.api.errors import StaleVersion
-from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
+from bazhou.api.base import ApiViewSet
+from bazhou.api.fields import Label, Overdue, StrictSerializer, VisibleRow
+from bazhou.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
 from bazhou.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
-from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
+from bazhou.api.schema import changes, creates, documented, download, errors
 from bazhou.exportlog import record_export
 from bazhou.models import ExportLog
 from households.models import Household
@@ -53,19 +46,11 @@ from supervision.models import (
     Rectification,
     RectificationEvidence,
 )
+from supervision.views import FINDING_RELATED
 from tasks.models import Task
 from villages.models import District, Township, Village
 
-# What a finding row shows besides itself: its rectification, and each possible target with its township.
-FINDING_RELATED = (
-    "rectification",
-    "task__plan__village__township",
-    "task__household",
-    "village__township",
-    "household__village__township",
-    "township",
-)
-TARGETS = ("task", "village", "household", "township")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ONE_TARGET = "问题须且只须对应一个对象：任务（task）、村（village）、户（household）或乡镇（township）之一。"
 
 
@@ -120,15 +105,12 @@ class InspectionSerializer(serializers.ModelSerializer):
 
 class RectificationBriefSerializer(serializers.ModelSerializer):
     status_display = Label(Rectification.Status.choices, source="status")
-    overdue = serializers.SerializerMethodField(help_text="逾期：过了整改时限仍未销号")
+    overdue = Overdue(help_text="逾期：过了整改时限仍未销号")
 
     class Meta:
         model = Rectification
         fields = ["id", "status", "status_display", "deadline", "overdue", "responsible_person", "version"]
         read_only_fields = fields
-
-    def get_overdue(self, rectification) -> bool:
-        return rectification.is_overdue(self.context["today"])
 
 
 class AccountabilitySerializer(serializers.ModelSerializer):
@@ -192,7 +174,7 @@ class FindingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_target_type(self, finding) -> str:
-        return next(name for name in TARGETS if getattr(finding, f"{name}_id"))
+        return next(name for name in services.TARGETS if getattr(finding, f"{name}_id"))
 
     def _township(self, finding) -> Township:
         if finding.task_id:
@@ -221,23 +203,17 @@ class FindingSerializer(serializers.ModelSerializer):
         return finding.township.name
 
 
-class RectificationEvidenceSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField(help_text="下载地址（同样经过访问范围检查）")
+class RectificationEvidenceSerializer(EvidenceSerializer):
+    url_name, row_id = "api:rectification-evidence", "rectification_id"
 
-    class Meta:
+    class Meta(EvidenceSerializer.Meta):
         model = RectificationEvidence
-        fields = ["id", "original_name", "content_type", "size", "uploaded_at", "url"]
-        read_only_fields = fields
-
-    def get_url(self, evidence) -> str:
-        path = reverse("api:rectification-evidence", args=[evidence.rectification_id, evidence.pk])
-        return self.context["request"].build_absolute_uri(path)
 
 
 class RectificationSerializer(serializers.ModelSerializer):
     finding_description = serializers.CharField(source="finding.description", read_only=True)
     status_display = Label(Rectification.Status.choices, source="status")
-    overdue = serializers.SerializerMethodField(help_text="逾期：过了整改时限仍未销号")
+    overdue = Overdue(help_text="逾期：过了整改时限仍未销号")
     evidence = RectificationEvidenceSerializer(many=True, read_only=True)
     responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
 
@@ -267,9 +243,6 @@ class RectificationSerializer(serializers.ModelSerializer):
             "version",
         ]
         read_only_fields = fields
-
-    def get_overdue(self, rectification) -> bool:
-        return rectification.is_overdue(self.context["today"])
 
 
 class BulletinSerializer(serializers.ModelSerializer):
@@ -330,20 +303,8 @@ class InspectionWriteSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=Inspection.Method.choices), required=False, default=list
     )
     summary = serializers.CharField(allow_blank=True, required=False)
-    townships = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Township.objects.none(), required=False, default=list, help_text="乡镇代码"
-    )
-    villages = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Village.objects.none(), required=False, default=list, help_text="村 id"
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        user = user_of(self)
-        self.fields["townships"].child_relation.queryset = Township.objects.visible_to(user)
-        self.fields["villages"].child_relation.queryset = Village.objects.visible_to(user)
-        self.fields["townships"].child_relation.error_messages["does_not_exist"] = NO_SUCH.format(what="该乡镇")
-        self.fields["villages"].child_relation.error_messages["does_not_exist"] = NO_SUCH.format(what="该村")
+    townships = VisibleRow(Township, "该乡镇", many=True, required=False, default=list, help_text="乡镇代码")
+    villages = VisibleRow(Village, "该村", many=True, required=False, default=list, help_text="村 id")
 
 
 class RectificationDemandSerializer(serializers.Serializer):
@@ -359,39 +320,29 @@ class RectificationDemandSerializer(serializers.Serializer):
     )
 
 
+def live_tasks(user):
+    return Task.objects.visible_to(user).live()
+
+
 class FindingWriteSerializer(StrictSerializer):
-    task = serializers.PrimaryKeyRelatedField(queryset=Task.objects.none(), required=False, allow_null=True)
-    village = serializers.PrimaryKeyRelatedField(queryset=Village.objects.none(), required=False, allow_null=True)
-    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none(), required=False, allow_null=True)
-    township = serializers.PrimaryKeyRelatedField(queryset=Township.objects.none(), required=False, allow_null=True)
-    inspection = serializers.PrimaryKeyRelatedField(queryset=Inspection.objects.none(), required=False, allow_null=True)
+    task = VisibleRow(Task, "该任务", rows=live_tasks, required=False, allow_null=True)
+    village = VisibleRow(Village, "该村", required=False, allow_null=True)
+    household = VisibleRow(Household, "该户", required=False, allow_null=True)
+    township = VisibleRow(Township, "该乡镇", required=False, allow_null=True)
+    inspection = VisibleRow(Inspection, "该督查", required=False, allow_null=True)
     type = serializers.ChoiceField(choices=Finding.Type.choices, error_messages={"required": "请选择问题类型。"})
     severity = serializers.ChoiceField(choices=Finding.Severity.choices, required=False)
     description = serializers.CharField(error_messages={"required": "请填写问题描述。", "blank": "请填写问题描述。"})
     found_on = serializers.DateField(error_messages={"required": "请填写发现日期。"})
     rectification = RectificationDemandSerializer(help_text="整改要求")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        user = user_of(self)
-        scopes = {
-            "task": (Task.objects.visible_to(user).live(), "该任务"),
-            "village": (Village.objects.visible_to(user), "该村"),
-            "household": (Household.objects.visible_to(user), "该户"),
-            "township": (Township.objects.visible_to(user), "该乡镇"),
-            "inspection": (Inspection.objects.visible_to(user), "该督查"),
-        }
-        for name, (queryset, what) in scopes.items():
-            self.fields[name].queryset = queryset
-            self.fields[name].error_messages["does_not_exist"] = NO_SUCH.format(what=what)
-
     def validate(self, data):
-        if sum(1 for name in TARGETS if data.get(name) is not None) != 1:
+        if sum(1 for name in services.TARGETS if data.get(name) is not None) != 1:
             raise serializers.ValidationError({"non_field_errors": [ONE_TARGET]})
         return data
 
     def target(self):
-        return next(self.validated_data[name] for name in TARGETS if self.validated_data.get(name) is not None)
+        return next(self.validated_data[name] for name in services.TARGETS if self.validated_data.get(name) is not None)
 
 
 class AccountabilityWriteSerializer(StrictSerializer):
@@ -411,12 +362,7 @@ class AnswerSerializer(StrictSerializer):
     result = serializers.CharField(
         error_messages={"required": services.RESULT_REQUIRED, "blank": services.RESULT_REQUIRED}
     )
-    files = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        default=list,
-        help_text="佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF（multipart/form-data）",
-    )
+    files = evidence_files("佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF（multipart/form-data）")
 
 
 class RecheckSerializer(StrictSerializer):
@@ -512,16 +458,7 @@ class BulletinFilter(filters.FilterSet):
 # ---------------------------------------------------------------------------------------------
 
 
-def serve_file(evidence):
-    try:
-        handle = evidence.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
-
-
-@extend_schema_view(list=extend_schema(summary="督查（明察暗访等）"), retrieve=extend_schema(summary="一次督查"))
-@extend_schema(tags=["督查"])
+@documented("督查", list="督查（明察暗访等）", retrieve="一次督查")
 class InspectionViewSet(ApiViewSet):
     serializer_class = InspectionSerializer
     filterset_class = InspectionFilter
@@ -545,23 +482,16 @@ class InspectionViewSet(ApiViewSet):
             .prefetch_related("townships", "villages")
         )
 
-    @extend_schema(
-        summary="录入一次督查（督查人员、区级管理员）",
-        request=InspectionWriteSerializer,
-        responses={201: InspectionSerializer, **CREATE_ERRORS},
-    )
+    @creates("录入一次督查（督查人员、区级管理员）", request=InspectionWriteSerializer, response=InspectionSerializer)
     def create(self, request):
         require(request.user.can_supervise, SUPERVISORS_ONLY)
-        serializer = InspectionWriteSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(self.valid_input(InspectionWriteSerializer).validated_data)
         townships, villages = data.pop("townships", []), data.pop("villages", [])
         inspection = services.inspection_create(user=request.user, data=data, townships=townships, villages=villages)
-        return self.respond(self.reread(inspection.pk), status=status.HTTP_201_CREATED)
+        return self.created(inspection)
 
 
-@extend_schema_view(list=extend_schema(summary="发现问题（含整改状态）"), retrieve=extend_schema(summary="一个问题"))
-@extend_schema(tags=["督查"])
+@documented("督查", list="发现问题（含整改状态）", retrieve="一个问题")
 class FindingViewSet(ApiViewSet):
     serializer_class = FindingSerializer
     filterset_class = FindingFilter
@@ -576,15 +506,14 @@ class FindingViewSet(ApiViewSet):
             .prefetch_related("accountabilities")
         )
 
-    @extend_schema(
-        summary="立案：对一个任务、村、户或乡镇发现问题，同时下达整改要求（督查人员、区级管理员）",
+    @creates(
+        "立案：对一个任务、村、户或乡镇发现问题，同时下达整改要求（督查人员、区级管理员）",
         request=FindingWriteSerializer,
-        responses={201: FindingSerializer, **CREATE_ERRORS},
+        response=FindingSerializer,
     )
     def create(self, request):
         require(request.user.can_supervise, SUPERVISORS_ONLY)
-        serializer = FindingWriteSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
+        serializer = self.valid_input(FindingWriteSerializer)
         data = serializer.validated_data
         demand = {k: v for k, v in data["rectification"].items() if v is not None}
         finding = services.finding_create(
@@ -594,7 +523,7 @@ class FindingViewSet(ApiViewSet):
             rectification=demand,
             inspection=data.get("inspection"),
         )
-        return self.respond(self.reread(finding.pk), status=status.HTTP_201_CREATED)
+        return self.created(finding)
 
     @extend_schema(
         summary="记录责任追究（督查人员、区级管理员）",
@@ -605,25 +534,21 @@ class FindingViewSet(ApiViewSet):
     def accountabilities(self, request, pk=None):
         finding = self.get_object()
         require(request.user.can_supervise, SUPERVISORS_ONLY)
-        serializer = AccountabilityWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        record = services.accountability_add(finding_id=finding.pk, user=request.user, data=serializer.validated_data)
+        data = self.valid_input(AccountabilityWriteSerializer).validated_data
+        record = services.accountability_add(finding_id=finding.pk, user=request.user, data=data)
         return Response(AccountabilitySerializer(record).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="整改（含逾期）"),
-    retrieve=extend_schema(summary="一项整改（响应头 ETag 为其版本）"),
-)
-@extend_schema(tags=["督查"])
+@documented("督查", list="整改（含逾期）", retrieve="一项整改（响应头 ETag 为其版本）")
 class RectificationViewSet(ApiViewSet):
     serializer_class = RectificationSerializer
     filterset_class = RectificationFilter
     versioned = True
+    conflict = services.RectificationConflict
     ordering_fields = ("id", "deadline")
     ordering = ("deadline", "id")
     search_fields = ("requirement", "responsible_person", "responsible_unit")
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = WITH_FILES
 
     def visible(self):
         return (
@@ -632,18 +557,13 @@ class RectificationViewSet(ApiViewSet):
 
     def _run(self, write, **kwargs):
         rectification = self.get_object()
-        version = expected_version(self.request)
-        try:
-            write(rectification_id=rectification.pk, user=self.request.user, expected_version=version, **kwargs)
-        except services.RectificationConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(rectification.pk))
+        version = self.if_match()
+        return self.changed(rectification, write, rectification_id=rectification.pk, expected_version=version, **kwargs)
 
-    @extend_schema(
-        summary="开始整改：待整改 → 整改中（问题所在区域的工作人员；If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "开始整改：待整改 → 整改中（问题所在区域的工作人员；If-Match 必填）",
         request=None,
-        responses={200: RectificationSerializer, **WRITE_ERRORS},
+        response=RectificationSerializer,
     )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
@@ -651,62 +571,45 @@ class RectificationViewSet(ApiViewSet):
         require(request.user.can_edit_plans, AREA_STAFF_ONLY)
         return self._run(services.rectification_start)
 
-    @extend_schema(
-        summary="填报整改结果，可附佐证材料：→ 待复查（问题所在区域的工作人员；If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "填报整改结果，可附佐证材料：→ 待复查（问题所在区域的工作人员；If-Match 必填）",
         request={"multipart/form-data": AnswerSerializer, "application/json": AnswerSerializer},
-        responses={200: RectificationSerializer, **WRITE_ERRORS},
+        response=RectificationSerializer,
     )
     @action(detail=True, methods=["post"])
     def answer(self, request, pk=None):
         self.get_object()
         require(request.user.can_edit_plans, AREA_STAFF_ONLY)
-        serializer = AnswerSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.valid_input(AnswerSerializer).validated_data
         return self._run(services.rectification_answer, result=data["result"], files=data.get("files", []))
 
-    @extend_schema(
-        summary="复查：通过则销号，不通过则退回整改并说明原因（另一名督查人员或区级管理员；If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "复查：通过则销号，不通过则退回整改并说明原因（另一名督查人员或区级管理员；If-Match 必填）",
         request=RecheckSerializer,
-        responses={200: RectificationSerializer, **WRITE_ERRORS},
+        response=RectificationSerializer,
     )
     @action(detail=True, methods=["post"])
     def recheck(self, request, pk=None):
         self.get_object()
         require(request.user.can_supervise, SUPERVISORS_ONLY)
-        serializer = RecheckSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.valid_input(RecheckSerializer).validated_data
         return self._run(services.rectification_recheck, approve=data["approve"], note=data.get("note", ""))
 
-    @extend_schema(
-        summary="下载一份整改佐证材料",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **NOT_FOUND},
-    )
-    @action(
-        detail=True,
-        methods=["get"],
-        url_path=r"evidence/(?P<evidence_id>[0-9]+)",
-        url_name="evidence",
-        filter_backends=[],
-    )
+    @evidence_download("下载一份整改佐证材料")
     def evidence(self, request, pk=None, evidence_id=None):
         rectification = self.get_object()
-        return serve_file(
-            get_object_or_404(RectificationEvidence.objects.filter(rectification=rectification), pk=evidence_id)
-        )
+        return file_response(RectificationEvidence.objects.filter(rectification=rectification), evidence_id)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="通报（已发布的；督查人员、区级管理员还能看到草稿）"),
-    retrieve=extend_schema(summary="一期通报（响应头 ETag 为其内容摘要）"),
+@documented(
+    "督查",
+    list="通报（已发布的；督查人员、区级管理员还能看到草稿）",
+    retrieve="一期通报（响应头 ETag 为其内容摘要）",
 )
-@extend_schema(tags=["督查"])
 class BulletinViewSet(ApiViewSet):
     serializer_class = BulletinSerializer
     filterset_class = BulletinFilter
+    conflict = bulletins.BulletinConflict
     ordering_fields = ("id", "year", "number", "issued_on")
     ordering = ("-id",)
 
@@ -719,21 +622,14 @@ class BulletinViewSet(ApiViewSet):
     def etag(self, obj, data) -> str:
         return f'"{bulletins.fingerprint(obj)}"'
 
-    def _conflict(self, error) -> StaleVersion:
-        current = self.reread(error.current.pk)
-        data = self.represent(current)
-        return StaleVersion(current=data, etag=self.etag(current, data))
-
-    @extend_schema(
-        summary="生成通报草稿：第 N 期，列出期末的逾期任务和未销号整改（督查人员、区级管理员）",
+    @creates(
+        "生成通报草稿：第 N 期，列出期末的逾期任务和未销号整改（督查人员、区级管理员）",
         request=BulletinCreateSerializer,
-        responses={201: BulletinDetailSerializer, **CREATE_ERRORS},
+        response=BulletinDetailSerializer,
     )
     def create(self, request):
         require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
-        serializer = BulletinCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.valid_input(BulletinCreateSerializer).validated_data
         bulletin = bulletins.bulletin_generate(
             user=request.user,
             period_start=data["period_start"],
@@ -741,57 +637,34 @@ class BulletinViewSet(ApiViewSet):
             issuer=data["issuer"],
             district=data.get("district"),
         )
-        return self.respond(self.reread(bulletin.pk), status=status.HTTP_201_CREATED)
+        return self.created(bulletin)
 
-    @extend_schema(
-        summary="修改通报草稿的标题、发布单位、发布日期、正文（If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "修改通报草稿的标题、发布单位、发布日期、正文（If-Match 必填）",
         request=BulletinEditSerializer,
-        responses={200: BulletinDetailSerializer, **WRITE_ERRORS},
+        response=BulletinDetailSerializer,
     )
     def partial_update(self, request, pk=None):
-        bulletin = self.get_object()
-        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
-        expected = if_match_value(request)
-        serializer = BulletinEditSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
+        bulletin, expected = self.to_change(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        edits = self.valid_input(BulletinEditSerializer, partial=True).validated_data
         values = {
             "title": bulletin.title,
             "issuer": bulletin.issuer,
             "issued_on": bulletin.issued_on,
             "body": bulletin.body,
-            **serializer.validated_data,
+            **edits,
         }
-        try:
-            bulletins.bulletin_update_draft(bulletin_id=bulletin.pk, user=request.user, expected=expected, **values)
-        except bulletins.BulletinConflict as conflict:
-            raise self._conflict(conflict) from None
-        return self.respond(self.reread(bulletin.pk))
+        return self.changed(
+            bulletin, bulletins.bulletin_update_draft, bulletin_id=bulletin.pk, expected=expected, **values
+        )
 
-    @extend_schema(
-        summary="发布通报：此后只读（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=None,
-        responses={200: BulletinDetailSerializer, **WRITE_ERRORS},
-    )
+    @changes("发布通报：此后只读（If-Match 必填）", request=None, response=BulletinDetailSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        bulletin = self.get_object()
-        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
-        expected = if_match_value(request)
-        try:
-            bulletins.bulletin_publish_draft(bulletin_id=bulletin.pk, user=request.user, expected=expected)
-        except bulletins.BulletinConflict as conflict:
-            raise self._conflict(conflict) from None
-        return self.respond(self.reread(bulletin.pk))
+        bulletin, expected = self.to_change(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        return self.changed(bulletin, bulletins.bulletin_publish_draft, bulletin_id=bulletin.pk, expected=expected)
 
-    @extend_schema(
-        summary="下载通报的 Excel 文件（记入导出记录）",
-        responses={
-            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
-            **NOT_FOUND,
-        },
-    )
+    @download("下载通报的 Excel 文件（记入导出记录）", XLSX)
     @action(detail=True, methods=["get"], filter_backends=[])
     def xlsx(self, request, pk=None):
         bulletin = self.get_object()
@@ -811,6 +684,6 @@ class BulletinViewSet(ApiViewSet):
         fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
         return HttpResponse(
             content,
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=XLSX,
             headers={"Content-Disposition": bulletins.attachment_header(name, fallback)},
         )

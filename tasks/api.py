@@ -22,22 +22,18 @@ from decimal import Decimal
 from django import forms
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from bazhou import clock
-from bazhou.api.base import ApiViewSet, expected_version
-from bazhou.api.fields import NO_SUCH, Label, StrictSerializer, user_of
+from bazhou.api.base import ApiViewSet
+from bazhou.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
+from bazhou.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
 from bazhou.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
-from bazhou.api.schema import CREATE_ERRORS, IF_MATCH, NOT_FOUND, WRITE_ERRORS, errors
+from bazhou.api.schema import changes, creates, documented, errors
 from households.models import Household
 from tasks import services
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
@@ -94,7 +90,7 @@ class TaskSerializer(serializers.ModelSerializer):
     plan_type_display = serializers.SerializerMethodField(help_text="一村一案或一户一策")
     category_display = Label(Category.choices, source="category")
     status_display = Label(Task.Status.choices, source="status")
-    overdue = serializers.SerializerMethodField(help_text="已逾期：过了完成时限仍未完成（按系统的“今天”）")
+    overdue = Overdue(help_text="已逾期：过了完成时限仍未完成（按系统的“今天”）")
     fund_lines = serializers.SerializerMethodField(help_text="资金来源明细（万元）；合计等于计划资金")
     responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
 
@@ -148,9 +144,6 @@ class TaskSerializer(serializers.ModelSerializer):
     def get_plan_type_display(self, task) -> str:
         return PLAN_TYPES[self.get_plan_type(task)]
 
-    def get_overdue(self, task) -> bool:
-        return task.is_overdue(self.context["today"])
-
     @extend_schema_field(FundLineSerializer(many=True))
     def get_fund_lines(self, task) -> list[dict]:
         # Plain dicts rather than a nested serializer per line: a tenth of the list's time at 100 rows.
@@ -198,17 +191,11 @@ class PlanSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProgressEvidenceSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField(help_text="下载地址（同样经过访问范围检查）")
+class ProgressEvidenceSerializer(EvidenceSerializer):
+    url_name, row_id = "api:progress-update-evidence", "update_id"
 
-    class Meta:
+    class Meta(EvidenceSerializer.Meta):
         model = ProgressEvidence
-        fields = ["id", "original_name", "content_type", "size", "uploaded_at", "url"]
-        read_only_fields = fields
-
-    def get_url(self, evidence) -> str:
-        path = reverse("api:progress-update-evidence", args=[evidence.update_id, evidence.pk])
-        return self.context["request"].build_absolute_uri(path)
 
 
 class ProgressUpdateSerializer(serializers.ModelSerializer):
@@ -279,15 +266,13 @@ class FundLineInputSerializer(serializers.Serializer):
 class TaskWriteSerializer(StrictSerializer):
     """What a person may set on a row (``tasks.services.TASK_FIELDS``), the fund lines and the reason."""
 
-    plan = serializers.PrimaryKeyRelatedField(
-        queryset=Plan.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="施工图")}
-    )
-    household = serializers.PrimaryKeyRelatedField(
-        queryset=Household.objects.none(),
+    plan = VisibleRow(Plan, "施工图")
+    household = VisibleRow(
+        Household,
+        "该户",
         allow_null=True,
         required=False,
         help_text="一户一策的任务填所属户的 id；一村一案的任务留空（null）",
-        error_messages={"does_not_exist": NO_SUCH.format(what="该户")},
     )
     category = serializers.ChoiceField(choices=Category.choices)
     item = serializers.CharField(max_length=200)
@@ -315,24 +300,14 @@ class TaskWriteSerializer(StrictSerializer):
         required=False,
         help_text="资金来源明细；给出时整体替换（空列表即删除全部），不给出则保持不变。合计须等于计划资金",
     )
-    reason = serializers.CharField(
-        max_length=500,
-        allow_blank=True,
-        required=False,
-        write_only=True,
-        help_text="修改原因：已批准的施工图修改完成时限、资金或新增任务时必须填写，记入修改历史",
-    )
+    reason = reason_field("修改原因：已批准的施工图修改完成时限、资金或新增任务时必须填写，记入修改历史")
 
     fixed_fields = {"plan": PLAN_FIXED}
 
     def __init__(self, *args, creating: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        user = user_of(self)
-        if creating:
-            self.fields["plan"].queryset = Plan.objects.visible_to(user)
-        else:
+        if not creating:
             del self.fields["plan"]
-        self.fields["household"].queryset = Household.objects.visible_to(user)
 
     def service_arguments(self) -> dict:
         data = dict(self.validated_data)
@@ -358,23 +333,12 @@ class ProgressInputSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=Task.Status.choices)
     invested_funds = money_field("invested_funds")
     note = serializers.CharField(allow_blank=True, required=False, default="")
-    files = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        default=list,
-        help_text=f"佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF，最多 {services.MAX_EVIDENCE_FILES} 个",
-    )
+    files = evidence_files(f"佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF，最多 {services.MAX_EVIDENCE_FILES} 个")
 
 
 class PlanCreateSerializer(StrictSerializer):
-    village = serializers.PrimaryKeyRelatedField(
-        queryset=Village.objects.none(), error_messages={"does_not_exist": NO_SUCH.format(what="该村")}
-    )
+    village = VisibleRow(Village, "该村")
     year = serializers.IntegerField(min_value=2000, max_value=2100)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = Village.objects.visible_to(user_of(self))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,11 +446,7 @@ def plan_figures() -> dict:
     }
 
 
-@extend_schema_view(
-    list=extend_schema(summary="村级施工图（一村一案）列表，含任务行数、完成、逾期、资金合计"),
-    retrieve=extend_schema(summary="一张施工图"),
-)
-@extend_schema(tags=["施工图"])
+@documented("施工图", list="村级施工图（一村一案）列表，含任务行数、完成、逾期、资金合计", retrieve="一张施工图")
 class PlanViewSet(ApiViewSet):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
@@ -497,18 +457,12 @@ class PlanViewSet(ApiViewSet):
     def visible(self):
         return Plan.objects.visible_to(self.request.user).select_related("village__township").annotate(**plan_figures())
 
-    @extend_schema(
-        summary="新建一个村某年度的施工图（草稿）",
-        request=PlanCreateSerializer,
-        responses={201: PlanSerializer, **CREATE_ERRORS},
-    )
+    @creates("新建一个村某年度的施工图（草稿）", request=PlanCreateSerializer, response=PlanSerializer)
     def create(self, request):
         require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        serializer = PlanCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.valid_input(PlanCreateSerializer).validated_data
         plan = services.plan_create(village_id=data["village"].pk, year=data["year"], user=request.user)
-        return self.respond(self.reread(plan.pk), status=status.HTTP_201_CREATED)
+        return self.created(plan)
 
     @extend_schema(
         summary="批准施工图（区级管理员）。此后修改完成时限、资金，新增或撤销任务都须填写原因",
@@ -519,19 +473,17 @@ class PlanViewSet(ApiViewSet):
     def approve(self, request, pk=None):
         plan = self.get_object()
         require(services.is_district_admin(request.user), DISTRICT_ADMINS_ONLY)
-        services.plan_approve(plan_id=plan.pk, user=request.user)
-        return self.respond(self.reread(plan.pk))
+        return self.changed(plan, services.plan_approve, plan_id=plan.pk)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="施工图任务（一村一案、一户一策的每一行），含资金来源"),
-    retrieve=extend_schema(summary="一行任务（响应头 ETag 为其版本）"),
+@documented(
+    "施工图", list="施工图任务（一村一案、一户一策的每一行），含资金来源", retrieve="一行任务（响应头 ETag 为其版本）"
 )
-@extend_schema(tags=["施工图"])
 class TaskViewSet(ApiViewSet):
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
     versioned = True
+    conflict = services.TaskConflict
     ordering_fields = (
         "id",
         "deadline",
@@ -545,7 +497,7 @@ class TaskViewSet(ApiViewSet):
     )
     ordering = ("id",)
     search_fields = ("item", "responsible_person", "responsible_unit")
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = WITH_FILES
 
     def visible(self):
         return (
@@ -554,113 +506,54 @@ class TaskViewSet(ApiViewSet):
             .prefetch_related("fund_lines")
         )
 
-    def writer(self, data, *, creating: bool, partial: bool = False) -> TaskWriteSerializer:
-        serializer = TaskWriteSerializer(
-            data=data, creating=creating, partial=partial, context=self.get_serializer_context()
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer
-
-    @extend_schema(
-        summary="新增一行任务（已批准的施工图须填写 reason）",
-        request=TaskWriteSerializer,
-        responses={201: TaskSerializer, **CREATE_ERRORS},
-    )
+    @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
     def create(self, request):
         require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        serializer = self.writer(request.data, creating=True)
+        serializer = self.valid_input(TaskWriteSerializer, creating=True)
         task = services.task_create(
             plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
         )
-        return self.respond(self.reread(task.pk), status=status.HTTP_201_CREATED)
+        return self.created(task)
 
-    @extend_schema(
-        summary="修改一行任务的全部字段（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=TaskWriteSerializer,
-        responses={200: TaskSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一行任务的全部字段（If-Match 必填）", request=TaskWriteSerializer, response=TaskSerializer)
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @extend_schema(
-        summary="修改一行任务的部分字段（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=TaskWriteSerializer,
-        responses={200: TaskSerializer, **WRITE_ERRORS},
-    )
+    @changes("修改一行任务的部分字段（If-Match 必填）", request=TaskWriteSerializer, response=TaskSerializer)
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        task = self.get_object()
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        version = expected_version(request)
-        serializer = self.writer(request.data, creating=False, partial=partial)
-        try:
-            services.task_update(
-                task_id=task.pk, user=request.user, expected_version=version, **serializer.service_arguments()
-            )
-        except services.TaskConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(task.pk))
+        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        arguments = self.valid_input(TaskWriteSerializer, creating=False, partial=partial).service_arguments()
+        return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
 
-    @extend_schema(
-        summary="标记完成：状态“已完成”、进度 100%、完成日期为今天（If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=None,
-        responses={200: TaskSerializer, **WRITE_ERRORS},
+    @changes(
+        "标记完成：状态“已完成”、进度 100%、完成日期为今天（If-Match 必填）", request=None, response=TaskSerializer
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        task = self.get_object()
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        version = expected_version(request)
-        try:
-            services.task_complete(task_id=task.pk, user=request.user, expected_version=version)
-        except services.TaskConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(task.pk))
+        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        return self.changed(task, services.task_complete, task_id=task.pk, expected_version=version)
 
-    @extend_schema(
-        summary="撤销一行任务（不删除，须说明原因；If-Match 必填）",
-        parameters=[IF_MATCH],
-        request=RemoveSerializer,
-        responses={200: TaskSerializer, **WRITE_ERRORS},
-    )
+    @changes("撤销一行任务（不删除，须说明原因；If-Match 必填）", request=RemoveSerializer, response=TaskSerializer)
     @action(detail=True, methods=["post"])
     def remove(self, request, pk=None):
-        task = self.get_object()
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        version = expected_version(request)
-        serializer = RemoveSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            services.task_remove(
-                task_id=task.pk,
-                user=request.user,
-                expected_version=version,
-                reason=serializer.validated_data["reason"],
-            )
-        except services.TaskConflict as conflict:
-            raise self.stale(conflict) from None
-        return self.respond(self.reread(task.pk))
+        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        reason = self.valid_input(RemoveSerializer).validated_data["reason"]
+        return self.changed(task, services.task_remove, task_id=task.pk, expected_version=version, reason=reason)
 
-    @extend_schema(
-        summary="填报进度，可附照片或 PDF（multipart/form-data 的 files；If-Match 必填）",
-        parameters=[IF_MATCH],
+    @changes(
+        "填报进度，可附照片或 PDF（multipart/form-data 的 files；If-Match 必填）",
         request={"multipart/form-data": ProgressInputSerializer, "application/json": ProgressInputSerializer},
-        responses={201: ProgressReportSerializer, **WRITE_ERRORS},
+        response=ProgressReportSerializer,
+        status=201,
     )
     @action(detail=True, methods=["post"])
     def progress(self, request, pk=None):
-        task = self.get_object()
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
-        version = expected_version(request)
-        serializer = ProgressInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        try:
+        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        data = self.valid_input(ProgressInputSerializer).validated_data
+        with self.guarded():
             update = services.progress_record(
                 task_id=task.pk,
                 user=request.user,
@@ -672,8 +565,6 @@ class TaskViewSet(ApiViewSet):
                 reported_on=data.get("reported_on"),
                 files=data.get("files", []),
             )
-        except services.TaskConflict as conflict:
-            raise self.stale(conflict) from None
         task = self.reread(task.pk)
         task_data = self.represent(task)
         update = ProgressUpdate.objects.prefetch_related("evidence").get(pk=update.pk)
@@ -694,11 +585,7 @@ class TaskViewSet(ApiViewSet):
         return Response(body, status=code, headers={"ETag": etag} if etag else None)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="进度填报记录（含佐证材料）"),
-    retrieve=extend_schema(summary="一次进度填报"),
-)
-@extend_schema(tags=["施工图"])
+@documented("施工图", list="进度填报记录（含佐证材料）", retrieve="一次进度填报")
 class ProgressUpdateViewSet(ApiViewSet):
     serializer_class = ProgressUpdateSerializer
     filterset_class = ProgressFilter
@@ -709,22 +596,7 @@ class ProgressUpdateViewSet(ApiViewSet):
         tasks = Task.objects.visible_to(self.request.user)
         return ProgressUpdate.objects.filter(task__in=tasks.values("pk")).prefetch_related("evidence")
 
-    @extend_schema(
-        summary="下载一份佐证材料",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **NOT_FOUND},
-    )
-    @action(
-        detail=True,
-        methods=["get"],
-        url_path=r"evidence/(?P<evidence_id>[0-9]+)",
-        url_name="evidence",
-        filter_backends=[],
-    )
+    @evidence_download("下载一份佐证材料")
     def evidence(self, request, pk=None, evidence_id=None):
         update = self.get_object()
-        evidence = get_object_or_404(ProgressEvidence.objects.filter(update=update), pk=evidence_id)
-        try:
-            handle = evidence.file.open("rb")
-        except FileNotFoundError as missing:
-            raise Http404 from missing
-        return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+        return file_response(ProgressEvidence.objects.filter(update=update), evidence_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from bazhou.api.base import ApiViewSet
 from bazhou.api.fields import Label
+from bazhou.api.schema import documented
 from villages.models import AssistanceAssignment, ExitIndicator, Township, Village, VillageIndicator
 from villages.views import plan_figures, year_param
 
@@ -163,8 +163,7 @@ class AssignmentFilter(filters.FilterSet):
 # ---------------------------------------------------------------------------------------------
 
 
-@extend_schema_view(list=extend_schema(summary="乡镇（街道）"), retrieve=extend_schema(summary="一个乡镇"))
-@extend_schema(tags=["村与区域"])
+@documented("村与区域", list="乡镇（街道）", retrieve="一个乡镇")
 class TownshipViewSet(ApiViewSet):
     serializer_class = TownshipSerializer
     filterset_class = TownshipFilter
@@ -177,11 +176,7 @@ class TownshipViewSet(ApiViewSet):
         return Township.objects.visible_to(self.request.user)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="村列表（含施工图任务行数、完成、逾期、计划资金）"),
-    retrieve=extend_schema(summary="一个村"),
-)
-@extend_schema(tags=["村与区域"])
+@documented("村与区域", list="村列表（含施工图任务行数、完成、逾期、计划资金）", retrieve="一个村")
 class VillageViewSet(ApiViewSet):
     serializer_class = VillageSerializer
     filterset_class = VillageFilter
@@ -195,10 +190,7 @@ class VillageViewSet(ApiViewSet):
         return Village.objects.visible_to(self.request.user).select_related("township").annotate(**figures)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="贫困村退出指标（一低七有）"), retrieve=extend_schema(summary="一项指标")
-)
-@extend_schema(tags=["村与区域"])
+@documented("村与区域", list="贫困村退出指标（一低七有）", retrieve="一项指标")
 class ExitIndicatorViewSet(ApiViewSet):
     """The criteria of village exit by year: reference data every signed-in user reads."""
 
@@ -211,8 +203,7 @@ class ExitIndicatorViewSet(ApiViewSet):
         return ExitIndicator.objects.all()
 
 
-@extend_schema_view(list=extend_schema(summary="各村退出指标达标情况"), retrieve=extend_schema(summary="一条达标记录"))
-@extend_schema(tags=["村与区域"])
+@documented("村与区域", list="各村退出指标达标情况", retrieve="一条达标记录")
 class VillageIndicatorViewSet(ApiViewSet):
     serializer_class = VillageIndicatorSerializer
     filterset_class = VillageIndicatorFilter
@@ -224,10 +215,7 @@ class VillageIndicatorViewSet(ApiViewSet):
         return VillageIndicator.objects.filter(village__in=villages.values("pk")).select_related("indicator")
 
 
-@extend_schema_view(
-    list=extend_schema(summary="帮扶力量（五个一）"), retrieve=extend_schema(summary="一条帮扶力量记录")
-)
-@extend_schema(tags=["村与区域"])
+@documented("村与区域", list="帮扶力量（五个一）", retrieve="一条帮扶力量记录")
 class AssignmentViewSet(ApiViewSet):
     serializer_class = AssignmentSerializer
     filterset_class = AssignmentFilter

@@ -7,12 +7,16 @@
 - Reads carry an ``ETag``: the row's ``version`` for rows that have one (plan rows, rectifications), otherwise
   a digest of what was sent. Writes to a versioned row need ``If-Match`` with that value: missing → 428,
   unreadable → 400, stale → 412 with the row as it now stands (the services compare it under a row lock).
+- Writes share their steps: ``valid_input`` (the request's body through a write serializer: 400), ``to_change``
+  (the row, then the role: 404 before 403, then ``If-Match``), ``changed`` (run the service; its ``conflict`` is
+  a 412; answer with the row as it now stands) and ``created`` (201 with the new row).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.shortcuts import get_object_or_404
@@ -24,6 +28,7 @@ from rest_framework.response import Response
 from bazhou import clock
 from bazhou.api.errors import IF_MATCH_INVALID, PreconditionRequired, StaleVersion
 from bazhou.api.filters import Ordering, Search
+from bazhou.api.permissions import require
 
 
 def etag_of_data(data) -> str:
@@ -65,6 +70,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     ordering: tuple[str, ...] = ("id",)
     search_fields: tuple[str, ...] = ()
     versioned = False  # the rows have a ``version`` column: ETag = version, writes need If-Match
+    conflict: type[Exception] | tuple[type[Exception], ...] = ()  # the services' "changed since read" error
 
     def visible(self):
         raise NotImplementedError
@@ -125,3 +131,40 @@ class ApiViewSet(viewsets.GenericViewSet):
             changed_by=getattr(conflict, "changed_by", None),
             changed_at=getattr(conflict, "changed_at", None),
         )
+
+    # Writes
+
+    def valid_input(self, serializer_class, **kwargs):
+        """The request's body through ``serializer_class`` (400 with the messages unless valid)."""
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def if_match(self):
+        """What ``If-Match`` names: the version of a versioned row (an int), otherwise the ETag's opaque value."""
+        return expected_version(self.request) if self.versioned else if_match_value(self.request)
+
+    def to_change(self, allowed: bool, message: str) -> tuple:
+        """The row the URL names and the ``If-Match`` value, for a write: a row outside the area is a 404 before
+        a role that may not write (``allowed``) is a 403 with ``message``, and both come before ``If-Match``."""
+        obj = self.get_object()
+        require(allowed, message)
+        return obj, self.if_match()
+
+    @contextmanager
+    def guarded(self):
+        """The service's ``conflict`` (the row changed since the client read it) as 412 with the row as it stands."""
+        try:
+            yield
+        except self.conflict as conflict:
+            raise self.stale(conflict) from None
+
+    def changed(self, obj, service, **arguments) -> Response:
+        """Run the write ``service`` as the user and answer with ``obj`` as it now stands (stale: 412)."""
+        with self.guarded():
+            service(user=self.request.user, **arguments)
+        return self.respond(self.reread(obj.pk))
+
+    def created(self, obj) -> Response:
+        """201 with the new row as the client reads it."""
+        return self.respond(self.reread(obj.pk), status=201)

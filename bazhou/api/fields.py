@@ -26,6 +26,17 @@ class Label(serializers.Field):
         return str(label) if label is not None else value
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class Overdue(serializers.Field):
+    """Whether the row is 逾期 on the system's today (``row.is_overdue(today)``, today from the context), read-only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, row):
+        return row.is_overdue(self.context["today"])
+
+
 NOT_WRITABLE = "该字段不能修改。"
 NO_SUCH = "{what}不存在。"
 
@@ -33,6 +44,24 @@ NO_SUCH = "{what}不存在。"
 def user_of(serializer):
     """The signed-in user the serializer's choices are scoped to (None while the schema is generated: no choices)."""
     return getattr(serializer.context.get("request"), "user", None)
+
+
+class VisibleRow(serializers.PrimaryKeyRelatedField):
+    """A row by its id among those the signed-in user may see (``rows(user)``, by default ``visible_to``): one
+    outside the area is refused as if it did not exist, "{what}不存在。"."""
+
+    def __init__(self, model, what: str, *, rows=None, **kwargs):
+        self.rows = rows or model.objects.visible_to
+        kwargs["error_messages"] = {"does_not_exist": NO_SUCH.format(what=what), **kwargs.get("error_messages", {})}
+        super().__init__(queryset=model.objects.none(), **kwargs)
+
+    def get_queryset(self):
+        return self.rows(user_of(self))
+
+
+def reason_field(help_text: str) -> serializers.CharField:
+    """The optional reason of a change, kept in the row's history."""
+    return serializers.CharField(max_length=500, allow_blank=True, required=False, write_only=True, help_text=help_text)
 
 
 class StrictSerializer(serializers.Serializer):

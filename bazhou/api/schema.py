@@ -1,10 +1,17 @@
-"""Pieces of the OpenAPI schema the viewsets share: the If-Match header and the error bodies of a write."""
+"""Pieces of the OpenAPI schema the viewsets share: the If-Match header, the error bodies of a write, and the
+``extend_schema`` of each kind of endpoint (a viewset's reads, a create, a write with If-Match, a download)."""
 
 from __future__ import annotations
 
 from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 IF_MATCH = OpenApiParameter(
@@ -49,6 +56,34 @@ def errors(*codes: int) -> dict:
 WRITE_ERRORS = errors(400, 403, 404, 412, 428)
 CREATE_ERRORS = errors(400, 403)
 NOT_FOUND = errors(404)
+
+
+def documented(tag: str, *, list: str, retrieve: str):
+    """A viewset's tag, and the summaries of its list and its retrieve (the writes carry theirs)."""
+
+    def decorate(viewset):
+        viewset = extend_schema(tags=[tag])(viewset)
+        return extend_schema_view(list=extend_schema(summary=list), retrieve=extend_schema(summary=retrieve))(viewset)
+
+    return decorate
+
+
+def creates(summary: str, *, request, response):
+    """A create: the new row (201), or 400, 403."""
+    return extend_schema(summary=summary, request=request, responses={201: response, **CREATE_ERRORS})
+
+
+def changes(summary: str, *, request, response, status: int = 200):
+    """A write to a row read with its ETag: ``If-Match`` required; the row as it now stands, or 400, 403, 404, 412,
+    428."""
+    return extend_schema(
+        summary=summary, parameters=[IF_MATCH], request=request, responses={status: response, **WRITE_ERRORS}
+    )
+
+
+def download(summary: str, media_type: str = "application/octet-stream"):
+    """A file (200), or 404."""
+    return extend_schema(summary=summary, responses={(200, media_type): OpenApiTypes.BINARY, **NOT_FOUND})
 
 
 class AutoSchema(openapi.AutoSchema):
