@@ -35,7 +35,7 @@ from bazhou.access import AreaPaths
 from bazhou.models import AnnualGoal, CachedFigures
 from households.models import Household, HouseholdIncome, Member, PovertyLine
 from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
-from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
+from supervision.models import Bulletin, Finding, Rectification
 from tasks.models import Category, FundLine, FundSource, Task
 from villages.models import ExitIndicator, Township, Village, VillageIndicator
 
@@ -437,12 +437,7 @@ def household_readiness(scope: Scope, year: int) -> dict:
 
 def supervision(scope: Scope, today: datetime.date) -> dict:
     """Open findings and overdue rectifications in the area, and the latest published bulletin."""
-    area = Q(pk__in=[])
-    for paths in FINDING_TARGET_PATHS.values():
-        if paths.village is None and scope.village:
-            continue  # A township's findings are not the village's.
-        area |= scope.q(paths)
-    findings = Finding.objects.filter(area)
+    findings = Finding.objects.in_area(scope.level, scope.area.pk)
     return {
         "open_findings": findings.open().count(),
         "overdue_rectifications": Rectification.objects.overdue(today)

@@ -23,8 +23,7 @@ and income lists are one query each.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -574,11 +573,6 @@ class MemberViewSet(RegistryWrites, ApiViewSet):
         return self.changed(member, write, member_id=member.pk, expected_version=version, **arguments)
 
 
-def active_members_of(outer: str):
-    members = Member.objects.filter(household=OuterRef(outer), is_active=True).order_by().values("household")
-    return Coalesce(Subquery(members.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), 0)
-
-
 @documented("建档立卡", list="家庭年收入（元）", retrieve="一户一年的收入（响应头 ETag 为其各项金额的摘要）")
 class IncomeViewSet(RegistryWrites, ApiViewSet):
     serializer_class = IncomeSerializer
@@ -590,7 +584,7 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
     def visible(self):
         households = Household.objects.visible_to(self.request.user)
         return HouseholdIncome.objects.filter(household__in=households.values("pk")).annotate(
-            member_count=active_members_of("household")
+            member_count=active_member_count("household")
         )
 
     def etag(self, obj, data) -> str:

@@ -25,8 +25,9 @@ def head(field: str) -> Subquery:
     return Subquery(heads.order_by("id").values(field)[:1])
 
 
-def active_member_count():
-    members = Member.objects.filter(household=OuterRef("pk"), is_active=True).order_by().values("household")
+def active_member_count(outer: str = "pk"):
+    """The number of active members of the household ``outer`` names (a correlated subquery; 0 when none)."""
+    members = Member.objects.filter(household=OuterRef(outer), is_active=True).order_by().values("household")
     return Coalesce(Subquery(members.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()), 0)
 
 

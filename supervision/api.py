@@ -54,20 +54,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ONE_TARGET = "问题须且只须对应一个对象：任务（task）、村（village）、户（household）或乡镇（township）之一。"
 
 
-def in_township(code: str) -> Q:
-    """Findings whose target is in the township ``code`` (a task, village, household, or the township itself)."""
-    return (
-        Q(task__plan__village__township=code)
-        | Q(village__township=code)
-        | Q(household__village__township=code)
-        | Q(township=code)
-    )
-
-
-def in_village(village_id) -> Q:
-    return Q(task__plan__village=village_id) | Q(village=village_id) | Q(household__village=village_id)
-
-
 # ---------------------------------------------------------------------------------------------
 # Serializers: reading
 # ---------------------------------------------------------------------------------------------
@@ -418,10 +404,10 @@ class FindingFilter(filters.FilterSet):
         fields = ["type", "severity", "inspection", "task", "household"]
 
     def filter_township(self, queryset, name, value):
-        return queryset.filter(in_township(value))
+        return queryset.in_area("township", value)
 
     def filter_village(self, queryset, name, value):
-        return queryset.filter(in_village(value))
+        return queryset.in_area("village", value)
 
     def filter_overdue(self, queryset, name, value):
         overdue = Rectification.objects.overdue(clock.today()).values("pk")
@@ -444,7 +430,7 @@ class RectificationFilter(filters.FilterSet):
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_township(self, queryset, name, value):
-        return queryset.filter(finding__in=Finding.objects.filter(in_township(value)).values("pk"))
+        return queryset.filter(finding__in=Finding.objects.in_area("township", value).values("pk"))
 
 
 class BulletinFilter(filters.FilterSet):

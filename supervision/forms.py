@@ -12,7 +12,6 @@ import datetime
 
 from django import forms
 from django.conf import settings
-from django.db.models import Q
 
 from households.models import Household
 from supervision import services
@@ -146,12 +145,7 @@ class FindingFilterForm(FilterForm):
         if severity := self.value("severity"):
             queryset = queryset.filter(severity=severity)
         if township := self.value("township"):
-            queryset = queryset.filter(
-                Q(task__plan__village__township=township)
-                | Q(village__township=township)
-                | Q(household__village__township=township)
-                | Q(township=township)
-            )
+            queryset = queryset.in_area("township", township)
         if self.value("overdue"):
             queryset = queryset.filter(rectification__in=Rectification.objects.overdue(today))
         return queryset

@@ -122,6 +122,16 @@ class FindingQuerySet(models.QuerySet):
             q |= area_q(user, paths, write=write)
         return q
 
+    def in_area(self, level: str, key):
+        """Findings whose target (a task, village, household or township) lies in the area: ``level`` is
+        "district", "township" or "village", ``key`` its code or id. A village's do not include its township's."""
+        q = Q(pk__in=[])
+        for paths in FINDING_TARGET_PATHS.values():
+            path = getattr(paths, level)
+            if path is not None:
+                q |= Q(**{path: key})
+        return self.filter(q)
+
     def visible_to(self, user):
         return self.filter(self._area(user))
 
