@@ -14,6 +14,12 @@ and typed, styled cells, and about 35 s with XlsxWriter's ``constant_memory`` mo
   drop-down lists (data validation), landscape print fitted to the page width with the header rows repeated on
   every page and a page-number footer.
 
+Tables. :func:`printed_table` and :func:`render_template` lay out the tables the office prints and sends back
+(the one table, the household register). :class:`AreaScope` and :func:`export_area` say which area an export
+covers; :func:`xlsx_download` hands the file out and writes the export log.
+
+Imports. :class:`ImportRow` and the helpers next to it are what the plan-row and the register imports share.
+
 Reading. :func:`check_upload` refuses, before any parsing and with a message in Chinese, a file that is too large,
 is not an .xlsx (an old .xls, or another file renamed), is a corrupt or truncated zip, has too many parts, or
 declares more uncompressed bytes than we accept (a zip bomb). :func:`read_sheet` then reads the cells with
@@ -32,16 +38,23 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from xml.sax.saxutils import escape, quoteattr
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import column_index_from_string, get_column_letter
+
+from bazhou.exportlog import record_export
+from villages.models import District, Township, Village
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_PREFIXES = ("=", "+", "-", "@")
@@ -582,6 +595,140 @@ def write_header(sheet: SheetWriter, title: str, columns: Sequence[Column], *, s
 
 
 # ---------------------------------------------------------------------------------------------
+# The tables the office prints and sends back (the one table, the household register)
+# ---------------------------------------------------------------------------------------------
+
+TEMPLATE_ROWS = 200  # bordered empty rows in an import template
+CHOICE_ROWS = 2000  # rows below the last that still get the drop-down lists
+
+
+@contextmanager
+def printed_table(
+    book: StreamingWorkbook,
+    name: str,
+    columns: Sequence[Column],
+    *,
+    freeze: tuple[int, int],
+    title: str,
+    subtitle: str,
+    instructions: Sequence[str],
+):
+    """The sheet of a table the office prints and sends back, its title, subtitle and header written, for the
+    caller to write the rows into: the columns' widths, ``freeze`` (rows, columns), A3 landscape fitted to the page
+    width with the header rows on every page, the key columns (the last ones, for the import) left out of the
+    print. Then the drop-down lists, on the rows and :data:`CHOICE_ROWS` below, and the sheet 填写说明
+    (``instructions``, the first line its title)."""
+    page = PageSetup(repeat_rows=(3, 4), print_columns=sum(not c.key_column for c in columns), paper=8)
+    with book.sheet(name, widths=[c.width for c in columns], freeze=freeze, page=page) as sheet:
+        header_end = write_header(sheet, title, columns, subtitle=subtitle)
+        yield sheet
+        last = sheet.row_number + CHOICE_ROWS
+        for index, column in enumerate(columns, start=1):
+            if column.choices and len(",".join(column.choices)) <= 255:  # longer, Excel refuses the list
+                sheet.validate(index, header_end + 1, last, column.choices)
+    with book.sheet("填写说明", widths=[110]) as sheet:
+        for index, line in enumerate(instructions):
+            sheet.row([line], style_id("title" if index == 0 else "note"), height=24 if index == 0 else None)
+
+
+def render_template(name: str, columns: Sequence[Column], **layout) -> object:
+    """An import template: :func:`printed_table` (``layout``: its keywords) with bordered empty rows. Returns a
+    rewound temporary file."""
+    book = StreamingWorkbook()
+    styles = [style_id(c.style) for c in columns]
+    with printed_table(book, name, columns, **layout) as sheet:
+        for _ in range(TEMPLATE_ROWS):
+            sheet.row([None] * len(columns), styles)
+    return book.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports: which area, and the file handed out
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """Which area an export covers: ``user``'s view of the district, a township or a village (fetched through the
+    access scope by :func:`export_area`; the rows are read through ``visible_to(user)`` in any case)."""
+
+    user: object
+    district: District | None = None
+    township: Township | None = None
+    village: Village | None = None
+
+    @property
+    def level(self) -> str:
+        return "village" if self.village else "township" if self.township else "district"
+
+    @property
+    def area_name(self) -> str:
+        district = self.district.name if self.district else ""
+        if self.village:
+            return f"{district}{self.village.township.name}{self.village.name}"
+        if self.township:
+            return f"{district}{self.township.name}"
+        return district or "全部区县"
+
+    def in_area(self, rows, village: str):
+        """``rows`` (a queryset) of this area; ``village`` is the path from a row to its village."""
+        if self.village:
+            return rows.filter(**{village: self.village})
+        if self.township:
+            return rows.filter(**{f"{village}__township": self.township})
+        if self.district:
+            return rows.filter(**{f"{village}__township__district": self.district})
+        return rows
+
+
+class AreaForm(forms.Form):
+    """The area an export asks for: a township code or a village id, as the pages link them."""
+
+    township = forms.CharField(max_length=9, required=False)
+    village = forms.IntegerField(min_value=1, required=False)
+
+
+def export_area(user, form: AreaForm) -> dict:
+    """:class:`AreaScope`'s area fields for what ``form`` asks: its village or township, of those ``user`` may see,
+    else the user's own area (the district for district roles). A bad parameter or an area out of sight is a 404."""
+    if not form.is_valid():
+        raise Http404("参数不正确")
+    data = form.cleaned_data
+    if data["village"]:
+        village = get_object_or_404(
+            Village.objects.visible_to(user).select_related("township__district"), pk=data["village"]
+        )
+        return {"district": village.township.district, "village": village}
+    if data["township"]:
+        township = get_object_or_404(
+            Township.objects.visible_to(user).select_related("district"), code=data["township"]
+        )
+        return {"district": township.district, "township": township}
+    if user.village_id:
+        village = Village.objects.select_related("township__district").get(pk=user.village_id)
+        return {"district": village.township.district, "village": village}
+    if user.township_id:
+        township = Township.objects.select_related("district").get(pk=user.township_id)
+        return {"district": township.district, "township": township}
+    return {"district": user.district or only_district()}
+
+
+def only_district() -> District | None:
+    districts = list(District.objects.all()[:2])
+    return districts[0] if len(districts) == 1 else None
+
+
+def xlsx_response(file, name: str) -> FileResponse:
+    return FileResponse(file, as_attachment=True, filename=name, content_type=XLSX_CONTENT_TYPE)
+
+
+def xlsx_download(request, file, name: str, **log) -> FileResponse:
+    """``file`` as the attachment ``name``, written to the export log (``log``: :func:`record_export`'s keywords)."""
+    record_export(request.user, request=request, **log)
+    return xlsx_response(file, name)
+
+
+# ---------------------------------------------------------------------------------------------
 # Uploads: refuse what is not a sound .xlsx before parsing it
 # ---------------------------------------------------------------------------------------------
 
@@ -904,6 +1051,131 @@ class ImportRefused(Exception):
         self.preview = preview
         self.message = message
         super().__init__(message)
+
+
+IMPORT_CHUNK = 5000  # values one lookup query takes at a time
+
+
+def chunks(values: Sequence, size: int = IMPORT_CHUNK):
+    """``values`` in slices of ``size``: one lookup query each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def import_reason(file_name: str) -> str:
+    """The reason an import signs its writes with in the history: “Excel 导入：<file name>”."""
+    return f"Excel 导入：{file_name}"[:500]
+
+
+def refuse_unless_previewed(preview: ImportPreview, fingerprint: str) -> None:
+    """Confirming: refuse (:class:`ImportRefused`) a file that now reads with errors, or gives other changes than
+    the preview the user confirmed (its ``fingerprint``: someone changed the data in between)."""
+    if preview.problems:
+        raise ImportRefused(preview, "表格中有错误，未导入任何数据。请改正后重新上传。")
+    if preview.fingerprint != fingerprint:
+        raise ImportRefused(preview, "预览之后数据已有变化，未导入任何数据。请核对下面新的预览后再确认。")
+
+
+def in_column_order(names, keys: Sequence[str]) -> list[str]:
+    """``names`` in the order of a table's column ``keys`` (names without a column last)."""
+    return sorted(names, key=lambda n: keys.index(n) if n in keys else len(keys))
+
+
+def unsaved_copy(obj):
+    """A copy of a model instance (its fields) to change in memory, so that the fetched one stays as read."""
+    return type(obj)(**{f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields})
+
+
+def villages_by_name(villages) -> dict[tuple[str, str], list]:
+    """Villages (with their township) by (township name, village name), as an uploaded row names them."""
+    found: dict[tuple[str, str], list] = {}
+    for village in villages:
+        found.setdefault((village.township.name, village.name), []).append(village)
+    return found
+
+
+class ImportRow:
+    """One data row of an upload: its cells by field (``raw``, and ``texts``), and its problems by column.
+
+    Subclasses set ``HEADERS`` (field → the table's header, to name a field without a column in the upload) and
+    may set ``ERROR_CELLS`` (a service's error field → the field whose cell shows its errors).
+    """
+
+    HEADERS: dict[str, str] = {}
+    ERROR_CELLS: dict[str, str] = {}
+
+    def __init__(self, number: int, values: list, columns: dict[str, int], headers: dict[str, str]):
+        self.number = number
+        self.columns = columns
+        self.headers = headers
+        self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
+        self.texts = {key: as_text(value) for key, value in self.raw.items()}
+        self.problems: list[Problem] = []
+        self.failed: set[str] = set()  # fields whose cell could not be taken (and is reported)
+        self.skip = not any(self.texts.values())  # a row the import passes over (subclasses add theirs)
+
+    @classmethod
+    def rows_of(cls, sheet: SheetData, header: HeaderMap) -> list:
+        """The rows of ``sheet`` below ``header``, but those to skip; refused if more than the limit."""
+        below = (
+            cls(number, values, header.columns, header.headers)
+            for number, values in sheet.rows
+            if number > header.last_row
+        )
+        rows = [row for row in below if not row.skip]
+        check_row_count(len(rows))
+        return rows
+
+    def problem(self, key: str, message: str) -> None:
+        column = column_letter(self.columns[key]) if key in self.columns else ""
+        header = self.headers.get(key, self.HEADERS.get(key, ""))
+        self.problems.append(Problem(self.number, column, header, message))
+
+    def take(self, key: str, convert, **kwargs):
+        """The cell of ``key`` through ``convert`` (:func:`as_int`, :func:`as_choice`…); None when the upload has
+        no such column, or when the cell cannot be taken (a problem of the row)."""
+        if key not in self.raw:
+            return None
+        try:
+            return convert(self.raw[key], what=self.headers[key], **kwargs)
+        except CellError as error:
+            self.problem(key, str(error))
+            self.failed.add(key)
+            return None
+
+    def report(self, errors: dict[str, list[str]]) -> bool:
+        """Put a service's errors (by field) on the row's cells; True if there were any."""
+        for name, messages in errors.items():
+            key = self.ERROR_CELLS.get(name, name)
+            for message in messages:
+                if key in self.columns:
+                    self.problem(key, message)
+                else:
+                    label = self.HEADERS.get(key, "")
+                    self.problems.append(Problem(self.number, "", "", f"{label}：{message}" if label else message))
+        return bool(errors)
+
+    def names_another_village(self, village, message: str) -> bool:
+        """Whether the row's 乡镇 or 村 names another place than ``village`` (then a problem of the row)."""
+        for key, expected in (("township", village.township.name), ("village", village.name)):
+            given = self.texts.get(key, "")
+            if given and given != expected:
+                self.problem(key, message)
+                return True
+        return False
+
+    def pick_village(self, villages: dict[tuple[str, str], list]):
+        """The village the row's 乡镇 and 村 name among ``villages`` (:func:`villages_by_name`); None, with a
+        problem of the row, when there is none or more than one."""
+        township, name = self.texts.get("township", ""), self.texts.get("village", "")
+        found = [v for (t, n), vs in villages.items() if n == name and (not township or t == township) for v in vs]
+        if not name or not found:
+            self.problem("village", f"找不到村“{township}{name}”，或该村不在您可以修改的范围内。")
+            return None
+        if len(found) > 1:
+            self.problem("township", f"有多个名为“{name}”的村，请填写乡镇以区分。")
+            return None
+        return found[0]
 
 
 @dataclass

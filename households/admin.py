@@ -12,6 +12,7 @@ from bazhou.access import AreaPaths
 from bazhou.admin import HistoryAdmin, ModelAdmin, count_of
 from households.forms import ID_SHAPED
 from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from households.services import MEMBER_FIELDS
 
 HOUSEHOLD_AREA = AreaPaths(
     district="household__village__township__district",
@@ -69,23 +70,7 @@ class MaskedIdNumberMixin:
 
 class MemberInline(MaskedIdNumberMixin, admin.TabularInline):
     model = Member
-    fields = (
-        "name",
-        "relation",
-        "sex",
-        "id_number",
-        "ethnicity",
-        "education",
-        "school",
-        "health",
-        "labour",
-        "work",
-        "work_months",
-        "medical_insurance",
-        "pension_insurance",
-        "on_dibao",
-        "is_active",
-    )
+    fields = (*MEMBER_FIELDS, "is_active")
     extra = 0
     show_change_link = True
 

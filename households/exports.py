@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Value, When
 
-from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, style_id, write_header
+from bazhou.xlsx import AreaScope, Column, StreamingWorkbook, printed_table, render_template, style_id
 from households import idnumbers
 from households.models import Cause, Household, Member
-from villages.models import District, Township, Village
+from households.services import HOUSEHOLD_FIELDS, MEMBER_FIELDS
 
 YES, NO = "是", "否"
 SHEET = "贫困户花名册"
@@ -75,7 +75,7 @@ COLUMNS = [
     Column("member_version", "成员版本", 6, "key", group=KEY_GROUP, key_column=True),
 ]
 KEYS = [c.key for c in COLUMNS]
-PRINTED_COLUMNS = len(COLUMNS) - 2
+FREEZE = (4, 4)  # the title, subtitle and two header rows; 序号 to 户编号
 HOUSEHOLD_CHOICES = {
     "attribute": Household.Attribute,
     "main_cause": Cause,
@@ -94,69 +94,19 @@ MEMBER_CHOICES = {
 }
 HOUSEHOLD_FLAGS = ("safe_water", "electricity", "radio_tv", "sanitary_toilet")
 MEMBER_FLAGS = ("medical_insurance", "pension_insurance", "on_dibao")
-HOUSEHOLD_FIELDS = (
-    "group",
-    "phone",
-    "attribute",
-    "main_cause",
-    "other_causes",
-    "identified_year",
-    "status",
-    "planned_exit_year",
-    "exit_year",
-    "relapse_year",
-    "housing_grade",
-    *HOUSEHOLD_FLAGS,
-    "road",
-)
-MEMBER_FIELDS = (
-    "name",
-    "sex",
-    "id_number",
-    "relation",
-    "ethnicity",
-    "education",
-    "school",
-    "health",
-    "labour",
-    "work",
-    "work_months",
-    *MEMBER_FLAGS,
-)
 CAUSE_LABELS = {value: str(label) for value, label in Cause.choices}
 
 
 @dataclass(frozen=True)
-class RegisterScope:
+class RegisterScope(AreaScope):
     """Which register: ``user``'s view of the district, a township or a village (fetched through the access scope)."""
-
-    user: object
-    district: District | None = None
-    township: Township | None = None
-    village: Village | None = None
-
-    @property
-    def area_name(self) -> str:
-        district = self.district.name if self.district else ""
-        if self.village:
-            return f"{district}{self.village.township.name}{self.village.name}"
-        if self.township:
-            return f"{district}{self.township.name}"
-        return district or "全部区县"
 
     @property
     def unmasked(self) -> bool:
         return bool(getattr(self.user, "sees_id_numbers", False))
 
     def members(self):
-        members = Member.objects.visible_to(self.user).filter(is_active=True)
-        if self.village:
-            return members.filter(household__village=self.village)
-        if self.township:
-            return members.filter(household__village__township=self.township)
-        if self.district:
-            return members.filter(household__village__township__district=self.district)
-        return members
+        return self.in_area(Member.objects.visible_to(self.user).filter(is_active=True), "household__village")
 
 
 def _label_maps() -> dict[str, dict[str, str]]:
@@ -205,21 +155,6 @@ def register_rows(scope: RegisterScope, *, chunk_size: int = 2000) -> Iterator[d
         yield row
 
 
-def _sheet(book: StreamingWorkbook):
-    return book.sheet(
-        SHEET,
-        widths=[c.width for c in COLUMNS],
-        freeze=(4, 4),
-        page=PageSetup(repeat_rows=(3, 4), print_columns=PRINTED_COLUMNS, paper=8),
-    )
-
-
-def _choices(sheet, first: int, last: int) -> None:
-    for index, column in enumerate(COLUMNS, start=1):
-        if column.choices and len(",".join(column.choices)) <= 255:
-            sheet.validate(index, first, last, column.choices)
-
-
 def render_register(scope: RegisterScope, today) -> tuple[object, int]:
     """The register as an .xlsx (a rewound temporary file) and how many member rows it holds."""
     book = StreamingWorkbook()
@@ -228,28 +163,23 @@ def render_register(scope: RegisterScope, today) -> tuple[object, int]:
     subtitle = f"截至{today.year}年{today.month}月{today.day}日　　每行一名在册家庭成员{masked}"
     styles = [style_id(c.style) for c in COLUMNS]
     count = 0
-    with _sheet(book) as sheet:
-        header_end = write_header(sheet, title, COLUMNS, subtitle=subtitle)
+    layout = {"freeze": FREEZE, "title": title, "subtitle": subtitle, "instructions": INSTRUCTIONS}
+    with printed_table(book, SHEET, COLUMNS, **layout) as sheet:
         for row in register_rows(scope):
             sheet.row([row[key] for key in KEYS], styles)
             count += 1
-        _choices(sheet, header_end + 1, sheet.row_number + 2000)
-    write_instructions(book)
     return book.close(), count
 
 
 def render_register_template(scope: RegisterScope) -> object:
-    book = StreamingWorkbook()
-    title = f"{scope.area_name}贫困户花名册导入模板"
-    subtitle = "每行一名家庭成员，同一户的各行户信息相同。修改已有的户和成员请先导出花名册，在导出的表格中修改后导入。"
-    styles = [style_id(c.style) for c in COLUMNS]
-    with _sheet(book) as sheet:
-        header_end = write_header(sheet, title, COLUMNS, subtitle=subtitle)
-        for _ in range(200):
-            sheet.row([None] * len(COLUMNS), styles)
-        _choices(sheet, header_end + 1, header_end + 2200)
-    write_instructions(book)
-    return book.close()
+    return render_template(
+        SHEET,
+        COLUMNS,
+        freeze=FREEZE,
+        title=f"{scope.area_name}贫困户花名册导入模板",
+        subtitle="每行一名家庭成员，同一户的各行户信息相同。修改已有的户和成员请先导出花名册，在导出的表格中修改后导入。",
+        instructions=INSTRUCTIONS,
+    )
 
 
 INSTRUCTIONS = [
@@ -265,9 +195,3 @@ INSTRUCTIONS = [
     "八、“户版本”“成员版本”两列请勿修改：导出后若有人在系统中改过该户或成员，该行作为冲突列出，不会覆盖。",
     "九、导入不会删除户或成员；成员迁出、死亡请在系统中办理。只接受 .xlsx 文件，不接受公式。",
 ]
-
-
-def write_instructions(book: StreamingWorkbook) -> None:
-    with book.sheet("填写说明", widths=[110]) as sheet:
-        for index, line in enumerate(INSTRUCTIONS):
-            sheet.row([line], style_id("title" if index == 0 else "note"), height=24 if index == 0 else None)

@@ -20,27 +20,27 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from bazhou.xlsx import (
-    CellError,
     ImportPreview,
-    ImportRefused,
-    Problem,
+    ImportRow,
     RowChange,
     as_bool,
     as_choice,
     as_int,
-    as_text,
-    check_row_count,
-    column_letter,
+    chunks,
     digest,
+    import_reason,
+    in_column_order,
     locate_header,
     read_sheet,
+    refuse_unless_previewed,
+    unsaved_copy,
+    villages_by_name,
 )
 from households import idnumbers, services
 from households.exports import COLUMNS, HOUSEHOLD_CHOICES, HOUSEHOLD_FLAGS, MEMBER_CHOICES, MEMBER_FLAGS, SHEET
 from households.models import Cause, Household, Member
 from villages.models import Village
 
-CHUNK = 5000
 KNOWN = {c.header: c.key for c in COLUMNS if c.key != "seq"}
 KNOWN.update({"乡镇（街道）": "township", "户主关系": "relation", "组": "group"})
 REQUIRED = ("number", "name", "id_number", "relation")
@@ -57,10 +57,6 @@ def _values(choices) -> dict[str, str]:
 HOUSEHOLD_LABELS = {name: _values(choices) for name, choices in HOUSEHOLD_CHOICES.items()}
 MEMBER_LABELS = {name: _values(choices) for name, choices in MEMBER_CHOICES.items()}
 LABELS = {**HOUSEHOLD_LABELS, **MEMBER_LABELS}
-
-
-def reason_for(file_name: str) -> str:
-    return f"Excel 导入：{file_name}"[:500]
 
 
 @dataclass
@@ -101,11 +97,8 @@ def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: 
     """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import)."""
     plan = _evaluate(user=user, content=content, file_name=file_name)
     preview = plan.preview
-    if preview.problems:
-        raise ImportRefused(preview, "表格中有错误，未导入任何数据。请改正后重新上传。")
-    if preview.fingerprint != fingerprint:
-        raise ImportRefused(preview, "预览之后数据已有变化，未导入任何数据。请核对下面新的预览后再确认。")
-    reason = reason_for(file_name)
+    refuse_unless_previewed(preview, fingerprint)
+    reason = import_reason(file_name)
     ids: dict[str, int] = {}
     for op in plan.households:
         if op.existing is None:
@@ -137,28 +130,14 @@ def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: 
 # ---------------------------------------------------------------------------------------------
 
 
-class _Row:
+class _Row(ImportRow):
+    HEADERS = HEADERS
+
     def __init__(self, number: int, values: list, columns: dict[str, int], headers: dict[str, str]):
-        self.number = number
-        self.columns = columns
-        self.headers = headers
-        self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
-        self.texts = {key: as_text(value) for key, value in self.raw.items()}
-        self.problems: list[Problem] = []
+        super().__init__(number, values, columns, headers)
         self.household: dict = {}
         self.member: dict = {}
         self.household_version = self.member_version = None
-
-    def problem(self, key: str, message: str) -> None:
-        column = column_letter(self.columns[key]) if key in self.columns else ""
-        self.problems.append(Problem(self.number, column, self.headers.get(key, HEADERS.get(key, "")), message))
-
-    def _take(self, key: str, convert, **kwargs):
-        try:
-            return convert(self.raw[key], what=self.headers[key], **kwargs)
-        except CellError as error:
-            self.problem(key, str(error))
-            return None
 
     def read(self) -> None:
         if not self.texts.get("number"):
@@ -167,22 +146,22 @@ class _Row:
             if key in ("township", "village", "number"):
                 continue
             if key == "household_version":
-                self.household_version = self._take(key, as_int)
+                self.household_version = self.take(key, as_int)
             elif key == "member_version":
-                self.member_version = self._take(key, as_int)
+                self.member_version = self.take(key, as_int)
             elif key in LABELS:
-                value = self._take(key, as_choice, choices=LABELS[key])
+                value = self.take(key, as_choice, choices=LABELS[key])
                 target = self.household if key in HOUSEHOLD_LABELS else self.member
                 if value is not None:
                     target[key] = value
             elif key in HOUSEHOLD_FLAGS or key in MEMBER_FLAGS:
-                value = self._take(key, as_bool)
+                value = self.take(key, as_bool)
                 if value is not None:
                     (self.household if key in HOUSEHOLD_FLAGS else self.member)[key] = value
             elif key in YEARS:
-                self.household[key] = self._take(key, as_int)
+                self.household[key] = self.take(key, as_int)
             elif key == "work_months":
-                value = self._take(key, as_int)
+                value = self.take(key, as_int)
                 if value is not None:
                     self.member[key] = value
             elif key == "other_causes":
@@ -221,24 +200,16 @@ def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
     result = _Plan(preview)
     sheet = read_sheet(content, sheet_name=SHEET)
     header = locate_header(sheet, KNOWN, REQUIRED, anchor="户编号")
-    rows = []
-    for number, values in sheet.rows:
-        if number <= header.last_row:
-            continue
-        row = _Row(number, values, header.columns, header.headers)
-        if not any(row.texts.values()):
-            continue
+    rows = _Row.rows_of(sheet, header)
+    for row in rows:
         row.read()
-        rows.append(row)
-
-    check_row_count(len(rows))
     numbers = sorted({r.texts["number"] for r in rows if r.texts.get("number")})
     id_numbers = sorted({r.member["id_number"] for r in rows if r.member.get("id_number")})
     households: dict[str, Household] = {}
     members: dict[str, list[Member]] = {}
     taken: set[str] = set()
     active_elsewhere: dict[str, str] = {}
-    for chunk in _chunks(numbers):
+    for chunk in chunks(numbers):
         for household in (
             Household.objects.editable_by(user).select_related("village__township").filter(number__in=chunk)
         ):
@@ -248,13 +219,11 @@ def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
             household__number__in=chunk, household__in=Household.objects.editable_by(user)
         ):
             members.setdefault(member.household_id, []).append(member)
-    for chunk in _chunks(id_numbers):
+    for chunk in chunks(id_numbers):
         active_elsewhere.update(
             Member.objects.filter(is_active=True, id_number__in=chunk).values_list("id_number", "household__number")
         )
-    villages: dict[tuple[str, str], list[Village]] = {}
-    for village in Village.objects.editable_by(user).select_related("township"):
-        villages.setdefault((village.township.name, village.name), []).append(village)
+    villages = villages_by_name(Village.objects.editable_by(user).select_related("township"))
 
     groups: dict[str, list[_Row]] = {}
     for row in rows:
@@ -268,35 +237,23 @@ def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
     preview.problems.sort(key=lambda p: (p.row, p.column))
     preview.changes.sort(key=lambda c: c.row)
     preview.fingerprint = digest(
-        {
-            "households": [
-                (
-                    op.number,
-                    op.existing.pk if op.existing else None,
-                    op.version,
-                    op.data if op.existing is None else {k: op.data[k] for k in sorted(op.changed)},
-                )
-                for op in result.households
-                if op.existing is None or op.changed
-            ],
-            "members": [
-                (
-                    op.household,
-                    op.existing.pk if op.existing else None,
-                    op.version,
-                    op.data if op.existing is None else {k: op.data[k] for k in sorted(op.changed)},
-                )
-                for op in result.members
-                if op.existing is None or op.changed
-            ],
-        }
+        {"households": _writes(result.households, "number"), "members": _writes(result.members, "household")}
     )
     return result
 
 
-def _chunks(values: list):
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+def _writes(ops: list[_Household] | list[_Member], household: str) -> list[tuple]:
+    """What the operations that write will write, for the fingerprint (``household``: the attribute naming it)."""
+    return [
+        (
+            getattr(op, household),
+            op.existing.pk if op.existing else None,
+            op.version,
+            op.data if op.existing is None else {k: op.data[k] for k in sorted(op.changed)},
+        )
+        for op in ops
+        if op.existing is None or op.changed
+    ]
 
 
 def _check_household(number, group, result, households, members, taken, villages, active_elsewhere, seen_ids):
@@ -317,23 +274,12 @@ def _check_household(number, group, result, households, members, taken, villages
         if number in taken:
             first.problem("number", f"户编号 {number} 已被使用，且不在您可以修改的范围内。")
             return
-        township, village_name = first.texts.get("township", ""), first.texts.get("village", "")
-        found = [
-            v
-            for (t, name), vs in villages.items()
-            if name == village_name and (not township or t == township)
-            for v in vs
-        ]
-        if not village_name or not found:
-            first.problem("village", f"找不到村“{township}{village_name}”，或该村不在您可以修改的范围内。")
+        village = first.pick_village(villages)
+        if village is None:
             return
-        if len(found) > 1:
-            first.problem("township", f"有多个名为“{village_name}”的村，请填写乡镇以区分。")
-            return
-        village = found[0]
         household = Household(village=village, number=number)
         check = services.household_check(household=household, data=first.household)
-        if _report(first, check.errors):
+        if first.report(check.errors):
             return
         op = _Household(number, first.number, village, None, dict(first.household), None)
         label = f"{village.township.name} {village.name} 户 {number}"
@@ -341,32 +287,17 @@ def _check_household(number, group, result, households, members, taken, villages
         current_members: list[Member] = []
     else:
         village = existing.village
-        for key, expected in (("township", village.township.name), ("village", village.name)):
-            given = first.texts.get(key, "")
-            if given and given != expected:
-                first.problem(
-                    key, f"户编号 {number} 属于{village.township.name}{village.name}，导入不能把户改到另一个村。"
-                )
-                return
-        copy = Household.objects.model(
-            **{f.attname: getattr(existing, f.attname) for f in Household._meta.concrete_fields}
-        )
-        check = services.household_check(household=copy, data=first.household)
+        place = f"{village.township.name}{village.name}"
+        if first.names_another_village(village, f"户编号 {number} 属于{place}，导入不能把户改到另一个村。"):
+            return
+        check = services.household_check(household=unsaved_copy(existing), data=first.household)
         op = _Household(
             number, first.number, village, existing, dict(first.household), first.household_version, check.changed
         )
         if check.changed:
-            if first.household_version is None:
-                first.problem("household_version", "请保留导出时的“户版本”，系统凭它判断该户在导出后是否被他人修改。")
+            if _stale(first, "household_version", "户", first.household_version, existing.version):
                 return
-            if first.household_version != existing.version:
-                first.problem(
-                    "household_version",
-                    f"该户在导出后已被修改（表中版本 {first.household_version}，当前版本 {existing.version}），"
-                    "为免覆盖他人的修改未导入：请重新导出后再修改。",
-                )
-                return
-            if _report(first, check.errors):
+            if first.report(check.errors):
                 return
             label = f"{village.township.name} {village.name} 户 {number}"
             preview.changes.append(
@@ -392,7 +323,7 @@ def _check_household(number, group, result, households, members, taken, villages
                 continue
             new = Member(household=Household(village=village, number=number))
             check = services.member_check(member=new, data=row.member)
-            if _report(row, check.errors):
+            if row.report(check.errors):
                 continue
             result.members.append(_Member(row.number, number, None, dict(row.member), None))
             preview.changes.append(
@@ -404,25 +335,16 @@ def _check_household(number, group, result, households, members, taken, villages
         if not member.is_active:
             row.problem("id_number", "该成员已不在册（迁出、死亡或注销），不能通过导入恢复。")
             continue
-        copy = Member.objects.model(**{f.attname: getattr(member, f.attname) for f in Member._meta.concrete_fields})
-        check = services.member_check(member=copy, data=row.member)
+        check = services.member_check(member=unsaved_copy(member), data=row.member)
         final_heads.discard(id_number)
         if check.obj.relation == Member.Relation.HEAD:
             final_heads.add(id_number)
         if not check.changed:
             preview.unchanged += 1
             continue
-        if row.member_version is None:
-            row.problem("member_version", "请保留导出时的“成员版本”，系统凭它判断该成员在导出后是否被他人修改。")
+        if _stale(row, "member_version", "成员", row.member_version, member.version):
             continue
-        if row.member_version != member.version:
-            row.problem(
-                "member_version",
-                f"该成员在导出后已被修改（表中版本 {row.member_version}，当前版本 {member.version}），"
-                "为免覆盖他人的修改未导入：请重新导出后再修改。",
-            )
-            continue
-        if _report(row, check.errors):
+        if row.report(check.errors):
             continue
         result.members.append(_Member(row.number, number, member, dict(row.member), row.member_version, check.changed))
         preview.changes.append(
@@ -438,15 +360,20 @@ def _check_household(number, group, result, households, members, taken, villages
         first.problem("relation", f"每户须有且只有一名在册户主（户 {number} 导入后有 {len(final_heads)} 名）。")
 
 
-def _report(row: _Row, errors: dict[str, list[str]]) -> bool:
-    for name, messages in errors.items():
-        for message in messages:
-            if name in row.columns:
-                row.problem(name, message)
-            else:
-                label = HEADERS.get(name, "")
-                row.problems.append(Problem(row.number, "", "", f"{label}：{message}" if label else message))
-    return bool(errors)
+def _stale(row: _Row, key: str, what: str, given: int | None, current: int) -> bool:
+    """Whether the row's ``key`` version of the 户 or 成员 (``what``) is missing, or no longer the current one
+    (someone changed it since the export: it is not overwritten); then a problem of the row."""
+    if given is None:
+        row.problem(key, f"请保留导出时的“{what}版本”，系统凭它判断该{what}在导出后是否被他人修改。")
+        return True
+    if given != current:
+        row.problem(
+            key,
+            f"该{what}在导出后已被修改（表中版本 {given}，当前版本 {current}），"
+            "为免覆盖他人的修改未导入：请重新导出后再修改。",
+        )
+        return True
+    return False
 
 
 def _show(name: str, value) -> str:
@@ -466,7 +393,7 @@ ORDER = [c.key for c in COLUMNS]
 
 def _fields(obj, names, before) -> list[tuple[str, str, str]]:
     """(header, before, after) of ``names``, in the order of the columns; for a new row only what is filled in."""
-    names = sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    names = in_column_order(names, ORDER)
     return [
         (HEADERS.get(n, n), _show(n, getattr(before, n)) if before is not None else "", _show(n, getattr(obj, n)))
         for n in names

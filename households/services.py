@@ -29,7 +29,8 @@ from bazhou.services import collect_errors, raise_if, save_checked, sign
 from households.models import Household, HouseholdIncome, Member
 from villages.models import Village
 
-# The fields of a household and of a member a person may set (the rest: village, number, version, dates).
+# The fields of a household and of a member a person may set (the rest: village, number, version, dates), as the
+# register (households.exports) carries them; a member's in the order the admin's member list shows them.
 HOUSEHOLD_FIELDS = (
     "group",
     "phone",
@@ -50,9 +51,9 @@ HOUSEHOLD_FIELDS = (
 )
 MEMBER_FIELDS = (
     "name",
+    "relation",
     "sex",
     "id_number",
-    "relation",
     "ethnicity",
     "education",
     "school",
@@ -108,25 +109,55 @@ def _assign(obj, data: Mapping, allowed: tuple[str, ...]) -> set[str]:
     return changed
 
 
+def _clean(obj) -> None:
+    """``full_clean``, its errors as a ValidationError by field (Chinese messages)."""
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, obj.full_clean)
+    raise_if(errors)
+
+
+def _check(obj, data: Mapping, allowed: tuple[str, ...], *, parent: str) -> Check:
+    changed = _assign(obj, data, allowed)
+    errors: dict[str, list[str]] = {}
+    collect_errors(errors, lambda: obj.full_clean(exclude=[parent], validate_unique=False, validate_constraints=False))
+    return Check(obj, changed, errors)
+
+
+def _create(obj, data: Mapping, allowed: tuple[str, ...], *, user, reason: str):
+    _assign(obj, data, allowed)
+    _clean(obj)
+    sign(obj, user, reason)
+    save_checked(obj)
+    return obj
+
+
+def _check_version(obj, expected_version) -> None:
+    if expected_version is None or obj.version != int(expected_version):
+        raise RegistryConflict(obj)
+
+
+def _save_new_version(obj, *, user, reason: str) -> None:
+    _clean(obj)
+    obj.version += 1
+    sign(obj, user, reason)
+    obj.save()
+
+
+def _update(obj, data: Mapping, allowed: tuple[str, ...], *, user, expected_version, reason: str):
+    _check_version(obj, expected_version)
+    if _assign(obj, data, allowed):
+        _save_new_version(obj, user=user, reason=reason)
+    return obj
+
+
 def household_check(*, household: Household, data: Mapping) -> Check:
     """The changes ``data`` makes to ``household`` (in memory, never saved) and what the rules say of them."""
-    changed = _assign(household, data, HOUSEHOLD_FIELDS)
-    errors: dict[str, list[str]] = {}
-    collect_errors(
-        errors,
-        lambda: household.full_clean(exclude=["village"], validate_unique=False, validate_constraints=False),
-    )
-    return Check(household, changed, errors)
+    return _check(household, data, HOUSEHOLD_FIELDS, parent="village")
 
 
 def member_check(*, member: Member, data: Mapping) -> Check:
     """The changes ``data`` makes to ``member`` (in memory, never saved) and what the rules say of them."""
-    changed = _assign(member, data, MEMBER_FIELDS)
-    errors: dict[str, list[str]] = {}
-    collect_errors(
-        errors, lambda: member.full_clean(exclude=["household"], validate_unique=False, validate_constraints=False)
-    )
-    return Check(member, changed, errors)
+    return _check(member, data, MEMBER_FIELDS, parent="household")
 
 
 @transaction.atomic
@@ -134,44 +165,21 @@ def household_create(*, user, village_id: int, number: str, data: Mapping, reaso
     """Register a household in a village ``user`` may change."""
     village = get_object_or_404(Village.objects.editable_by(user), pk=village_id)
     household = Household(village=village, number=(number or "").strip())
-    _assign(household, data, HOUSEHOLD_FIELDS)
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, household.full_clean)
-    raise_if(errors)
-    sign(household, user, reason)
-    save_checked(household)
-    return household
+    return _create(household, data, HOUSEHOLD_FIELDS, user=user, reason=reason)
 
 
 @transaction.atomic
 def household_update(*, household_id: int, user, expected_version: int, data: Mapping, reason: str) -> Household:
     """Change a household's facts; nothing is written when nothing changes."""
     household = get_object_or_404(Household.objects.editable_by(user).select_for_update(of=("self",)), pk=household_id)
-    if expected_version is None or household.version != int(expected_version):
-        raise RegistryConflict(household)
-    if not _assign(household, data, HOUSEHOLD_FIELDS):
-        return household
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, household.full_clean)
-    raise_if(errors)
-    household.version += 1
-    sign(household, user, reason)
-    household.save()
-    return household
+    return _update(household, data, HOUSEHOLD_FIELDS, user=user, expected_version=expected_version, reason=reason)
 
 
 @transaction.atomic
 def member_create(*, household_id: int, user, data: Mapping, reason: str) -> Member:
     """Add a member to a household ``user`` may change (an ID number active in another household is refused)."""
     household = get_object_or_404(Household.objects.editable_by(user), pk=household_id)
-    member = Member(household=household)
-    _assign(member, data, MEMBER_FIELDS)
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, member.full_clean)
-    raise_if(errors)
-    sign(member, user, reason)
-    save_checked(member)
-    return member
+    return _create(Member(household=household), data, MEMBER_FIELDS, user=user, reason=reason)
 
 
 @transaction.atomic
@@ -179,17 +187,7 @@ def member_update(*, member_id: int, user, expected_version: int, data: Mapping,
     """Change an active member of a household ``user`` may change; nothing is written when nothing changes."""
     members = Member.objects.filter(household__in=Household.objects.editable_by(user), is_active=True)
     member = get_object_or_404(members.select_for_update(of=("self",)), pk=member_id)
-    if expected_version is None or member.version != int(expected_version):
-        raise RegistryConflict(member)
-    if not _assign(member, data, MEMBER_FIELDS):
-        return member
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, member.full_clean)
-    raise_if(errors)
-    member.version += 1
-    sign(member, user, reason)
-    member.save()
-    return member
+    return _update(member, data, MEMBER_FIELDS, user=user, expected_version=expected_version, reason=reason)
 
 
 @transaction.atomic
@@ -198,8 +196,7 @@ def member_leave(*, member_id: int, user, expected_version: int, reason: str, da
     the history. ``data`` may correct the member's facts in the same step. A member who has left stays so."""
     members = Member.objects.filter(household__in=Household.objects.editable_by(user))
     member = get_object_or_404(members.select_for_update(of=("self",)), pk=member_id)
-    if expected_version is None or member.version != int(expected_version):
-        raise RegistryConflict(member)
+    _check_version(member, expected_version)
     if not member.is_active:
         raise ValidationError({"is_active": MEMBER_LEFT})
     reason = (reason or "").strip()
@@ -207,12 +204,7 @@ def member_leave(*, member_id: int, user, expected_version: int, reason: str, da
         raise ValidationError({"reason": REASON_LEAVE})
     _assign(member, data or {}, MEMBER_FIELDS)
     member.is_active = False
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, member.full_clean)
-    raise_if(errors)
-    member.version += 1
-    sign(member, user, f"不再在册：{reason}")
-    member.save()
+    _save_new_version(member, user=user, reason=f"不再在册：{reason}")
     return member
 
 
@@ -233,9 +225,7 @@ def income_create(*, household_id: int, user, year: int, data: Mapping) -> House
     household = get_object_or_404(households, pk=household_id)
     income = HouseholdIncome(household=household, year=year)
     _assign(income, data, INCOME_FIELDS)
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, income.full_clean)
-    raise_if(errors)
+    _clean(income)
     income.save()
     return income
 
@@ -248,10 +238,7 @@ def income_update(*, income_id: int, user, expected: str, data: Mapping) -> Hous
     income = get_object_or_404(incomes.select_for_update(of=("self",)), pk=income_id)
     if income_fingerprint(income) != expected:
         raise IncomeConflict(income)
-    if not _assign(income, data, INCOME_FIELDS):
-        return income
-    errors: dict[str, list[str]] = {}
-    collect_errors(errors, income.full_clean)
-    raise_if(errors)
-    income.save()
+    if _assign(income, data, INCOME_FIELDS):
+        _clean(income)
+        income.save()
     return income

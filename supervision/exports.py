@@ -11,21 +11,14 @@ import datetime
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
-from django.http import FileResponse
 from django.views.decorators.http import require_GET
 
 from bazhou import clock
-from bazhou.exportlog import record_export
 from bazhou.models import ExportLog
-from bazhou.xlsx import XLSX_CONTENT_TYPE, Column, PageSetup, StreamingWorkbook, style_id, write_header
-from households.models import Member
+from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, style_id, write_header, xlsx_download
 from supervision import services
 from supervision.forms import QueueFilterForm
-from tasks.models import Category, Task
-
-CATEGORY_LABELS = {value: str(label) for value, label in Category.choices}
-STATUS_LABELS = {value: str(label) for value, label in Task.Status.choices}
+from tasks.exports import CATEGORY_LABELS, STATUS_LABELS, head_name
 
 COLUMNS = [
     Column("seq", "序号", 6, "int"),
@@ -64,14 +57,9 @@ FIELDS = (
 )
 
 
-def _head_name():
-    heads = Member.objects.filter(household=OuterRef("household"), is_active=True, relation=Member.Relation.HEAD)
-    return Subquery(heads.order_by("id").values("name")[:1])
-
-
 def queue_rows_for_export(rows, today: datetime.date, *, chunk_size: int = 2000) -> Iterator[dict]:
     """The rows of a review queue (a Task queryset, filtered and ordered), as dicts with the keys of COLUMNS."""
-    values = rows.annotate(head_name=_head_name()).values_list(*FIELDS).iterator(chunk_size)
+    values = rows.annotate(head_name=head_name()).values_list(*FIELDS).iterator(chunk_size)
     for seq, (pk, township, village, household, head, category, item, deadline, status, *rest) in enumerate(
         values, start=1
     ):
@@ -127,5 +115,6 @@ def queue_xlsx(request):
     area = user.area.name if user.area else "全部"
     title = f"{area}施工图任务{label}清单"
     file, count = render_queue(rows, today, title)
-    record_export(user, kind=ExportLog.Kind.OVERDUE, area=f"{area} {label}", rows=count, personal=True, request=request)
-    return FileResponse(file, as_attachment=True, filename=f"{title}.xlsx", content_type=XLSX_CONTENT_TYPE)
+    return xlsx_download(
+        request, file, f"{title}.xlsx", kind=ExportLog.Kind.OVERDUE, area=f"{area} {label}", rows=count, personal=True
+    )

@@ -21,9 +21,8 @@ from rest_framework.views import APIView
 
 from bazhou import clock
 from bazhou.exportlog import record_export
-from bazhou.models import ExportLog
-from bazhou.xlsx import XLSX_CONTENT_TYPE
-from tasks.excel_views import plan_table_scope, xlsx_response
+from bazhou.xlsx import XLSX_CONTENT_TYPE, xlsx_download
+from tasks.excel_views import plan_table_scope
 from tasks.exports import KEYS, PlanTableScope, plan_table_rows, render_plan_table
 
 ROW_KEYS = ["row_type", *KEYS, "rows"]
@@ -128,25 +127,7 @@ class PlanTableView(APIView):
         )
         if wants_xlsx:
             file, rows = render_plan_table(scope, today)
-            record_export(
-                request.user,
-                kind=ExportLog.Kind.PLAN_TABLE,
-                area=scope.log_area,
-                rows=rows,
-                personal=True,
-                via="api",
-                request=request,
-            )
-            return xlsx_response(file, scope.file_name)
+            return xlsx_download(request, file, scope.file_name, via="api", **scope.export_log(rows))
         count = scope.tasks().count()
-        record_export(
-            request.user,
-            kind=ExportLog.Kind.PLAN_TABLE,
-            area=scope.log_area,
-            rows=count,
-            personal=True,
-            fmt="json",
-            via="api",
-            request=request,
-        )
+        record_export(request.user, fmt="json", via="api", request=request, **scope.export_log(count))
         return StreamingHttpResponse(_json_stream(scope, today, count), content_type="application/json")

@@ -6,7 +6,7 @@ can confirm what another previewed. Only people who may edit plans import, and o
 is seen by its uploader alone (anyone else gets a 404). Every file handed out is written to the export log.
 
 The same views serve the household register's import (``households.excel_views`` gives them its reader and
-writer): :func:`import_page`, :func:`batch_page` and :func:`marked_download` take an :class:`Importer`.
+writer): :func:`import_views` makes the pages of an :class:`Importer` (template, upload, preview, marked workbook).
 """
 
 from __future__ import annotations
@@ -21,22 +21,29 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from bazhou import clock
-from bazhou.exportlog import record_export
 from bazhou.models import ExportLog
-from bazhou.xlsx import XLSX_CONTENT_TYPE, ImportPreview, ImportRefused, check_upload, import_limits, marked_workbook
+from bazhou.xlsx import (
+    AreaForm,
+    ImportPreview,
+    ImportRefused,
+    check_upload,
+    export_area,
+    import_limits,
+    marked_workbook,
+    xlsx_download,
+)
 from households.services import RegistryConflict
 from tasks import imports
 from tasks.exports import PlanTableScope, render_plan_table, render_plan_template
 from tasks.models import ImportBatch
 from tasks.services import TaskConflict
-from villages.models import District, Township, Village
 
 YEAR_ERRORS = {
     "invalid": "请输入年度，如 2017。",
@@ -45,50 +52,17 @@ YEAR_ERRORS = {
 }
 
 
-class PlanTableForm(forms.Form):
+class PlanTableForm(AreaForm):
     """Which one table: the year, and a township or a village (codes and ids as the pages link them)."""
 
     year = forms.IntegerField(min_value=2000, max_value=2100, required=False, error_messages=YEAR_ERRORS)
-    township = forms.CharField(max_length=9, required=False)
-    village = forms.IntegerField(min_value=1, required=False)
 
 
 def plan_table_scope(user, params) -> PlanTableScope:
     """The one table ``params`` (year, township code, village id) ask for, of areas ``user`` may see; else 404."""
     form = PlanTableForm(params)
-    if not form.is_valid():
-        raise Http404("参数不正确")
-    data = form.cleaned_data
-    year = data["year"] or clock.today().year
-    village = township = None
-    if data["village"]:
-        village = get_object_or_404(
-            Village.objects.visible_to(user).select_related("township__district"), pk=data["village"]
-        )
-        district = village.township.district
-    elif data["township"]:
-        township = get_object_or_404(
-            Township.objects.visible_to(user).select_related("district"), code=data["township"]
-        )
-        district = township.district
-    elif user.village_id:
-        village = Village.objects.select_related("township__district").get(pk=user.village_id)
-        district = village.township.district
-    elif user.township_id:
-        township = Township.objects.select_related("district").get(pk=user.township_id)
-        district = township.district
-    else:
-        district = user.district or only_district()
-    return PlanTableScope(user=user, year=year, district=district, township=township, village=village)
-
-
-def only_district() -> District | None:
-    districts = list(District.objects.all()[:2])
-    return districts[0] if len(districts) == 1 else None
-
-
-def xlsx_response(file, name: str) -> FileResponse:
-    return FileResponse(file, as_attachment=True, filename=name, content_type=XLSX_CONTENT_TYPE)
+    area = export_area(user, form)
+    return PlanTableScope(user=user, year=form.cleaned_data["year"] or clock.today().year, **area)
 
 
 @login_required
@@ -97,25 +71,14 @@ def plan_table_xlsx(request):
     """The one table of the user's area (or the township / village asked for) and a year, as the office prints it."""
     scope = plan_table_scope(request.user, request.GET)
     file, rows = render_plan_table(scope, clock.today())
-    record_export(
-        request.user,
-        kind=ExportLog.Kind.PLAN_TABLE,
-        area=scope.log_area,
-        rows=rows,
-        personal=True,
-        request=request,
-    )
-    return xlsx_response(file, scope.file_name)
+    return xlsx_download(request, file, scope.file_name, **scope.export_log(rows))
 
 
-@login_required
-@require_GET
-def plan_template(request):
-    if not request.user.can_edit_plans:
-        raise Http404("页面不存在")
-    scope = plan_table_scope(request.user, request.GET)
-    record_export(request.user, kind=ExportLog.Kind.TEMPLATE, area=f"施工图任务 {scope.log_area}", request=request)
-    return xlsx_response(render_plan_template(scope), f"{scope.area_name}{scope.year}年施工图导入模板.xlsx")
+def plan_template_file(user, params) -> tuple[object, str, str]:
+    """The import template of the one table ``params`` ask for: the file, its name, the area the export log names."""
+    scope = plan_table_scope(user, params)
+    name = f"{scope.area_name}{scope.year}年施工图导入模板.xlsx"
+    return render_plan_template(scope), name, f"施工图任务 {scope.log_area}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,12 +88,13 @@ def plan_template(request):
 
 @dataclass(frozen=True)
 class Importer:
-    """One kind of import: its batch kind, its pages' names and URLs, and its reader and writer."""
+    """One kind of import: its batch kind, its pages' names and URLs, its template, and its reader and writer."""
 
     kind: str
     title: str
     url_name: str  # the upload page; the batch page is url_name + "_batch", the marked workbook + "_marked"
     template_url: str
+    template: Callable[..., tuple[object, str, str]]  # (user, query) → (file, file name, area for the export log)
     preview: Callable[..., ImportPreview]  # (user, content, file_name, year) → preview; writes nothing
     apply: Callable[..., ImportPreview]  # (user, content, file_name, year, fingerprint) → preview; writes
     may_import: Callable[[object], bool]
@@ -154,10 +118,27 @@ class UploadForm(forms.Form):
         )
 
 
-def import_page(request, importer: Importer):
-    user = request.user
+def _check_may_import(user, importer: Importer) -> None:
     if not importer.may_import(user):
         raise Http404("页面不存在")
+
+
+def _own_batch(user, pk, importer: Importer) -> ImportBatch:
+    """An upload of ``importer``'s kind by ``user`` (anyone else's is a 404, as if it did not exist)."""
+    _check_may_import(user, importer)
+    return get_object_or_404(ImportBatch.objects.filter(user=user, kind=importer.kind), pk=pk)
+
+
+def template_download(request, importer: Importer):
+    """The import template of the area asked for (see :attr:`Importer.template`), written to the export log."""
+    _check_may_import(request.user, importer)
+    file, name, area = importer.template(request.user, request.GET)
+    return xlsx_download(request, file, name, kind=ExportLog.Kind.TEMPLATE, area=area)
+
+
+def import_page(request, importer: Importer):
+    user = request.user
+    _check_may_import(user, importer)
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, uses_year=importer.uses_year)
         if form.is_valid():
@@ -203,9 +184,7 @@ def import_page(request, importer: Importer):
 def batch_page(request, pk, importer: Importer):
     """The preview of an upload; POST confirms it (all of it in one transaction, or nothing)."""
     user = request.user
-    if not importer.may_import(user):
-        raise Http404("页面不存在")
-    batch = get_object_or_404(ImportBatch.objects.filter(user=user, kind=importer.kind), pk=pk)
+    batch = _own_batch(user, pk, importer)
     preview = ImportPreview.from_json(batch.preview)
     refused = ""
     if request.method == "POST":
@@ -262,18 +241,43 @@ def batch_page(request, pk, importer: Importer):
 
 def marked_download(request, pk, importer: Importer):
     """The uploaded workbook with its bad cells marked red and an error list, to correct and upload again."""
-    user = request.user
-    if not importer.may_import(user):
-        raise Http404("页面不存在")
-    batch = get_object_or_404(ImportBatch.objects.filter(user=user, kind=importer.kind), pk=pk)
+    batch = _own_batch(request.user, pk, importer)
     preview = ImportPreview.from_json(batch.preview)
     file = marked_workbook(bytes(batch.content), preview.problems, sheet_name=importer.sheet_name)
-    record_export(user, kind=ExportLog.Kind.OTHER, area=f"导入检查：{batch.file_name}", personal=True, request=request)
     stem = os.path.splitext(batch.file_name)[0] or "导入"
-    return xlsx_response(file, f"{stem}（错误标注）.xlsx")
+    log = {"kind": ExportLog.Kind.OTHER, "area": f"导入检查：{batch.file_name}", "personal": True}
+    return xlsx_download(request, file, f"{stem}（错误标注）.xlsx", **log)
 
 
-def _may_import_plans(user) -> bool:
+def import_views(importer: Importer):
+    """The template, the upload page, the batch page (preview, confirm) and the marked workbook of ``importer``,
+    for its URLs."""
+
+    @login_required
+    @require_GET
+    def template(request):
+        return template_download(request, importer)
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    def upload(request):
+        return import_page(request, importer)
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    def batch(request, pk):
+        return batch_page(request, pk, importer)
+
+    @login_required
+    @require_GET
+    def marked(request, pk):
+        return marked_download(request, pk, importer)
+
+    return template, upload, batch, marked
+
+
+def may_edit_plans(user) -> bool:
+    """Who imports plan rows and the household register: people who may edit plans."""
     return bool(user.is_authenticated and user.can_edit_plans)
 
 
@@ -282,27 +286,12 @@ PLAN_IMPORTER = Importer(
     title="施工图任务",
     url_name="tasks:plan_import",
     template_url="tasks:plan_template",
+    template=plan_template_file,
     preview=imports.preview_plan_import,
     apply=imports.apply_plan_import,
-    may_import=_may_import_plans,
+    may_import=may_edit_plans,
     sheet_name=imports.SHEET,
     back_url="villages:list",
 )
 
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def plan_import(request):
-    return import_page(request, PLAN_IMPORTER)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def plan_import_batch(request, pk):
-    return batch_page(request, pk, PLAN_IMPORTER)
-
-
-@login_required
-@require_GET
-def plan_import_marked(request, pk):
-    return marked_download(request, pk, PLAN_IMPORTER)
+plan_template, plan_import, plan_import_batch, plan_import_marked = import_views(PLAN_IMPORTER)

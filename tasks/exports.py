@@ -22,10 +22,10 @@ from decimal import Decimal
 
 from django.db.models import F, OuterRef, Subquery
 
-from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, style_id, write_header
+from bazhou.models import ExportLog
+from bazhou.xlsx import AreaScope, Column, StreamingWorkbook, printed_table, render_template, style_id
 from households.models import Member
 from tasks.models import Category, FundLine, FundSource, Task
-from villages.models import District, Township, Village
 
 KIND_VILLAGE = "一村一案"
 KIND_HOUSEHOLD = "一户一策"
@@ -75,38 +75,20 @@ COLUMNS = [
 ]
 KEYS = [c.key for c in COLUMNS]
 MONEY_KEYS = ["planned_funds", *(f"fund_{s}" for s in SOURCES), "invested_funds"]
-PRINTED_COLUMNS = len(COLUMNS) - 2  # 编号 and 版本 are for the import, not for the wall
-TEMPLATE_ROWS = 200  # bordered empty rows in the template
-CHOICE_ROWS = 2000  # rows below the last that still get the drop-down lists
+SHEET = "施工图"
+FREEZE = (4, 3)  # the title, subtitle and two header rows; 序号 to 村
 ZERO = Decimal("0")
 
 
-@dataclass(frozen=True)
-class PlanTableScope:
+@dataclass(frozen=True, kw_only=True)
+class PlanTableScope(AreaScope):
     """Which plan table: ``user``'s view of the district, a township or a village, for ``year``.
 
-    Build it with :func:`tasks.excel_views.plan_table_scope` (or the API's equivalent), which fetches the area
+    Build it with :func:`tasks.excel_views.plan_table_scope` (the page's and the API's), which fetches the area
     through the access scope; the rows are read through ``Task.objects.visible_to(user)`` in any case.
     """
 
-    user: object
     year: int
-    district: District | None = None
-    township: Township | None = None
-    village: Village | None = None
-
-    @property
-    def level(self) -> str:
-        return "village" if self.village else "township" if self.township else "district"
-
-    @property
-    def area_name(self) -> str:
-        district = self.district.name if self.district else ""
-        if self.village:
-            return f"{district}{self.village.township.name}{self.village.name}"
-        if self.township:
-            return f"{district}{self.township.name}"
-        return district or "全部区县"
 
     @property
     def title(self) -> str:
@@ -120,15 +102,12 @@ class PlanTableScope:
     def log_area(self) -> str:
         return f"{self.area_name} {self.year}年"
 
+    def export_log(self, rows: int) -> dict:
+        """What the export log says of this table with ``rows`` task rows (:func:`record_export`'s keywords)."""
+        return {"kind": ExportLog.Kind.PLAN_TABLE, "area": self.log_area, "rows": rows, "personal": True}
+
     def tasks(self):
-        rows = Task.objects.visible_to(self.user).live().filter(plan__year=self.year)
-        if self.village:
-            return rows.filter(plan__village=self.village)
-        if self.township:
-            return rows.filter(plan__village__township=self.township)
-        if self.district:
-            return rows.filter(plan__village__township__district=self.district)
-        return rows
+        return self.in_area(Task.objects.visible_to(self.user).live().filter(plan__year=self.year), "plan__village")
 
 
 ORDER = ("plan__village__township__code", "plan__village__code", "household__number", "deadline", "id")
@@ -139,7 +118,8 @@ def _ordering(prefix: str = "") -> list:
     return [township, village, F(household).asc(nulls_first=True), deadline, pk]
 
 
-def _head_name():
+def head_name():
+    """The name of the head of the row's household (a subquery, to annotate task rows with)."""
     heads = Member.objects.filter(household=OuterRef("household"), is_active=True, relation=Member.Relation.HEAD)
     return Subquery(heads.order_by("id").values("name")[:1])
 
@@ -193,7 +173,7 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
     """
     tasks = scope.tasks()
     task_rows = (
-        tasks.annotate(head_name=_head_name()).order_by(*_ordering()).values_list(*TASK_FIELDS).iterator(chunk_size)
+        tasks.annotate(head_name=head_name()).order_by(*_ordering()).values_list(*TASK_FIELDS).iterator(chunk_size)
     )
     lines = (
         FundLine.objects.filter(task__in=tasks.values("id"))
@@ -317,23 +297,6 @@ def _row_styles() -> dict[str, list[int]]:
     return styles
 
 
-def _sheet(book: StreamingWorkbook):
-    """The 施工图 sheet: rows 1–4 (title, subtitle, two header rows) and columns 序号–村 frozen; A3 landscape,
-    fitted to the page width, the header rows on every page, the 编号 and 版本 columns left out of the print."""
-    return book.sheet(
-        "施工图",
-        widths=[c.width for c in COLUMNS],
-        freeze=(4, 3),
-        page=PageSetup(repeat_rows=(3, 4), print_columns=PRINTED_COLUMNS, paper=8),
-    )
-
-
-def _choices(sheet, first: int, last: int) -> None:
-    for index, column in enumerate(COLUMNS, start=1):
-        if column.choices:
-            sheet.validate(index, first, last, column.choices)
-
-
 def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None) -> tuple[object, int]:
     """The one table as an .xlsx in a temporary file (rewound), and how many task rows it holds."""
     book = StreamingWorkbook(fileobj)
@@ -342,8 +305,8 @@ def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None)
     overdue_at = keys.index("overdue")
     count = 0
     subtitle = f"截至{today.year}年{today.month}月{today.day}日　　资金单位：万元　　逾期：超过完成时限仍未完成"
-    with _sheet(book) as sheet:
-        header_end = write_header(sheet, scope.title, COLUMNS, subtitle=subtitle)
+    layout = {"freeze": FREEZE, "title": scope.title, "subtitle": subtitle, "instructions": instructions(scope.year)}
+    with printed_table(book, SHEET, COLUMNS, **layout) as sheet:
         for row in plan_table_rows(scope, today):
             values = [row[key] for key in keys]
             values[overdue_at] = "是" if values[overdue_at] else None
@@ -351,24 +314,19 @@ def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None)
             if row_type == "task":
                 count += 1
             sheet.row(values, styles[row_type])
-        _choices(sheet, header_end + 1, sheet.row_number + CHOICE_ROWS)
-    write_instructions(book, scope.year)
     return book.close(), count
 
 
 def render_plan_template(scope: PlanTableScope) -> object:
     """The import template: the one table's layout without rows, with drop-down lists and instructions."""
-    book = StreamingWorkbook()
-    title = f"{scope.area_name}{scope.year}年施工图任务导入模板"
-    subtitle = "每行一项任务。新增任务不填“编号”“版本”；修改已有任务请先导出施工图，在导出的表格中修改后导入。"
-    empty = [style_id(c.style) for c in COLUMNS]
-    with _sheet(book) as sheet:
-        header_end = write_header(sheet, title, COLUMNS, subtitle=subtitle)
-        for _ in range(TEMPLATE_ROWS):
-            sheet.row([None] * len(COLUMNS), empty)
-        _choices(sheet, header_end + 1, header_end + TEMPLATE_ROWS + CHOICE_ROWS)
-    write_instructions(book, scope.year)
-    return book.close()
+    return render_template(
+        SHEET,
+        COLUMNS,
+        freeze=FREEZE,
+        title=f"{scope.area_name}{scope.year}年施工图任务导入模板",
+        subtitle="每行一项任务。新增任务不填“编号”“版本”；修改已有任务请先导出施工图，在导出的表格中修改后导入。",
+        instructions=instructions(scope.year),
+    )
 
 
 INSTRUCTIONS = [
@@ -404,11 +362,10 @@ INSTRUCTIONS = [
 ]
 
 
-def write_instructions(book: StreamingWorkbook, year: int) -> None:
+def instructions(year: int) -> list[str]:
+    """The lines of the sheet 填写说明, with the plan year's."""
     lines = list(INSTRUCTIONS)
     lines.insert(
         5, f"3. 导入时选择计划年度（如 {year} 年）：新增的任务写入该村该年度的施工图，没有施工图时自动新建（草稿）。"
     )
-    with book.sheet("填写说明", widths=[110]) as sheet:
-        for index, line in enumerate(lines):
-            sheet.row([line], style_id("title" if index == 0 else "note"), height=24 if index == 0 else None)
+    return lines

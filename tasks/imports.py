@@ -25,9 +25,8 @@ from django.db import transaction
 
 from bazhou.templatetags.bazhou import wan
 from bazhou.xlsx import (
-    CellError,
     ImportPreview,
-    ImportRefused,
+    ImportRow,
     Problem,
     RowChange,
     SheetData,
@@ -36,11 +35,15 @@ from bazhou.xlsx import (
     as_decimal,
     as_int,
     as_text,
-    check_row_count,
-    column_letter,
+    chunks,
     digest,
+    import_reason,
+    in_column_order,
     locate_header,
     read_sheet,
+    refuse_unless_previewed,
+    unsaved_copy,
+    villages_by_name,
 )
 from households.models import Household
 from tasks import services
@@ -49,6 +52,7 @@ from tasks.exports import (
     COLUMNS,
     KIND_HOUSEHOLD,
     KIND_VILLAGE,
+    SHEET,
     SOURCE_SHORT,
     SOURCES,
     STATUS_LABELS,
@@ -57,8 +61,6 @@ from tasks.exports import (
 from tasks.models import FundLine, FundSource, Plan, Task
 from villages.models import Village
 
-SHEET = "施工图"
-CHUNK = 5000
 # Header texts the import knows: the one table's own, and a few a hand-made table may use.
 KNOWN = {c.header: c.key for c in COLUMNS if c.key not in ("seq", "head", "overdue")}
 KNOWN.update({str(label): f"fund_{value}" for value, label in FundSource.choices})
@@ -79,10 +81,6 @@ CATEGORY_VALUES = {label: value for value, label in CATEGORY_LABELS.items()}
 STATUS_VALUES = {label: value for value, label in STATUS_LABELS.items()}
 SIMPLE_TEXT = ("item", "unit", "responsible_unit", "responsible_person", "responsible_phone")
 NOT_YOURS = "编号为 {id} 的任务不存在，或不在您可以修改的范围内。"
-
-
-def reason_for(file_name: str) -> str:
-    return f"Excel 导入：{file_name}"[:500]
 
 
 @dataclass
@@ -129,11 +127,8 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
     """
     plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True)
     preview = plan.preview
-    if preview.problems:
-        raise ImportRefused(preview, "表格中有错误，未导入任何数据。请改正后重新上传。")
-    if preview.fingerprint != fingerprint:
-        raise ImportRefused(preview, "预览之后数据已有变化，未导入任何数据。请核对下面新的预览后再确认。")
-    reason = reason_for(file_name)
+    refuse_unless_previewed(preview, fingerprint)
+    reason = import_reason(file_name)
     opened: dict[int, Plan] = {}
     rows = []
     for op in plan.creates:
@@ -184,15 +179,7 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
         preview.problems.append(
             Problem(0, "", "", f"表格标题是{title_year}年的施工图，与所选的计划年度{year}年不一致。请核对年度。")
         )
-    parsed = []
-    for number, values in sheet.rows:
-        if number <= header.last_row:
-            continue
-        row = _Row(number, values, header.columns, header.headers)
-        if row.skip:
-            continue
-        parsed.append(row)
-    check_row_count(len(parsed))
+    parsed = _Row.rows_of(sheet, header)
     context = _context(user, year, parsed, lock=lock)
     seen: dict[int, int] = {}
     for row in parsed:
@@ -245,38 +232,19 @@ def _title_year(sheet: SheetData, header_last: int) -> int | None:
     return None
 
 
-class _Row:
+class _Row(ImportRow):
     """One data row of the upload: its cells by field, their values as the model takes them, and its problems."""
 
+    HEADERS = HEADERS
+    ERROR_CELLS = {"fund_lines": "planned_funds"}  # fund-line errors go on 合计
+
     def __init__(self, number: int, values: list, columns: dict[str, int], headers: dict[str, str]):
-        self.number = number
-        self.columns = columns
-        self.headers = headers
-        self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
-        self.problems: list[Problem] = []
-        self.failed: set[str] = set()
+        super().__init__(number, values, columns, headers)
         self.values: dict = {}
         self.id = None
         self.version = None
-        texts = {key: as_text(value) for key, value in self.raw.items()}
-        self.texts = texts
-        summary = any(is_summary_label(texts.get(k, "")) for k in ("township", "village"))
-        blank = not any(texts.values())
-        self.skip = blank or (summary and not texts.get("id"))
-
-    def problem(self, key: str, message: str) -> None:
-        column = column_letter(self.columns[key]) if key in self.columns else ""
-        self.problems.append(Problem(self.number, column, self.headers.get(key, HEADERS.get(key, "")), message))
-
-    def _take(self, key: str, convert, **kwargs):
-        if key not in self.raw:
-            return None
-        try:
-            return convert(self.raw[key], what=self.headers[key], **kwargs)
-        except CellError as error:
-            self.problem(key, str(error))
-            self.failed.add(key)
-            return None
+        summary = any(is_summary_label(self.texts.get(k, "")) for k in ("township", "village"))
+        self.skip = self.skip or (summary and not self.texts.get("id"))  # subtotal and total rows
 
     def _missing(self, key: str) -> bool:
         """The cell is there, empty, and not already reported."""
@@ -284,46 +252,46 @@ class _Row:
 
     def read(self) -> None:
         """Convert every cell; conversion errors become problems of this row."""
-        self.id = self._take("id", as_int)
-        self.version = self._take("version", as_int)
+        self.id = self.take("id", as_int)
+        self.version = self.take("version", as_int)
         values = self.values
         for key in SIMPLE_TEXT:
             if key in self.raw:
                 values[key] = self.texts[key]
-        values["category"] = self._take("category", as_choice, choices=CATEGORY_VALUES)
+        values["category"] = self.take("category", as_choice, choices=CATEGORY_VALUES)
         if self._missing("category"):
             self.problem("category", "请选择类别。")
         if self._missing("item"):
             self.problem("item", "请填写项目。")
         if "quantity" in self.raw:
-            values["quantity"] = self._take("quantity", as_decimal, places=2)
-        values["deadline"] = self._take("deadline", as_date)
+            values["quantity"] = self.take("quantity", as_decimal, places=2)
+        values["deadline"] = self.take("deadline", as_date)
         if self._missing("deadline"):
             self.problem("deadline", "请填写完成时限（日期，如 2017-08-31）。")
         for key in ("planned_funds", "invested_funds"):
             if key in self.raw:
-                values[key] = self._take(key, as_decimal, places=4) or Decimal("0")
+                values[key] = self.take(key, as_decimal, places=4) or Decimal("0")
         if "status" in self.raw:
-            values["status"] = self._take("status", as_choice, choices=STATUS_VALUES)
+            values["status"] = self.take("status", as_choice, choices=STATUS_VALUES)
             if self._missing("status"):
                 if self.texts.get("id"):
                     self.problem("status", "请选择状态。")
                 else:
                     values["status"] = Task.Status.NOT_STARTED  # a new row not yet started
         if "progress" in self.raw:
-            values["progress"] = self._take("progress", as_int) or 0
+            values["progress"] = self.take("progress", as_int) or 0
         if "completed_on" in self.raw:
-            values["completed_on"] = self._take("completed_on", as_date)
+            values["completed_on"] = self.take("completed_on", as_date)
         self.fund_lines = None
         if any(f"fund_{s}" in self.raw for s in SOURCES):
             self.fund_lines = {}
             for source in SOURCES:
                 key = f"fund_{source}"
                 if key in self.raw:
-                    amount = self._take(key, as_decimal, places=4)
+                    amount = self.take(key, as_decimal, places=4)
                     if amount is not None:
                         self.fund_lines[source] = amount
-        self.kind = self._take("kind", as_choice, choices={KIND_VILLAGE: "village", KIND_HOUSEHOLD: "household"})
+        self.kind = self.take("kind", as_choice, choices={KIND_VILLAGE: "village", KIND_HOUSEHOLD: "household"})
         if self.id is not None and self.version is None and not self.problems:
             self.problem("version", "有编号的行须保留导出时的版本，请勿删除。")
 
@@ -351,7 +319,7 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
     editable = Task.objects.editable_by(user)
     if lock:
         editable = editable.select_for_update(of=("self",))
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         tasks.update((t.pk, t) for t in editable.filter(pk__in=chunk))
         for task_id, source, amount in FundLine.objects.filter(task_id__in=chunk).values_list(
             "task_id", "source", "amount"
@@ -366,27 +334,18 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
         task.plan = plans_by_id[task.plan_id]
         task.household = households_by_id.get(task.household_id) if task.household_id else None
     households: dict[str, Household] = {}
-    for chunk in _chunks(sorted(numbers)):
+    for chunk in chunks(sorted(numbers)):
         households.update((h.number, h) for h in Household.objects.editable_by(user).filter(number__in=chunk))
-    villages: dict[tuple[str, str], list[Village]] = {}
-    by_id = {}
-    for village in Village.objects.editable_by(user).select_related("township"):
-        villages.setdefault((village.township.name, village.name), []).append(village)
-        by_id[village.pk] = village
+    villages = list(Village.objects.editable_by(user).select_related("township"))
     plans = {p.village_id: p for p in Plan.objects.editable_by(user).filter(year=year)}
-    return _Context(year, tasks, lines, households, villages, by_id, plans)
+    return _Context(year, tasks, lines, households, villages_by_name(villages), {v.pk: v for v in villages}, plans)
 
 
 def _by_id(queryset, ids: set) -> dict:
     found = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         found.update((obj.pk, obj) for obj in queryset.filter(pk__in=chunk))
     return found
-
-
-def _chunks(values: list):
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def _household(row: _Row, context: _Context) -> Household | None | bool:
@@ -419,11 +378,10 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
         row.problem("id", f"编号为 {row.id} 的任务属于{task.plan.year}年施工图，与所选的计划年度不一致。")
         return
     village = task.plan.village
-    for key, expected in (("township", village.township.name), ("village", village.name)):
-        given = row.texts.get(key, "")
-        if given and given != expected:
-            row.problem(key, f"该任务属于{village.township.name}{village.name}，导入不能把任务改到另一个村。")
-            return
+    if row.names_another_village(
+        village, f"该任务属于{village.township.name}{village.name}，导入不能把任务改到另一个村。"
+    ):
+        return
     data = dict(row.values)
     if "household" in row.columns or row.kind:
         household = _household(row, context)
@@ -444,11 +402,11 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
             "请重新导出后再修改。",
         )
         return
-    if _report(row, check.errors):
+    if row.report(check.errors):
         return
     fields = [
         (HEADERS.get(name, name), _show(name, getattr(task, name)), _show(name, getattr(check.task, name)))
-        for name in _ordered(check.changed)
+        for name in in_column_order(check.changed, ORDER)
     ]
     if check.lines_changed:
         before, after = dict(current), dict(check.lines)
@@ -477,20 +435,9 @@ def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
         if not village_name:
             row.problem("village", "新增任务须填写村（户级任务可只填户编号）。")
             return
-        candidates = [
-            v
-            for (t, name), found in context.villages.items()
-            if name == village_name and (not township or t == township)
-            for v in found
-        ]
-        if not candidates:
-            where = f"{township}{village_name}"
-            row.problem("village", f"找不到村“{where}”，或该村不在您可以修改的范围内。")
+        village = row.pick_village(context.villages)
+        if village is None:
             return
-        if len(candidates) > 1:
-            row.problem("township", f"有多个名为“{village_name}”的村，请填写乡镇以区分。")
-            return
-        village = candidates[0]
     plan = context.plans.get(village.pk)
     data = {"status": Task.Status.NOT_STARTED, **row.values, "household": household}
     check = services.task_check(
@@ -500,34 +447,21 @@ def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
         current_lines={},
         reason="导入",
     )
-    if _report(row, check.errors):
+    if row.report(check.errors):
         return
     new = check.task
     fields = [
         (HEADERS.get(name, name), "", _show(name, getattr(new, name)))
-        for name in _ordered(data)
+        for name in in_column_order(data, ORDER)
         if getattr(new, name) not in (None, "")
     ]
     result.preview.changes.append(RowChange(row.number, "create", "", _label(village, household, new.item), fields))
     result.creates.append(_Create(row.number, village, plan, data, row.lines_for({})))
 
 
-def _report(row: _Row, errors: dict[str, list[str]]) -> bool:
-    """Put a service's errors on the row's cells (fund-line errors on 合计); True if there were any."""
-    for name, messages in errors.items():
-        key = "planned_funds" if name == "fund_lines" else name
-        for message in messages:
-            if key in row.columns:
-                row.problem(key, message)
-            else:
-                label = HEADERS.get(key, "")
-                row.problems.append(Problem(row.number, "", "", f"{label}：{message}" if label else message))
-    return bool(errors)
-
-
 def _copy(task: Task) -> Task:
     """A copy of ``task`` to change in memory (with its plan and household), so the fetched one stays as read."""
-    copy = Task.objects.model(**{f.attname: getattr(task, f.attname) for f in Task._meta.concrete_fields})
+    copy = unsaved_copy(task)
     copy.plan = task.plan
     copy.household = task.household
     copy._state.adding = False
@@ -535,10 +469,6 @@ def _copy(task: Task) -> Task:
 
 
 ORDER = [c.key for c in COLUMNS]
-
-
-def _ordered(names) -> list[str]:
-    return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
 
 
 def _money(value) -> str:

@@ -7,6 +7,8 @@ import pytest
 
 from tests import factories
 
+pytest.register_assert_rewrite("tests.excel.helpers")  # the shared assertions say what differs when they fail
+
 
 @pytest.fixture
 def table(area):

@@ -43,3 +43,13 @@ def edit(content: bytes, sheet: str, changes: dict[str, object]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def assert_changes_nothing(user, content: bytes, *, preview, apply, snapshot, unchanged: int) -> None:
+    """``content`` (an export) previewed by ``user`` lists no problem and no change, ``unchanged`` rows as they
+    are; confirmed, it changes nothing (``snapshot()`` is the same before and after)."""
+    before = snapshot()
+    result = preview(user, content)
+    assert (result.problems, result.changes, result.unchanged) == ([], [], unchanged)
+    apply(user, content, result.fingerprint)
+    assert snapshot() == before

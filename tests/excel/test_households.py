@@ -11,7 +11,7 @@ from households import idnumbers, imports
 from households.exports import KEYS, RegisterScope, register_rows
 from households.models import Household, Member
 from tests import factories
-from tests.excel.helpers import body, calamine_rows, edit
+from tests.excel.helpers import assert_changes_nothing, body, calamine_rows, edit
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 SHEET = "贫困户花名册"
@@ -99,11 +99,9 @@ def test_another_townships_register_is_a_404(client, area, personas):
 
 def test_an_exported_register_imported_back_changes_nothing(client, personas):
     content = export(client, personas.district_admin)
-    before = snapshot()
-    result = preview(personas.district_admin, content)
-    assert (result.problems, result.changes, result.unchanged) == ([], [], 6)
-    apply(personas.district_admin, content, result.fingerprint)
-    assert snapshot() == before
+    assert_changes_nothing(
+        personas.district_admin, content, preview=preview, apply=apply, snapshot=snapshot, unchanged=6
+    )
 
 
 def test_changed_cells_are_applied_to_the_household_and_the_member(client, area, personas):

@@ -16,7 +16,7 @@ from bazhou.xlsx import ImportRefused
 from tasks import imports, services
 from tasks.models import FundLine, ImportBatch, Plan, Task
 from tests import factories
-from tests.excel.helpers import body, calamine_rows, edit, openpyxl_book, upload
+from tests.excel.helpers import assert_changes_nothing, body, calamine_rows, edit, openpyxl_book, upload
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 SHEET = "施工图"
@@ -52,11 +52,9 @@ def row_of(content: bytes, task: Task) -> int:
 
 def test_an_exported_table_imported_back_changes_nothing(client, personas, table):
     content = export(client, personas.district_admin)
-    before = snapshot()
-    result = preview(personas.district_admin, content)
-    assert (result.problems, result.changes, result.unchanged) == ([], [], 6)
-    apply(personas.district_admin, content, result.fingerprint)
-    assert snapshot() == before
+    assert_changes_nothing(
+        personas.district_admin, content, preview=preview, apply=apply, snapshot=snapshot, unchanged=6
+    )
 
 
 def test_three_changed_cells_are_exactly_the_three_changes_previewed_and_applied(client, personas, table):
