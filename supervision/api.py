@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -33,8 +32,6 @@ from bazhou.api.fields import Label, Overdue, StrictSerializer, VisibleRow
 from bazhou.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
 from bazhou.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
 from bazhou.api.schema import changes, creates, documented, download, errors
-from bazhou.exportlog import record_export
-from bazhou.models import ExportLog
 from households.models import Household
 from supervision import bulletins, services
 from supervision.models import (
@@ -653,23 +650,4 @@ class BulletinViewSet(ApiViewSet):
     @download("下载通报的 Excel 文件（记入导出记录）", XLSX)
     @action(detail=True, methods=["get"], filter_backends=[])
     def xlsx(self, request, pk=None):
-        bulletin = self.get_object()
-        report = bulletins.Report.of(bulletin)
-        content = bulletins.render_xlsx(bulletins.bulletin_tables(report))
-        record_export(
-            request.user,
-            kind=ExportLog.Kind.BULLETIN,
-            area=f"{bulletin.district.name} {report.issue}",
-            rows=len(report.tasks) + len(report.rectifications),
-            personal=True,
-            fmt="xlsx",
-            via="api",
-            request=request,
-        )
-        name = f"{report.masthead}{report.issue}{'（草稿）' if report.is_draft else ''}.xlsx"
-        fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
-        return HttpResponse(
-            content,
-            content_type=XLSX,
-            headers={"Content-Disposition": bulletins.attachment_header(name, fallback)},
-        )
+        return bulletins.xlsx_response(request, self.get_object(), via="api")

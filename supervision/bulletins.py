@@ -925,11 +925,15 @@ def bulletin_print(request, pk):
 @login_required
 @require_GET
 def bulletin_xlsx(request, pk):
-    bulletin = get_object_or_404(_visible(request.user), pk=pk)
+    return xlsx_response(request, get_object_or_404(_visible(request.user), pk=pk))
+
+
+def xlsx_response(request, bulletin: Bulletin, *, via: str = "page") -> HttpResponse:
+    """The bulletin as an .xlsx download (the page's and the API's), written to the export log."""
     report = Report.of(bulletin)
     name = f"{report.masthead}{report.issue}{'（草稿）' if report.is_draft else ''}.xlsx"
     fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
-    _log_export(request, report, fmt="xlsx")
+    _log_export(request, report, fmt="xlsx", via=via)
     return HttpResponse(
         render_xlsx(bulletin_tables(report)),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -941,7 +945,7 @@ def _visible(user):
     return bulletins_visible_to(user).select_related("district", "published_by", "created_by")
 
 
-def _log_export(request, report: Report, *, fmt: str) -> None:
+def _log_export(request, report: Report, *, fmt: str, via: str = "page") -> None:
     """The export log: a bulletin names responsible people and household heads, so it is personal data."""
     record_export(
         request.user,
@@ -950,5 +954,6 @@ def _log_export(request, report: Report, *, fmt: str) -> None:
         rows=len(report.tasks) + len(report.rectifications),
         personal=True,
         fmt=fmt,
+        via=via,
         request=request,
     )
