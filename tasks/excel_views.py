@@ -151,6 +151,7 @@ def import_page(request, importer: Importer):
             except ValidationError as error:
                 form.add_error("file", error.messages)
             else:
+                ImportBatch.purge_expired()
                 batch = ImportBatch.objects.create(
                     user=user,
                     kind=importer.kind,

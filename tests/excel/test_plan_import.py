@@ -293,6 +293,17 @@ def test_upload_preview_and_confirm_through_the_pages(client, personas, table):
     assert again.status_code == 302 and Task.objects.get(pk=table.road.pk).version == 2
 
 
+def test_uploads_older_than_a_week_are_deleted_when_the_next_one_arrives(client, personas, table):
+    from django.utils import timezone
+
+    content = export(client, personas.township_a)
+    client.post(reverse("tasks:plan_import"), {"file": upload(content, "上周.xlsx"), "year": 2017})
+    ImportBatch.objects.update(created_at=timezone.now() - datetime.timedelta(days=8))
+    client.post(reverse("tasks:plan_import"), {"file": upload(content, "今天.xlsx"), "year": 2017})
+    client.post(reverse("tasks:plan_import"), {"file": upload(content, "再传.xlsx"), "year": 2017})
+    assert sorted(ImportBatch.objects.values_list("file_name", flat=True)) == ["今天.xlsx", "再传.xlsx"]
+
+
 def test_a_file_with_errors_can_be_downloaded_back_with_the_bad_cells_marked(client, personas, table):
     content = export(client, personas.township_a)
     road = row_of(content, table.road)
