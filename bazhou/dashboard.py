@@ -11,9 +11,11 @@ read the changed data are computed afresh on the next load, so an edit shows on 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import pickle
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.db.models import (
     Case,
@@ -557,6 +559,20 @@ def cache_key(scope: Scope, part: str) -> str:
     return f"dashboard:{scope.level}:{scope.area.pk}:{part}"
 
 
+# Figures stored by another release of this module are not trusted (their shape may differ): stored with this
+# file's digest, they are recomputed when it changes (after an upgrade) or when they cannot be read at all.
+CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _stored(data):
+    """The figures in a stored row, or None if another release stored them or they cannot be read."""
+    try:
+        code, figures = pickle.loads(data)
+    except Exception:  # noqa: BLE001  (anything unreadable is simply computed again)
+        return None
+    return figures if code == CODE else None
+
+
 def dashboard(scope: Scope, today: datetime.date) -> dict:
     """The dashboard of ``scope`` on ``today``: each part as stored if the data it reads has not changed since
     (2 queries in all), the others computed and stored again (1 more query, and the parts' own)."""
@@ -573,11 +589,11 @@ def dashboard(scope: Scope, today: datetime.date) -> dict:
     parts, fresh = {}, []
     for name, key in keys.items():
         version, day, data = stored.get(key, (None, None, None))
-        if version == stamps[name] and day == today:
-            parts[name] = pickle.loads(data)
-        else:
-            parts[name] = COMPUTE[name](scope, today)
-            fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps(parts[name])))
+        figures = _stored(data) if version == stamps[name] and day == today else None
+        if figures is None:
+            figures = COMPUTE[name](scope, today)
+            fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps((CODE, figures))))
+        parts[name] = figures
     if fresh:
         CachedFigures.objects.bulk_create(
             fresh, update_conflicts=True, unique_fields=["key"], update_fields=["version", "day", "data", "computed_at"]

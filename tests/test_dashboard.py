@@ -11,6 +11,7 @@ The district (today 2017-09-15, plan year 2017):
 """
 
 import datetime
+import pickle
 import re
 from decimal import Decimal
 
@@ -480,3 +481,18 @@ def test_a_household_edit_shows_in_the_readiness_counts(client, district):
     Household.objects.filter(pk=district.ha3.pk).update(safe_water=True)
     again = get(client, district.admin).context["household_readiness"]
     assert next(r for r in again["criteria"] if r["code"] == "water")["met"] == water["met"] + 1
+
+
+def test_figures_stored_by_another_release_or_unreadable_are_computed_again(client, district):
+    from bazhou.models import CachedFigures
+
+    first = get(client, district.admin).context
+    row = CachedFigures.objects.get(key__endswith=":plan")
+    _code, stored = pickle.loads(row.data)
+    stored["rows"] = {**stored["rows"], "total": 999}
+    CachedFigures.objects.filter(pk=row.pk).update(data=pickle.dumps(("another release", stored)))
+    assert get(client, district.admin).context["rows"]["total"] == first["rows"]["total"]
+    CachedFigures.objects.filter(key__endswith=":plan").update(data=b"not a pickle")
+    assert get(client, district.admin).context["rows"]["total"] == first["rows"]["total"]
+    code_now, _ = pickle.loads(CachedFigures.objects.get(key__endswith=":plan").data)
+    assert code_now == figures.CODE
