@@ -44,7 +44,7 @@ help:
 	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/"
 	@echo "make test        install, run the whole test suite (pytest -n $(PYTEST_WORKERS)); PostgreSQL if DATABASE_URL is set"
 	@echo "make test-pg     make test on PostgreSQL ($(PG_TEST_URL))"
-	@echo "make lint        ruff check, ruff format --check, makemigrations --check"
+	@echo "make lint        ruff check, ruff format --check, lint-imports (app layers), makemigrations --check"
 	@echo "make bench-seed  time seed_demo on fresh databases and print rows/s (bench/seed.py $(BENCH_ARGS))"
 	@echo "make bench-pages time the village, household and plan pages at 10x the demo on PostgreSQL (bench/pages.py $(BENCH_PAGES_ARGS))"
 	@echo "make bench-dashboard time the dashboard at 10x the demo on PostgreSQL, reusing bazhou_bench_pages (bench/dashboard.py)"
@@ -85,6 +85,7 @@ test-pg:
 lint: $(STAMP) | var
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
 bench-seed: $(STAMP) | var

@@ -21,7 +21,7 @@ from pathlib import Path
 # The project folder on the path, for the application and for the log filter loaded below.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bazhou.logredact import logging_config  # noqa: E402
+from bazhou.core.logredact import logging_config  # noqa: E402
 
 wsgi_app = "bazhou.wsgi:application"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]

@@ -1,6 +1,6 @@
 """Settings for the 巴州区 plan tracker.
 
-Every value a deployment changes comes from an environment variable; the README lists them all.
+Every value a deployment changes comes from an environment variable; docs/configuration.md lists them all.
 With nothing set, the product runs in debug mode on an SQLite file under ``var/``.
 """
 
@@ -12,7 +12,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from bazhou.logredact import logging_config
+from bazhou.core.logredact import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,8 @@ INSTALLED_APPS = [
     "households",
     "tasks",
     "supervision",
-    "bazhou",
+    "bazhou.core",  # label "bazhou": the shared ground (users, access, clock, history, bases)
+    "bazhou.surfaces",  # the roof: dashboard, URL map, cross-app pages, API router, demo
 ]
 
 MIDDLEWARE = [
@@ -77,7 +78,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # turns a locked-out login into the lockout page; last, as axes requires
 ]
 
-ROOT_URLCONF = "bazhou.urls"
+ROOT_URLCONF = "bazhou.surfaces.urls"
 WSGI_APPLICATION = "bazhou.wsgi.application"
 
 TEMPLATES = [
@@ -90,7 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "bazhou.context_processors.navigation",
+                "bazhou.core.context_processors.navigation",
             ],
         },
     },
@@ -125,7 +126,7 @@ LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
-        "NAME": "bazhou.security.MinimumLengthValidator",
+        "NAME": "bazhou.core.security.MinimumLengthValidator",
         "OPTIONS": {"min_length": envint("PASSWORD_MIN_LENGTH", "10")},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -136,20 +137,20 @@ AUTH_PASSWORD_VALIDATORS = [
 # from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES, even with the right password; other users
 # and other addresses are unaffected. A successful login clears the count.
 AUTHENTICATION_BACKENDS = [
-    "bazhou.security.LoginThrottleBackend",
+    "bazhou.core.security.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "30"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "bazhou.security.client_ip"
-AXES_LOCKOUT_CALLABLE = "bazhou.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "bazhou.core.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "bazhou.core.security.lockout_response"
 AXES_VERBOSE = False  # no start-up banner on standard output (it would land in `manage.py dumpdata > file`)
 # django-axes' admin pages are in English only: lockouts are listed and lifted with its commands instead
 # (manage.py axes_list_attempts, axes_reset_username <用户名>; docs/deploy.md), and logged.
 AXES_ENABLE_ADMIN = False
-# The addresses of reverse proxies whose X-Forwarded-For names the client (bazhou.security.client_ip).
+# The addresses of reverse proxies whose X-Forwarded-For names the client (bazhou.core.security.client_ip).
 BAZHOU_TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Sessions end after a working day (9 hours from sign-in, SESSION_HOURS) and when the browser closes:
@@ -171,7 +172,7 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 # The date the product treats as "today" for overdue, due-soon and stale questions.
-# Empty means the real date in Asia/Shanghai; the demo sets it to a day in 2017 (see README).
+# Empty means the real date in Asia/Shanghai; the demo sets it to a day in 2017 (see docs/configuration.md).
 BAZHOU_TODAY = os.environ.get("BAZHOU_TODAY", "")
 # Evidence files (photos, PDF): the largest accepted upload, in megabytes.
 BAZHOU_MAX_UPLOAD_MB = envint("BAZHOU_MAX_UPLOAD_MB", "10")
@@ -194,15 +195,15 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 # The API under /api/v1/ (bazhou/api/, docs/api.md): tokens for programs, the session (with CSRF) for the browser.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "bazhou.api.authentication.TokenAuthentication",
+        "bazhou.core.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["bazhou.api.permissions.SignedIn"],
+    "DEFAULT_PERMISSION_CLASSES": ["bazhou.core.api.permissions.SignedIn"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "bazhou.api.pagination.KeysetPagination",
+    "DEFAULT_PAGINATION_CLASS": "bazhou.core.api.pagination.KeysetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "bazhou.api.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "bazhou.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "bazhou.core.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "bazhou.core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

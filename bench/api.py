@@ -111,13 +111,13 @@ def ensure_token_table() -> str:
 
 
 def make_token(user) -> tuple[object, str]:
-    from bazhou.api.tokens import token_create
+    from bazhou.core.api.tokens import token_create
 
     return token_create(user=user, name=f"bench/api.py {time.strftime('%Y-%m-%d %H:%M:%S')}")
 
 
 def revoke(token) -> None:
-    from bazhou.api.tokens import token_revoke
+    from bazhou.core.api.tokens import token_revoke
 
     token_revoke(user=token.user, token_id=token.pk)
 

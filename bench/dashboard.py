@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     urls = [("区级驾驶舱", "/"), (f"乡镇 {township.name}", f"/?township={township.pk}")]
     if village:
         urls.append((f"村 {village.name}", f"/?village={village.pk}"))
-    from bazhou import freshness
+    from bazhou.core import freshness
 
     results = []
     for label, url in urls:

@@ -52,7 +52,7 @@ def rss_mb() -> float:
 
 def child(kind: str, pg_url: str, import_rows: int) -> dict:
     pages.setup_django(pg_url)
-    from bazhou import clock  # noqa: PLC0415
+    from bazhou.core import clock  # noqa: PLC0415
     from tasks.excel_views import plan_table_scope  # noqa: PLC0415
 
     user = pages.bench_user(None)

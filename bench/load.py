@@ -147,7 +147,7 @@ def prepare(url: str, analyze: bool) -> Setting:
 
 
 def make_users(village, password: str) -> None:
-    from bazhou.models import Role, User
+    from bazhou.core.models import Role, User
 
     areas = {
         Role.DISTRICT_ADMIN: {"district": village.township.district},
@@ -172,7 +172,7 @@ def restore(setting: Setting, started_at) -> str:
     from axes.models import AccessAttempt, AccessLog
     from django.db import transaction
 
-    from bazhou.models import User
+    from bazhou.core.models import User
     from tasks.models import Task
 
     users = User.objects.filter(username__in=USERS)

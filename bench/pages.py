@@ -209,7 +209,7 @@ def describe_data(scale: int) -> list[str]:
 
 
 def bench_user(username: str | None):
-    from bazhou.models import Role, User
+    from bazhou.core.models import Role, User
     from villages.models import District
 
     if username:

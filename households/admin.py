@@ -8,8 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 
-from bazhou.access import AreaPaths
-from bazhou.admin import HistoryAdmin, ModelAdmin, count_of
+from bazhou.core.access import AreaPaths
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, count_of
 from households.forms import ID_SHAPED
 from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from households.services import MEMBER_FIELDS

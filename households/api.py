@@ -31,14 +31,14 @@ from rest_framework.decorators import action
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
-from bazhou import clock
-from bazhou.api.base import ApiViewSet
-from bazhou.api.fields import Label, StrictSerializer, VisibleRow, reason_field
-from bazhou.api.filters import refuse_id_numbers
-from bazhou.api.permissions import require
-from bazhou.api.schema import changes, creates, documented
-from bazhou.templatetags.bazhou import id_number_for
-from households import idnumbers, services
+from bazhou.core import clock, idnumbers
+from bazhou.core.api.base import ApiViewSet
+from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow, reason_field
+from bazhou.core.api.filters import refuse_id_numbers
+from bazhou.core.api.permissions import require
+from bazhou.core.api.schema import changes, creates, documented
+from bazhou.core.templatetags.bazhou import id_number_for
+from households import services
 from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
 from households.readiness import age_on, plan_year, readiness_for
 from households.views import active_member_count, head

@@ -1,19 +1,19 @@
 """Excel pages of the registry: the household register out (花名册 .xlsx, ID numbers masked by role), its import
-template, and the import (upload → preview → confirm), through the shared import pages of ``tasks.excel_views``
-(which keep the upload in the database between the preview and the confirmation)."""
+template, and the import (upload → preview → confirm), through the shared import pages of
+``bazhou.core.xlsx.import_views`` (which keep the upload in the database between the preview and the confirmation)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.views.decorators.http import require_GET
 
-from bazhou import clock
-from bazhou.models import ExportLog
-from bazhou.xlsx import AreaForm, export_area, xlsx_download
+from bazhou.core import access, clock
+from bazhou.core.models import ExportLog, ImportBatch
+from bazhou.core.xlsx.downloads import xlsx_download
+from bazhou.core.xlsx.import_views import Importer, import_views
 from households import imports
 from households.exports import SHEET, RegisterScope, render_register, render_register_template
-from tasks.excel_views import Importer, import_views, may_edit_plans
-from tasks.models import ImportBatch
+from villages.areas import AreaForm, export_area
 
 
 def register_scope(user, params) -> RegisterScope:
@@ -47,7 +47,7 @@ REGISTER_IMPORTER = Importer(
     template=register_template_file,
     preview=imports.preview_register_import,
     apply=imports.apply_register_import,
-    may_import=may_edit_plans,
+    may_import=access.may_edit_plans,
     sheet_name=SHEET,
     uses_year=False,
     back_url="households:list",

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Value, When
 
-from bazhou.xlsx import AreaScope, Column, StreamingWorkbook, printed_table, render_template, style_id
-from households import idnumbers
+from bazhou.core import idnumbers
+from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
 from households.models import Cause, Household, Member
 from households.services import HOUSEHOLD_FIELDS, MEMBER_FIELDS
+from villages.areas import AreaScope
 
 YES, NO = "是", "否"
 SHEET = "贫困户花名册"

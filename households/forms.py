@@ -5,8 +5,7 @@ import re
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
-from bazhou import clock
-from households import idnumbers
+from bazhou.core import clock, idnumbers
 from households.models import Household, Member
 from villages.forms import FilterForm, choice_filter, label, year_filter
 from villages.models import Township, Village

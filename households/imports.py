@@ -19,24 +19,21 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from bazhou.xlsx import (
+from bazhou.core import idnumbers
+from bazhou.core.xlsx.importing import (
     ImportPreview,
     ImportRow,
     RowChange,
-    as_bool,
-    as_choice,
-    as_int,
     chunks,
     digest,
     import_reason,
     in_column_order,
-    locate_header,
-    read_sheet,
     refuse_unless_previewed,
     unsaved_copy,
     villages_by_name,
 )
-from households import idnumbers, services
+from bazhou.core.xlsx.reader import as_bool, as_choice, as_int, locate_header, read_sheet
+from households import services
 from households.exports import COLUMNS, HOUSEHOLD_CHOICES, HOUSEHOLD_FLAGS, MEMBER_CHOICES, MEMBER_FLAGS, SHEET
 from households.models import Cause, Household, Member
 from villages.models import Village

@@ -9,10 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou import clock
-from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import at_most, check, not_negative, unique
-from households import idnumbers
+from bazhou.core import clock, idnumbers
+from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.constraints import at_most, check, not_negative, unique
 from villages.models import YEAR_VALIDATORS, Village
 
 WORK_MONTHS_VALIDATORS = [at_most(12, "务工时间应在 0–12 个月之间。")]

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from bazhou import clock
-from households import idnumbers
+from bazhou.core import clock, idnumbers
 from households.models import Household, HouseholdIncome, Member, PovertyLine
 
 # Compulsory education (九年义务教育): children aged 6 to 15 on the school-year cut-off day.

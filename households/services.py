@@ -2,7 +2,7 @@
 the yearly incomes.
 
 As in ``tasks.services``: keyword-only arguments and the acting ``user``; what is changed is fetched through
-``bazhou.access`` (a household the user may not change is a 404, as if it did not exist); one transaction; the
+``bazhou.core.access`` (a household the user may not change is a 404, as if it did not exist); one transaction; the
 row is locked and its ``version`` compared with the one the caller last saw (:class:`RegistryConflict`, nothing
 changed); ``full_clean()`` before anything is written (Chinese messages by field); the history written in the same
 step, signed with who and why.
@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 
-from bazhou.services import collect_errors, raise_if, save_checked, sign
+from bazhou.core.services import EditConflict, collect_errors, raise_if, save_checked, sign
 from households.models import Household, HouseholdIncome, Member
 from villages.models import Village
 
@@ -73,21 +73,20 @@ MEMBER_LEFT = "该成员已不在册（迁出、死亡或注销），不能再�
 REASON_LEAVE = "成员不再在册（迁出、死亡或注销）须填写原因。"
 
 
-class RegistryConflict(Exception):
+class RegistryConflict(EditConflict):
     """Someone changed the household or member after the caller read it; nothing was changed."""
 
     def __init__(self, current):
-        self.current = current
-        super().__init__(f"{current._meta.verbose_name} {current} 已被他人修改（当前版本 {current.version}）。")
+        what = f"{current._meta.verbose_name} {current}"
+        super().__init__(current, f"{what} 已被他人修改（当前版本 {current.version}）。")
 
 
-class IncomeConflict(Exception):
+class IncomeConflict(EditConflict):
     """Someone changed the year's income after the caller read it (the model has no version: its figures'
     :func:`income_fingerprint` is compared); nothing was changed."""
 
     def __init__(self, current: HouseholdIncome):
-        self.current = current
-        super().__init__(f"{current} 的收入已被他人修改。")
+        super().__init__(current, f"{current} 的收入已被他人修改。")
 
 
 @dataclass

@@ -1,12 +1,11 @@
+"""The registry's own pages; ``bazhou.surfaces.urls`` mounts them as ``households:`` with the household page."""
+
 from django.urls import path
 
 from households import excel_views, views
 
-app_name = "households"
-
 urlpatterns = [
     path("", views.household_list, name="list"),
-    path("<int:pk>/", views.household_detail, name="detail"),
     # Excel: the register out, the import template, upload → preview → confirm.
     path("excel/register/", excel_views.register_xlsx, name="register_xlsx"),
     path("excel/template/", excel_views.register_template, name="register_template"),

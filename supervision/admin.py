@@ -8,8 +8,8 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.html import format_html
 
-from bazhou import clock
-from bazhou.admin import HistoryAdmin, ModelAdmin, count_of, titled_filter
+from bazhou.core import clock
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, count_of, titled_filter
 from supervision.models import (
     Accountability,
     Bulletin,

@@ -26,12 +26,12 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from bazhou import clock
-from bazhou.api.base import ApiViewSet
-from bazhou.api.fields import Label, Overdue, StrictSerializer, VisibleRow
-from bazhou.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
-from bazhou.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
-from bazhou.api.schema import changes, creates, documented, download, errors
+from bazhou.core import clock
+from bazhou.core.api.base import ApiViewSet
+from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow
+from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
+from bazhou.core.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
+from bazhou.core.api.schema import changes, creates, documented, download, errors
 from households.models import Household
 from supervision import bulletins, services
 from supervision.models import (

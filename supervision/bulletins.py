@@ -35,11 +35,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bazhou import clock
-from bazhou.access import AreaPaths, area_q
-from bazhou.exportlog import record_export
-from bazhou.models import ExportLog
-from bazhou.xlsx import PageSetup, StreamingWorkbook, fit_widths, style_id
+from bazhou.core import clock
+from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.exportlog import record_export
+from bazhou.core.models import ExportLog
+from bazhou.core.xlsx.writer import PageSetup, StreamingWorkbook, fit_widths, style_id
 from households.models import Member
 from supervision.models import Bulletin, Finding, Organiser, Rectification
 from tasks.forms import StyledForm, add_service_errors
@@ -701,7 +701,7 @@ def _value(entry: dict, key: str, number: int):
 
 
 def render_xlsx(tables: list[Table]) -> bytes:
-    """An .xlsx of ``tables``, one sheet each, written with the shared workbook pieces (``bazhou.xlsx``).
+    """An .xlsx of ``tables``, one sheet each, written with the shared workbook pieces (``bazhou.core.xlsx``).
 
     Every text is a typed text cell: a task named “=SUM(A1)” (or “+86…”, “-”, “@…”) stays text and never becomes
     a formula. Column widths fit the widest value, a Chinese character counting double; the title and header

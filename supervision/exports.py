@@ -1,7 +1,7 @@
 """The overdue list (逾期任务清单) out: the review queue's rows, with its filters and order, as an .xlsx.
 
 :func:`queue_rows_for_export` yields the rows as dicts (one query, streamed); :func:`render_queue` writes them with
-the shared workbook pieces (``bazhou.xlsx``). The view takes the same query string as the queue page
+the shared workbook pieces (``bazhou.core.xlsx``). The view takes the same query string as the queue page
 (``supervision:queue``), so the button there downloads exactly the list on the screen, every page of it.
 """
 
@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from django.contrib.auth.decorators import login_required
 from django.views.decorators.http import require_GET
 
-from bazhou import clock
-from bazhou.models import ExportLog
-from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, style_id, write_header, xlsx_download
+from bazhou.core import clock
+from bazhou.core.models import ExportLog
+from bazhou.core.xlsx.downloads import xlsx_download
+from bazhou.core.xlsx.writer import Column, PageSetup, StreamingWorkbook, style_id, write_header
 from supervision import services
 from supervision.forms import QueueFilterForm
 from tasks.exports import CATEGORY_LABELS, STATUS_LABELS, head_name

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import check, unique
+from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.constraints import check, unique
 from households.models import Household
 from tasks.models import Evidence, Task
 from villages.models import YEAR_VALIDATORS, District, Township, Village

@@ -35,7 +35,7 @@ from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from bazhou.models import Role, User
+from bazhou.core.models import Role, User
 from supervision.bulletins import cn_date, household_label, rectifications_in, target_text, tasks_in
 from supervision.models import DailyDigest, OverdueRecord
 

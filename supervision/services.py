@@ -35,8 +35,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou import clock
-from bazhou.services import add_error, collect_errors, raise_if, sign
+from bazhou.core import clock
+from bazhou.core.services import add_error, collect_errors, raise_if, sign
 from households.models import Household
 from supervision.models import (
     FINDING_TARGET_PATHS,

@@ -26,9 +26,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from bazhou import clock
-from bazhou.access import get_visible_or_404
-from bazhou.timeline import Change, Entry, display_value, field_label
+from bazhou.core import clock
+from bazhou.core.access import get_visible_or_404
+from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
+from bazhou.core.timeline import Change, Entry, display_value, field_label
 from households.models import Household
 from supervision import services
 from supervision.forms import (
@@ -44,7 +45,6 @@ from supervision.models import Finding, Inspection, Rectification, Rectification
 from tasks.forms import VersionForm
 from tasks.models import Task
 from villages.models import Township, Village
-from villages.views import labels, page_of, querystring_without_page, render_list
 
 # What a finding row shows besides itself: its rectification, and each possible target with its township.
 FINDING_RELATED = (

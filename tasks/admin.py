@@ -10,10 +10,10 @@ from django.db.models import DecimalField
 from django.urls import reverse
 from django.utils.html import format_html
 
-from bazhou import clock
-from bazhou.access import AreaPaths
-from bazhou.admin import HistoryAdmin, ModelAdmin, SuperuserOnlyMixin, ViewOnlyMixin, count_of, sum_of
-from tasks.models import FundLine, ImportBatch, Plan, ProgressEvidence, ProgressUpdate, Task
+from bazhou.core import clock
+from bazhou.core.access import AreaPaths
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
+from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tasks.services import validate_evidence_files
 
 TASK_AREA = AreaPaths(
@@ -369,17 +369,3 @@ class ProgressEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
     @admin.display(description="村", ordering="update__task__plan__village__name")
     def village(self, obj):
         return obj.update.task.plan.village
-
-
-@admin.register(ImportBatch)
-class ImportBatchAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
-    """Uploaded workbooks and what became of them, for superusers (the files hold personal data; the uploader
-    follows their own batch on the import pages)."""
-
-    list_display = ("created_at", "user", "kind", "year", "file_name", "size", "state")
-    list_filter = ("kind", "state", "created_at")
-    list_select_related = ("user",)
-    search_fields = ("user__username", "file_name")
-    exclude = ("content", "preview")
-    list_per_page = 100
-    show_full_result_count = False

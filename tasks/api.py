@@ -28,12 +28,12 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from bazhou import clock
-from bazhou.api.base import ApiViewSet
-from bazhou.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
-from bazhou.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
-from bazhou.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
-from bazhou.api.schema import changes, creates, documented, errors
+from bazhou.core import clock
+from bazhou.core.api.base import ApiViewSet
+from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
+from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
+from bazhou.core.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
+from bazhou.core.api.schema import changes, creates, documented, errors
 from households.models import Household
 from tasks import services
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS

@@ -19,9 +19,10 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from bazhou import clock
-from bazhou.exportlog import record_export
-from bazhou.xlsx import XLSX_CONTENT_TYPE, xlsx_download
+from bazhou.core import clock
+from bazhou.core.exportlog import record_export
+from bazhou.core.xlsx.downloads import xlsx_download
+from bazhou.core.xlsx.writer import XLSX_CONTENT_TYPE
 from tasks.excel_views import plan_table_scope
 from tasks.exports import KEYS, PlanTableScope, plan_table_rows, render_plan_table
 

@@ -6,7 +6,7 @@ subtotal row after each village (and after each township, for a district), and t
 whatever the size (the tasks, their fund lines in the same order, merged as they stream; and nothing else), and
 holds one row at a time. The page export, the API (JSON or .xlsx) and the tests all read these rows.
 
-:func:`render_plan_table` writes them with :class:`bazhou.xlsx.StreamingWorkbook` into a temporary file: title,
+:func:`render_plan_table` writes them with :class:`bazhou.core.xlsx.StreamingWorkbook` into a temporary file: title,
 two-row header, one column per area level, fund sources, responsibility and progress, the 编号 and 版本 columns
 the import uses to find each row again (grey, not printed), drop-down lists on the choice columns, frozen header,
 landscape print fitted to the page width with the header on every page, and a sheet of instructions.
@@ -22,10 +22,11 @@ from decimal import Decimal
 
 from django.db.models import F, OuterRef, Subquery
 
-from bazhou.models import ExportLog
-from bazhou.xlsx import AreaScope, Column, StreamingWorkbook, printed_table, render_template, style_id
+from bazhou.core.models import ExportLog
+from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
 from households.models import Member
 from tasks.models import Category, FundLine, FundSource, Task
+from villages.areas import AreaScope
 
 KIND_VILLAGE = "一村一案"
 KIND_HOUSEHOLD = "一户一策"

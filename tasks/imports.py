@@ -23,27 +23,29 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from bazhou.templatetags.bazhou import wan
-from bazhou.xlsx import (
+from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.xlsx.importing import (
     ImportPreview,
     ImportRow,
     Problem,
     RowChange,
+    chunks,
+    digest,
+    import_reason,
+    in_column_order,
+    refuse_unless_previewed,
+    unsaved_copy,
+    villages_by_name,
+)
+from bazhou.core.xlsx.reader import (
     SheetData,
     as_choice,
     as_date,
     as_decimal,
     as_int,
     as_text,
-    chunks,
-    digest,
-    import_reason,
-    in_column_order,
     locate_header,
     read_sheet,
-    refuse_unless_previewed,
-    unsaved_copy,
-    villages_by_name,
 )
 from households.models import Household
 from tasks import services

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import at_most, check, not_negative, unique
+from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.constraints import at_most, check, not_negative, unique
 from households.models import Household
 from villages.models import YEAR_VALIDATORS, Village
 
@@ -413,57 +413,3 @@ class ProgressEvidence(Evidence):
     class Meta:
         verbose_name = _("进度佐证材料")
         verbose_name_plural = _("进度佐证材料")
-
-
-class ImportBatch(models.Model):
-    """An uploaded workbook between its preview and its confirmation (plan rows or the household register).
-
-    The file itself is kept here, in the database, so that any app server can confirm what another one previewed;
-    ``preview`` holds what the preview listed (rows to create and update, errors), ``fingerprint`` a digest of the
-    changes it listed: confirming applies them only if the same file, read again against the data as it then is,
-    still gives exactly those changes. Only the person who uploaded a batch sees it.
-    """
-
-    class Kind(models.TextChoices):
-        PLAN = "plan", _("施工图任务")
-        HOUSEHOLDS = "households", _("贫困户花名册")
-
-    class State(models.TextChoices):
-        PREVIEWED = "previewed", _("待确认")
-        INVALID = "invalid", _("有错误")
-        APPLIED = "applied", _("已导入")
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
-    )
-    kind = models.CharField(_("导入内容"), max_length=12, choices=Kind.choices)
-    year = models.PositiveSmallIntegerField(_("计划年度"), null=True, blank=True)
-    file_name = models.CharField(_("文件名"), max_length=255)
-    content = models.BinaryField(_("文件内容"))
-    size = models.PositiveIntegerField(_("大小（字节）"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PREVIEWED)
-    preview = models.JSONField(_("预览结果"), default=dict)
-    fingerprint = models.CharField(_("变更摘要"), max_length=64, blank=True)
-    created_at = models.DateTimeField(_("上传时间"), default=timezone.now, editable=False)
-    applied_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("Excel 导入批次")
-        verbose_name_plural = _("Excel 导入批次")
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            # "My recent imports" on the import page.
-            models.Index(fields=["user", "-created_at"], name="importbatch_user_created_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} {self.file_name}"
-
-    @classmethod
-    def purge_expired(cls, now=None) -> int:
-        """Delete uploads older than ``BAZHOU_IMPORT_KEEP_DAYS`` (7) days: the files hold personal data, and what an
-        applied import changed stays in the rows' history (with the file's name as the reason). 1 query."""
-        days = getattr(settings, "BAZHOU_IMPORT_KEEP_DAYS", 7)
-        cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
-        return cls.objects.filter(created_at__lt=cutoff).delete()[0]

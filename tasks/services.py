@@ -4,7 +4,7 @@ Pages, the API and imports all call these functions, so none of them is trusted 
 anything. Each function:
 
 - takes keyword-only arguments and the acting ``user``, and fetches what it changes through
-  ``bazhou.access``: a row the user may not change raises ``Http404``, as if it did not exist;
+  ``bazhou.core.access``: a row the user may not change raises ``Http404``, as if it did not exist;
 - runs in one transaction, locks the row (``select_for_update``) and compares the version the caller
   last saw: if someone saved in between it raises :class:`TaskConflict` and changes nothing;
 - validates with ``full_clean()`` and raises ``ValidationError`` keyed by field name, in Chinese,
@@ -30,12 +30,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou import clock
-from bazhou.access import get_editable_or_404
-from bazhou.history import record_in_bulk
-from bazhou.models import Role
-from bazhou.services import add_error, collect_errors, raise_if, sign
-from bazhou.templatetags.bazhou import wan
+from bazhou.core import clock
+from bazhou.core.access import get_editable_or_404
+from bazhou.core.history import record_in_bulk
+from bazhou.core.models import Role
+from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
+from bazhou.core.templatetags.bazhou import wan
 from tasks.models import FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
 from villages.models import Village
 
@@ -69,7 +69,7 @@ MAX_EVIDENCE_FILES = 5
 EVIDENCE_TYPE_MESSAGE = "只能上传照片（JPG、PNG、WebP、HEIC）或 PDF 文件。"
 
 
-class TaskConflict(Exception):
+class TaskConflict(EditConflict):
     """Someone saved the row after the caller loaded it; nothing was changed.
 
     ``current`` is the row as it now stands, ``changed_by``/``changed_at`` who last saved it and when,
@@ -77,11 +77,14 @@ class TaskConflict(Exception):
     """
 
     def __init__(self, current: Task):
-        self.current = current
         last = current.history.select_related("history_user").first()
         self.changed_by = last.history_user if last else None
         self.changed_at = last.history_date if last else current.updated_at
-        super().__init__(f"任务 {current.pk} 已被他人修改（当前版本 {current.version}）。")
+        super().__init__(current, f"任务 {current.pk} 已被他人修改（当前版本 {current.version}）。")
+
+    @property
+    def what(self) -> str:
+        return f"任务“{self.current.item}”"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ def task_create_many(
     *, user, rows: Iterable[tuple[Plan, Mapping, Iterable[Mapping] | None]], reason: str
 ) -> list[Task]:
     """Add many rows at once (the Excel import): each ``(plan, data, fund_lines)`` under the rules of task_create,
-    then one INSERT per batch and the history in bulk (:func:`bazhou.history.record_in_bulk`), signed with ``user``
+    then one INSERT per batch and the history in bulk (:func:`bazhou.core.history.record_in_bulk`), signed with ``user``
     and ``reason``. A plan ``user`` may not change is a 404; any row's error raises ValidationError with keys
     ``"<index>.<field>"``, and nothing is written.
     """

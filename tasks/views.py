@@ -1,7 +1,7 @@
 """Plan-row pages: a plan's table with inline editing (htmx), the full edit and new-row pages, progress
 reports with evidence, completing and withdrawing a row, and a row's history.
 
-Every view fetches through ``bazhou.access`` (a row outside the user's area, or a change page for someone
+Every view fetches through ``bazhou.core.access`` (a row outside the user's area, or a change page for someone
 who may only read, is a 404), validates a form, calls one service from ``tasks.services`` and redirects
 or re-renders. The inline endpoints answer htmx requests (``HX-Request``) with a table-row fragment and
 everyone else with a full page, so the product works without JavaScript too.
@@ -25,10 +25,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bazhou import clock
-from bazhou.access import get_editable_or_404, get_visible_or_404
-from bazhou.templatetags.bazhou import wan
-from bazhou.timeline import Change, Entry, display_value, field_label
+from bazhou.core import clock
+from bazhou.core.access import get_editable_or_404, get_visible_or_404
+from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.timeline import Change, Entry, display_value, field_label
 from households.models import Household, Member
 from tasks import services
 from tasks.forms import (

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bazhou.models import Role
+from bazhou.core.models import Role
 from tests import factories
 
 DEMO_TODAY = "2017-09-15"

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 
-from bazhou.models import Role, User
-from households import idnumbers
+from bazhou.core import idnumbers
+from bazhou.core.models import Role, User
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import Finding, Rectification
 from tasks.models import FundLine, Plan, Task

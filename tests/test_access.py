@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from bazhou.models import Role, User
+from bazhou.core.models import Role, User
 from households.models import Household, Member
 from supervision.models import Finding, Inspection, Rectification
 from tasks.models import Task

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bazhou.models import AnnualGoal, ApiToken, ExportLog, Role, User
+from bazhou.core.models import AnnualGoal, ApiToken, ExportLog, ImportBatch, Role, User
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import Accountability, Bulletin, DailyDigest, Inspection, OverdueRecord, RectificationEvidence
-from tasks.models import FundLine, ImportBatch, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
 from villages.models import ExitIndicator, VillageIndicator
 
@@ -427,7 +427,7 @@ def test_autocomplete_finds_plans_by_village_name_and_villages_by_code(root_clie
 
 
 def test_a_superuser_revokes_api_tokens_in_the_admin(root_client, root):
-    from bazhou.api.tokens import token_create
+    from bazhou.core.api.tokens import token_create
 
     token, _key = token_create(user=root, name="统计局对接")
     response = root_client.post(

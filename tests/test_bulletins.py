@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from bazhou.models import Role
+from bazhou.core.models import Role
 from supervision import bulletins
 from supervision.models import Bulletin, Rectification
 from tasks.models import Task

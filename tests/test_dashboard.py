@@ -20,9 +20,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from bazhou import dashboard as figures
-from bazhou.models import AnnualGoal, Role
-from households import idnumbers
+from bazhou.core import idnumbers
+from bazhou.core.models import AnnualGoal, Role
+from bazhou.surfaces import dashboard as figures
 from households.models import Household, Member, PovertyLine
 from households.readiness import readiness_summary
 from supervision.models import Bulletin, Finding, Rectification
@@ -448,7 +448,7 @@ def test_the_dashboard_takes_the_same_number_of_queries_at_1x_and_10x(client, di
         assert client.get(f"/?township={district.a.pk}").status_code == 200
 
 
-# The parts' own queries (bazhou.dashboard.PARTS), and the one query that stores the recomputed parts.
+# The parts' own queries (bazhou.surfaces.dashboard.PARTS), and the one query that stores the recomputed parts.
 PLAN_PART_QUERIES = 5
 SUPERVISION_PART_QUERIES = 3
 
@@ -484,7 +484,7 @@ def test_a_household_edit_shows_in_the_readiness_counts(client, district):
 
 
 def test_figures_stored_by_another_release_or_unreadable_are_computed_again(client, district):
-    from bazhou.models import CachedFigures
+    from bazhou.core.models import CachedFigures
 
     first = get(client, district.admin).context
     row = CachedFigures.objects.get(key__endswith=":plan")

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from bazhou.models import ExportLog, User
+from bazhou.core.models import ExportLog, User
 from supervision import bulletins
 from tests import factories
 

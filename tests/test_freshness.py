@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from bazhou import freshness
-from bazhou.models import AnnualGoal, CachedFigures
+from bazhou.core import freshness
+from bazhou.core.models import AnnualGoal, CachedFigures
 from tasks.models import Task
 from tests import factories
 

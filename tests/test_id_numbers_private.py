@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from bazhou.models import User
+from bazhou.core.models import User
 from households.forms import ID_SHAPED
 from households.models import Member
 from supervision import bulletins

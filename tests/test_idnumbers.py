@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from households import idnumbers
+from bazhou.core import idnumbers
 from households.models import Member
 from tests import factories
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from households import idnumbers
+from bazhou.core import idnumbers
 from households.forms import ID_NUMBER_NOT_IN_ADDRESS
 from households.models import Household, Member
 from tasks.models import Task

@@ -33,9 +33,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bazhou.logredact import REDACTED, RedactIdNumbers, redact
-from bazhou.models import User
-from households import idnumbers
+from bazhou.core import idnumbers
+from bazhou.core.logredact import REDACTED, RedactIdNumbers, redact
+from bazhou.core.models import User
 from tests.e2e.browser import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ import django
 django.setup()
 from django.core.management import call_command
 from django.test import Client
-from bazhou.models import User
+from bazhou.core.models import User
 
 call_command("migrate", verbosity=0)
 User.objects.create_superuser(username="maoya", password=sys.argv[1])

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from households import idnumbers
+from bazhou.core import idnumbers
 from households.models import Household, Member, PovertyLine
 from households.readiness import (
     CRITERIA,

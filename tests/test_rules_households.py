@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from households import idnumbers
+from bazhou.core import idnumbers
 from households.models import Household, Member
 from tests import factories
 from tests.factories import clean_errors, refused_by_database
@@ -299,7 +299,7 @@ def test_a_duplicate_written_between_the_check_and_the_save_gets_the_rules_messa
     """Two people register the same ID number at once: both pass the check, the database refuses the second."""
     from django.core.exceptions import ValidationError
 
-    from bazhou.services import save_checked
+    from bazhou.core.services import save_checked
 
     number = factories.id_number(born=datetime.date(1980, 3, 3))
     late = Member(

@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F
 
-from bazhou.demo import data
-from bazhou.models import User
-from households import idnumbers
+from bazhou.core import idnumbers
+from bazhou.core.models import User
+from bazhou.surfaces.demo import data
 from households.models import Household, Member
 from supervision.models import Finding, Rectification
 from tasks.models import Task

@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import CommandError, call_command
 
-from bazhou.models import Role
+from bazhou.core.models import Role
 from supervision import notifications
 from supervision.models import DailyDigest, OverdueRecord
 from tasks.models import Task

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from bazhou.models import Role
+from bazhou.core.models import Role
 from supervision import services
 from supervision.models import Accountability, Finding, Inspection, Rectification, RectificationEvidence
 from tests import factories

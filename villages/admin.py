@@ -1,11 +1,11 @@
 """Admin for districts, townships, villages, exit indicators and assistance forces (五个一)."""
 
 from django.contrib import admin
+from django.db.models import Count
 
-from bazhou import clock
-from bazhou.access import AreaPaths
-from bazhou.admin import ModelAdmin, count_of
-from households.models import Household
+from bazhou.core import clock
+from bazhou.core.access import AreaPaths
+from bazhou.core.admin import ModelAdmin, count_of
 from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
 
 
@@ -94,7 +94,7 @@ class VillageAdmin(ModelAdmin):
     inlines = (VillageIndicatorInline, AssistanceAssignmentInline)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(poor_household_count=count_of(Household, "village"))
+        return super().get_queryset(request).annotate(poor_household_count=Count("households"))
 
     @admin.display(description="建档立卡户数", ordering="poor_household_count")
     def poor_household_count(self, obj):

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from bazhou.access import AreaPaths, area_q
-from bazhou.constraints import check, not_negative, unique
+from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.constraints import check, not_negative, unique
 
 YEAR_VALIDATORS = [MinValueValidator(2000)]
 

@@ -11,7 +11,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from bazhou.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan
 
 register = template.Library()
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from bazhou.api.tokens import token_create
+from bazhou.core.api.tokens import token_create
 from tests import factories
 
 TODAY = datetime.date(2017, 9, 15)

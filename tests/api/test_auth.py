@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from django.utils import timezone
 
-from bazhou.models import ApiToken
+from bazhou.core.models import ApiToken
 from tests import factories
 from tests.api.helpers import results
 

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from bazhou.dashboard import Scope, dashboard
+from bazhou.surfaces.dashboard import Scope, dashboard
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("pinned_today")

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from bazhou.models import ExportLog, Role
+from bazhou.core.models import ExportLog, Role
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Rectification, RectificationEvidence
 from tests import factories
 from tests.api.helpers import ids, if_match, results

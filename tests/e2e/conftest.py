@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from bazhou.demo.data import DEMO_TODAY
+from bazhou.surfaces.demo.data import DEMO_TODAY
 from tests.e2e.browser import CHROMIUM, LAUNCH_ARGS, browser_problem, browser_required, required_reason, skip_reason
 
 E2E_DIR = Path(__file__).resolve().parent

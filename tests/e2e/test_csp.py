@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from bazhou.models import User
+from bazhou.core.models import User
 from households.models import Member
 from tests import factories
 from tests.e2e.browser import PASSWORD, login

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from openpyxl import Workbook
 
-from tasks.models import ImportBatch, Task
+from bazhou.core.models import ImportBatch
+from tasks.models import Task
 from tests.excel.helpers import body, upload
 
 pytestmark = pytest.mark.usefixtures("pinned_today")

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 
-from bazhou.models import User
+from bazhou.core.models import User
 from tasks import imports
 from tasks.exports import KEYS
 from tasks.models import FundLine, Task

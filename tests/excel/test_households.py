@@ -5,9 +5,10 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from bazhou.models import ExportLog
-from bazhou.xlsx import ImportRefused
-from households import idnumbers, imports
+from bazhou.core import idnumbers
+from bazhou.core.models import ExportLog
+from bazhou.core.xlsx.importing import ImportRefused
+from households import imports
 from households.exports import KEYS, RegisterScope, register_rows
 from households.models import Household, Member
 from tests import factories

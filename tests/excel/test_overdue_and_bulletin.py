@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from bazhou.models import ExportLog
+from bazhou.core.models import ExportLog
 from supervision import bulletins
 from supervision.exports import queue_rows_for_export
 from tasks.models import Task

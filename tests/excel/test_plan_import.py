@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import reverse
 
-from bazhou.models import ExportLog
-from bazhou.xlsx import ImportRefused
+from bazhou.core.models import ExportLog, ImportBatch
+from bazhou.core.xlsx.importing import ImportRefused
 from tasks import imports, services
-from tasks.models import FundLine, ImportBatch, Plan, Task
+from tasks.models import FundLine, Plan, Task
 from tests import factories
 from tests.excel.helpers import assert_changes_nothing, body, calamine_rows, edit, openpyxl_book, upload
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from bazhou.models import ExportLog
+from bazhou.core.models import ExportLog
 from tasks.exports import KEYS, PlanTableScope, plan_table_rows
 from tasks.models import FundLine, Task
 from tests import factories

@@ -6,7 +6,15 @@ import io
 import tracemalloc
 from decimal import Decimal
 
-from bazhou.xlsx import Column, PageSetup, StreamingWorkbook, display_width, fit_widths, style_id, write_header
+from bazhou.core.xlsx.writer import (
+    Column,
+    PageSetup,
+    StreamingWorkbook,
+    display_width,
+    fit_widths,
+    style_id,
+    write_header,
+)
 from tests.excel.helpers import calamine_rows, openpyxl_book, sheet_xml
 
 COLUMNS = [

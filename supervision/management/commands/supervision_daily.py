@@ -1,6 +1,6 @@
 """manage.py supervision_daily: the daily supervision run, meant for cron once a day.
 
-For each district (or ``--district CODE``), on today (``bazhou.clock.today()``: Asia/Shanghai, or
+For each district (or ``--district CODE``), on today (``bazhou.core.clock.today()``: Asia/Shanghai, or
 ``BAZHOU_TODAY``) or ``--date YYYY-MM-DD``: records newly overdue plan rows and rectifications, e-mails
 the people responsible, and sends the supervisors their daily digest. Safe to run again the same day:
 the second run records nothing new and sends nothing. See ``supervision.notifications``.
@@ -13,7 +13,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bazhou import clock
+from bazhou.core import clock
 from supervision.notifications import run_daily
 from villages.models import District
 

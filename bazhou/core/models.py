@@ -1,0 +1,342 @@
+"""The user (with a role and an area), the district's annual goals, the export log, data versions, API tokens and
+uploaded workbooks awaiting confirmation."""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from bazhou.core.constraints import check, not_negative, unique
+
+
+class Role(models.TextChoices):
+    DISTRICT_ADMIN = "district_admin", _("区级管理员")
+    TOWNSHIP_STAFF = "township_staff", _("乡镇工作人员")
+    VILLAGE_CADRE = "village_cadre", _("村干部（第一书记）")
+    SUPERVISOR = "supervisor", _("督查人员")
+    LEADER = "leader", _("区级领导")
+
+
+# The area level each role is scoped to; a leader may be scoped to any one level.
+ROLE_AREA = {
+    Role.DISTRICT_ADMIN: "district",
+    Role.SUPERVISOR: "district",
+    Role.TOWNSHIP_STAFF: "township",
+    Role.VILLAGE_CADRE: "village",
+}
+
+_ONLY_DISTRICT = Q(district__isnull=False, township__isnull=True, village__isnull=True)
+_ONLY_TOWNSHIP = Q(district__isnull=True, township__isnull=False, village__isnull=True)
+_ONLY_VILLAGE = Q(district__isnull=True, township__isnull=True, village__isnull=False)
+
+
+class User(AbstractUser):
+    """A person who signs in. Their role says what they may do, their area where."""
+
+    name = models.CharField(_("姓名"), max_length=50, blank=True)
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices, blank=True)
+    district = models.ForeignKey(
+        "villages.District",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属区县"),
+    )
+    township = models.ForeignKey(
+        "villages.Township",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属乡镇"),
+    )
+    village = models.ForeignKey(
+        "villages.Village",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属村"),
+    )
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        constraints = [
+            check(
+                "user_area_matches_role",
+                Q(is_superuser=True, role="")
+                | Q(role__in=["district_admin", "supervisor"]) & _ONLY_DISTRICT
+                | Q(role="township_staff") & _ONLY_TOWNSHIP
+                | Q(role="village_cadre") & _ONLY_VILLAGE
+                | Q(role="leader") & (_ONLY_DISTRICT | _ONLY_TOWNSHIP | _ONLY_VILLAGE),
+                "角色与所属区域不符：区级管理员和督查人员属区县，乡镇工作人员属乡镇，村干部属村，领导属其中一级。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or self.username
+
+    def clean(self):
+        super().clean()
+        if self.is_superuser and not self.role:
+            return
+        if not self.role:
+            raise ValidationError({"role": _("请选择角色。")})
+        set_levels = [lvl for lvl in ("district", "township", "village") if getattr(self, f"{lvl}_id")]
+        wanted = ROLE_AREA.get(self.role)
+        labels = {"district": _("区县"), "township": _("乡镇"), "village": _("村")}
+        if wanted and set_levels != [wanted]:
+            raise ValidationError(
+                {
+                    wanted: _("%(role)s须且只须选择所属%(level)s。")
+                    % {"role": self.get_role_display(), "level": labels[wanted]}
+                }
+            )
+        if not wanted and len(set_levels) != 1:
+            raise ValidationError(_("区级领导须且只须选择一个所属区域（区县、乡镇或村）。"))
+
+    @property
+    def can_edit_plans(self) -> bool:
+        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
+
+    @property
+    def can_supervise(self) -> bool:
+        return self.is_superuser or self.role in (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
+
+    @property
+    def sees_id_numbers(self) -> bool:
+        """Whether ID numbers are shown in full; everyone else sees them masked."""
+        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
+
+    @property
+    def village_township_code(self) -> str | None:
+        return self.village.township_id if self.village_id else None
+
+    @property
+    def area(self):
+        return self.village or self.township or self.district
+
+
+class AnnualGoal(models.Model):
+    """One of the district's goals for a year (68 villages exit, 33,479 people, 230 km roads …).
+
+    ``metric`` says how the dashboard measures the actual figure; ``manual`` goals are filled in by hand.
+    """
+
+    class Metric(models.TextChoices):
+        VILLAGES_EXITED = "villages_exited", _("贫困村退出数")
+        PEOPLE_LIFTED = "people_lifted", _("脱贫人数")
+        TASK_QUANTITY = "task_quantity", _("已完成任务数量合计")
+        MANUAL = "manual", _("手工填报")
+
+    district = models.ForeignKey(
+        "villages.District", on_delete=models.CASCADE, related_name="goals", verbose_name=_("区县")
+    )
+    year = models.PositiveSmallIntegerField(_("年度"), validators=[MinValueValidator(2000)])
+    name = models.CharField(_("目标"), max_length=100)
+    target = models.DecimalField(_("目标值"), max_digits=14, decimal_places=2, validators=[not_negative("目标值")])
+    unit = models.CharField(_("单位"), max_length=20)
+    metric = models.CharField(_("统计口径"), max_length=20, choices=Metric.choices, default=Metric.MANUAL)
+    task_category = models.CharField(
+        _("任务类别"), max_length=20, blank=True, help_text=_("统计口径为“已完成任务数量合计”时，按此类别和单位合计。")
+    )
+    manual_actual = models.DecimalField(
+        _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[not_negative("完成值")]
+    )
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("年度目标")
+        verbose_name_plural = _("年度目标")
+        ordering = ["district", "year", "order"]
+        constraints = [
+            unique("annual_goal_unique", ["district", "year", "name"], "该年度已有同名目标。"),
+            check("annual_goal_target_nonneg", Q(target__gte=0), "目标值不能为负数。"),
+            check(
+                "annual_goal_quantity_has_category",
+                ~Q(metric="task_quantity") | ~Q(task_category=""),
+                "按任务数量统计的目标须选择任务类别。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.year} {self.name}"
+
+
+class ExportLog(models.Model):
+    """Who exported which data, when, for which area: kept for every export of personal data and of the plan.
+
+    Rows are only ever added (the admin shows them read-only). ``personal`` says the file held personal data
+    (names, phones, ID numbers); ``unmasked`` that ID numbers were in full.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN_TABLE = "plan_table", _("施工图")
+        HOUSEHOLDS = "households", _("贫困户花名册")
+        OVERDUE = "overdue", _("逾期任务清单")
+        BULLETIN = "bulletin", _("督查通报")
+        TEMPLATE = "template", _("导入模板")
+        OTHER = "other", _("其他")
+
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="exports", verbose_name=_("导出人"), null=True, blank=True
+    )
+    username = models.CharField(_("用户名"), max_length=150, help_text=_("导出时的用户名；用户改名后仍可查。"))
+    at = models.DateTimeField(_("导出时间"), auto_now_add=True, db_index=True)
+    kind = models.CharField(_("导出内容"), max_length=20, choices=Kind.choices)
+    fmt = models.CharField(_("格式"), max_length=10, default="xlsx")
+    area = models.CharField(_("范围"), max_length=200, help_text=_("区县、乡镇或村的名称，及年度等条件。"))
+    rows = models.PositiveIntegerField(_("行数"), default=0)
+    personal = models.BooleanField(_("含个人信息"), default=False)
+    unmasked = models.BooleanField(_("含完整身份证号"), default=False)
+    via = models.CharField(_("途径"), max_length=10, default="page", help_text=_("page（页面）或 api（接口）。"))
+    remote_addr = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出记录")
+        verbose_name_plural = _("导出记录")
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # "What did this person export?" in the admin's filter.
+            models.Index(fields=["user", "-at"], name="exportlog_user_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} {self.get_kind_display()} {self.area}"
+
+
+class DataVersion(models.Model):
+    """One row whose ``number`` changes with every write to the product's data (see bazhou/freshness.py).
+
+    On PostgreSQL the number comes from the sequence ``bazhou_data_version`` instead, which never blocks.
+    """
+
+    number = models.BigIntegerField(_("数据版本"), default=0)
+
+    class Meta:
+        verbose_name = _("数据版本")
+        verbose_name_plural = _("数据版本")
+
+    def __str__(self):
+        return str(self.number)
+
+
+class CachedFigures(models.Model):
+    """Figures computed for one area (the dashboard's), valid while the data version and the day are those stored.
+
+    One row per key, replaced when stale, so the table holds at most one row per area. It is in the database so
+    every app server shares it; its own writes do not move the data version.
+    """
+
+    key = models.CharField(_("键"), max_length=100, unique=True)
+    version = models.BigIntegerField(_("数据版本"))
+    day = models.DateField(_("日期"))
+    data = models.BinaryField(_("数据"))
+    computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("统计缓存")
+        verbose_name_plural = _("统计缓存")
+
+    def __str__(self):
+        return f"{self.key} @{self.version}"
+
+
+class ApiToken(models.Model):
+    """A key a program signs in to the API with (``Authorization: Token <key>``), made and revoked by its user.
+
+    Only the SHA-256 of the key is stored: the key is shown once, when it is made (bazhou/api/tokens.py).
+    ``prefix`` (its first characters) tells a user's tokens apart in the list; a revoked token stays, unusable.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("用户"))
+    name = models.CharField(_("名称"), max_length=100, help_text=_("用在哪里，如“省扶贫开发信息系统对接”。"))
+    prefix = models.CharField(_("令牌前缀"), max_length=12)
+    key_hash = models.CharField(_("令牌摘要"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用时间"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("接口令牌")
+        verbose_name_plural = _("接口令牌")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique(
+                "api_token_name_unique_per_user",
+                ["user", "name"],
+                "您已有同名的有效令牌，请换一个名称。",
+                condition=Q(revoked_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.name}（{self.prefix}…）"
+
+
+class ImportBatch(models.Model):
+    """An uploaded workbook between its preview and its confirmation (plan rows or the household register).
+
+    Kept by the shared import pages (``bazhou.core.xlsx.import_views``) for every kind of import. The file itself
+    is kept here, in the database, so that any app server can confirm what another one previewed;
+    ``preview`` holds what the preview listed (rows to create and update, errors), ``fingerprint`` a digest of the
+    changes it listed: confirming applies them only if the same file, read again against the data as it then is,
+    still gives exactly those changes. Only the person who uploaded a batch sees it.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", _("施工图任务")
+        HOUSEHOLDS = "households", _("贫困户花名册")
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", _("待确认")
+        INVALID = "invalid", _("有错误")
+        APPLIED = "applied", _("已导入")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    kind = models.CharField(_("导入内容"), max_length=12, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField(_("计划年度"), null=True, blank=True)
+    file_name = models.CharField(_("文件名"), max_length=255)
+    content = models.BinaryField(_("文件内容"))
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PREVIEWED)
+    preview = models.JSONField(_("预览结果"), default=dict)
+    fingerprint = models.CharField(_("变更摘要"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("上传时间"), default=timezone.now, editable=False)
+    applied_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
+
+    class Meta:
+        # Created in tasks (0003) and moved here with the import pages; the table keeps its name.
+        db_table = "tasks_importbatch"
+        verbose_name = _("Excel 导入批次")
+        verbose_name_plural = _("Excel 导入批次")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "My recent imports" on the import page.
+            models.Index(fields=["user", "-created_at"], name="importbatch_user_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name}"
+
+    @classmethod
+    def purge_expired(cls, now=None) -> int:
+        """Delete uploads older than ``BAZHOU_IMPORT_KEEP_DAYS`` (7) days: the files hold personal data, and what an
+        applied import changed stays in the rows' history (with the file's name as the reason). 1 query."""
+        days = getattr(settings, "BAZHOU_IMPORT_KEEP_DAYS", 7)
+        cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
+        return cls.objects.filter(created_at__lt=cutoff).delete()[0]

@@ -1,0 +1,39 @@
+"""What every list and detail page shares: column labels from verbose names, pagination, the htmx fragment switch,
+and the one parser of a ``?year=`` value."""
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+PAGE_SIZE = 50
+
+
+def labels(model) -> dict[str, str]:
+    """Column headings from the model's verbose names, so pages and the admin say the same thing."""
+    return {f.name: f.verbose_name for f in model._meta.get_fields() if hasattr(f, "verbose_name")}
+
+
+def page_of(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def querystring_without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def render_list(request, template: str, fragment: str, context: dict):
+    """The whole list page, or only its results for an htmx filter request (a history restore needs the
+    whole page). The answer varies with HX-Request, so a cache never serves one for the other."""
+    htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    response = render(request, fragment if htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def year_param(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,343 @@
+"""Uploaded workbooks: refused before parsing unless sound, read cell by cell, and handed back with bad cells marked.
+
+:func:`check_upload` refuses, before any parsing and with a message in Chinese, a file that is too large, is not an
+.xlsx (an old .xls, or another file renamed), is a corrupt or truncated zip, has too many parts, or declares more
+uncompressed bytes than we accept (a zip bomb). :func:`read_sheet` then reads the cells with openpyxl's
+``read_only`` mode (``defusedxml`` installed: openpyxl then refuses XML bombs), refuses formulas (we cannot know
+their value) and stops at the row limit. The ``as_*`` functions turn a cell into a value or a :class:`CellError` in
+Chinese; :func:`locate_header` finds the columns; :func:`marked_workbook` returns the upload with its bad cells red.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string
+
+from bazhou.core.xlsx.writer import COLUMN_LETTERS, StreamingWorkbook, fit_widths, style_id
+
+if TYPE_CHECKING:
+    from bazhou.core.xlsx.importing import Problem
+
+# ---------------------------------------------------------------------------------------------
+# Uploads: refuse what is not a sound .xlsx before parsing it
+# ---------------------------------------------------------------------------------------------
+
+
+def import_limits() -> dict[str, int]:
+    """The limits on an uploaded workbook (settings may lower them; tests do)."""
+    return {
+        "max_bytes": getattr(settings, "BAZHOU_IMPORT_MAX_MB", 20) * 1024 * 1024,
+        "max_rows": getattr(settings, "BAZHOU_IMPORT_MAX_ROWS", 30_000),
+        "max_uncompressed": getattr(settings, "BAZHOU_IMPORT_MAX_UNCOMPRESSED_MB", 300) * 1024 * 1024,
+        "max_members": 500,
+    }
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB"
+
+
+def check_upload(upload) -> bytes:
+    """The bytes of an uploaded .xlsx, or a ValidationError in Chinese saying why it cannot be read.
+
+    Checks, in order and before any parsing: the size, the name, the first bytes (an .xlsx is a zip; an old
+    .xls or a renamed picture or text is not), the zip's directory (a truncated or corrupt file has none), the
+    number of parts and their declared uncompressed size (a zip bomb declares far more than any table needs),
+    and the parts every workbook has.
+    """
+    limits = import_limits()
+    name = getattr(upload, "name", "") or ""
+    if upload is None:
+        raise ValidationError("请选择要上传的 Excel 文件。")
+    if upload.size > limits["max_bytes"]:
+        raise ValidationError(f"文件过大（{_mb(upload.size)}），最大 {_mb(limits['max_bytes'])}。")
+    upload.seek(0)
+    content = upload.read()
+    if not content:
+        raise ValidationError("文件是空的。")
+    lower = name.lower()
+    if content.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ValidationError("不支持旧版 Excel 文件（.xls）。请在 Excel 或 WPS 中“另存为”.xlsx 格式后再上传。")
+    if not lower.endswith(".xlsx"):
+        raise ValidationError("只能上传 Excel 文件（.xlsx）。")
+    if not content.startswith(b"PK\x03\x04"):
+        raise ValidationError(f"文件“{name}”不是 Excel 文件（可能是改了扩展名的其他文件），无法导入。")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise ValidationError(f"文件“{name}”已损坏或不完整（可能没有上传完），无法读取。") from None
+    if len(members) > limits["max_members"]:
+        raise ValidationError(f"文件“{name}”包含的部件过多（{len(members)} 个），不是正常的 Excel 表格。")
+    declared = sum(m.file_size for m in members)
+    if declared > limits["max_uncompressed"]:
+        raise ValidationError(
+            f"文件“{name}”解压后过大（声明 {_mb(declared)}，最多 {_mb(limits['max_uncompressed'])}），"
+            "可能是恶意构造的压缩文件，已拒绝。"
+        )
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
+        raise ValidationError(f"文件“{name}”不是 Excel 工作簿（缺少工作簿内容），无法导入。")
+    return content
+
+
+class SheetReadError(ValidationError):
+    pass
+
+
+HEADER_ROOM = 20  # rows above a table's data (title, header) and below it (totals) that do not count
+
+
+def too_many_rows(max_rows: int) -> str:
+    return f"表格行数过多：最多导入 {max_rows:,} 行，请分批导入。"
+
+
+def check_row_count(count: int) -> None:
+    """Refuse a table of more data rows than the limit (read_sheet stops reading a little past it)."""
+    max_rows = import_limits()["max_rows"]
+    if count > max_rows:
+        raise SheetReadError(too_many_rows(max_rows))
+
+
+@dataclass
+class SheetData:
+    """The cells of one sheet as read: ``rows`` are (row number, [values]) for non-empty rows; ``formulas`` the
+    cells that hold a formula (refused: we cannot know their value), as (row, column) pairs, 1-based."""
+
+    title: str
+    rows: list[tuple[int, list]] = field(default_factory=list)
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+
+
+def read_sheet(content: bytes, *, sheet_name: str | None = None, max_rows: int | None = None) -> SheetData:
+    """Read the first sheet (or ``sheet_name``) of a checked upload with openpyxl's streaming reader.
+
+    Raises SheetReadError (Chinese) for a corrupt workbook or more than ``max_rows`` rows.
+    """
+    max_rows = max_rows or import_limits()["max_rows"]
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, zlib errors, defusedxml's …)
+        raise SheetReadError(f"文件已损坏或不是有效的 Excel 工作簿，无法读取（{type(error).__name__}）。") from None
+    try:
+        sheet = book[sheet_name] if sheet_name and sheet_name in book.sheetnames else book.worksheets[0]
+        data = SheetData(title=sheet.title)
+        seen = 0
+        for cells in sheet.iter_rows():
+            values = []
+            row_number = None
+            for cell in cells:
+                if getattr(cell, "row", None) is None:  # an EmptyCell in read-only mode
+                    values.append(None)
+                    continue
+                row_number = cell.row
+                value = cell.value
+                if cell.data_type == "f":
+                    data.formulas.add((cell.row, cell.column))
+                values.append(value)
+            if row_number is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            seen += 1
+            if seen > max_rows + HEADER_ROOM:
+                raise SheetReadError(too_many_rows(max_rows))
+            data.rows.append((row_number, values))
+        return data
+    except SheetReadError:
+        raise
+    except Exception as error:
+        raise SheetReadError(f"文件已损坏或不是有效的 Excel 工作簿，无法读取（{type(error).__name__}）。") from None
+    finally:
+        book.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell values as the imports take them
+# ---------------------------------------------------------------------------------------------
+
+
+class CellError(Exception):
+    """A cell's value cannot be taken; the message is Chinese and names what is wanted."""
+
+
+def as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def as_decimal(value, *, places: int, what: str) -> Decimal | None:
+    """A number from a numeric or text cell (“1,234.5” too); None for an empty cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool | datetime.date):
+        raise CellError(f"{what}应为数字。")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise CellError(f"{what}应为数字，不能是“{as_text(value)}”。") from None
+    if not number.is_finite():
+        raise CellError(f"{what}应为数字。")
+    if number != number.quantize(Decimal(1).scaleb(-places), rounding="ROUND_HALF_EVEN"):
+        raise CellError(f"{what}最多保留 {places} 位小数。")
+    return number.quantize(Decimal(1).scaleb(-places))
+
+
+def as_int(value, *, what: str) -> int | None:
+    number = as_decimal(value, places=0, what=what)
+    return None if number is None else int(number)
+
+
+_DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def as_date(value, *, what: str) -> datetime.date | None:
+    """A date from a date cell or a text like 2017-08-31, 2017/8/31, 2017.8.31 or 2017年8月31日."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    match = _DATE_TEXT.match(str(value).strip())
+    if match:
+        try:
+            return datetime.date(*(int(part) for part in match.groups()))
+        except ValueError:
+            pass
+    raise CellError(f"{what}应为日期，如 2017-08-31，不能是“{as_text(value)}”。")
+
+
+def as_choice(value, choices: dict[str, str], *, what: str) -> str | None:
+    """The stored value of a label chosen from ``choices`` (label → value); None for an empty cell."""
+    text = as_text(value)
+    if not text:
+        return None
+    if text in choices:
+        return choices[text]
+    raise CellError(f"{what}“{text}”不在可选范围内，请从下拉列表中选择：{'、'.join(choices)}。")
+
+
+def as_bool(value, *, what: str) -> bool | None:
+    text = as_text(value)
+    if not text:
+        return None
+    if text in ("是", "有", "1", "True", "TRUE", "√"):
+        return True
+    if text in ("否", "无", "0", "False", "FALSE", "×"):
+        return False
+    raise CellError(f"{what}应填“是”或“否”，不能是“{text}”。")
+
+
+@dataclass
+class HeaderMap:
+    """Where a table's header ends and which column (0-based) holds each known field."""
+
+    last_row: int
+    columns: dict[str, int]
+    headers: dict[str, str]  # field → the header text as found
+
+
+def locate_header(sheet: SheetData, known: dict[str, str], required: Sequence[str], *, anchor: str) -> HeaderMap:
+    """Find the header of an uploaded table: the first of the first rows with the ``anchor`` header (e.g. 项目),
+    and the row below it when that is the lower row of a two-row header. ``known`` maps header texts to fields.
+
+    Raises SheetReadError (Chinese) if there is no such header or a ``required`` field has no column.
+    """
+    labels = dict(known)
+    for position, (number, values) in enumerate(sheet.rows[:12]):
+        texts = [as_text(v) for v in values]
+        if anchor not in texts:
+            continue
+        leaves = list(texts)
+        last = number
+        if position + 1 < len(sheet.rows):
+            below_number, below = sheet.rows[position + 1]
+            below_texts = [as_text(v) for v in below]
+            if below_number == number + 1 and any(t in labels and t not in texts for t in below_texts if t):
+                last = below_number
+                for index, text in enumerate(below_texts):
+                    if text:
+                        while len(leaves) <= index:
+                            leaves.append("")
+                        leaves[index] = text
+        columns, headers = {}, {}
+        for index, text in enumerate(leaves):
+            key = labels.get(text)
+            if key and key not in columns:
+                columns[key] = index
+                headers[key] = text
+        missing = [label for label, key in known.items() if key in required and key not in columns]
+        missing = list(dict.fromkeys(missing))
+        if any(key not in columns for key in required):
+            names = "、".join(f"“{label}”" for label in missing)
+            raise SheetReadError(f"表头缺少必需的列：{names}。请使用系统导出的表格或下载的模板。")
+        return HeaderMap(last, columns, headers)
+    raise SheetReadError(f"找不到表头（应有一列名为“{anchor}”）。请使用系统导出的表格或下载的模板。")
+
+
+def marked_workbook(content: bytes, problems: Sequence[Problem], *, sheet_name: str | None = None) -> object:
+    """The uploaded table written back with every bad cell filled red, each row's errors in a last column
+    “错误说明”, and a sheet listing every error: to correct and upload again. Returns a rewound temporary file."""
+    data = read_sheet(content, sheet_name=sheet_name, max_rows=10**7)
+    by_cell: dict[tuple[int, int], list[str]] = {}
+    by_row: dict[int, list[str]] = {}
+    for p in problems:
+        if p.row:
+            by_row.setdefault(p.row, []).append(f"{p.header}：{p.message}" if p.header else p.message)
+            if p.column:
+                by_cell.setdefault((p.row, _column_index(p.column)), []).append(p.message)
+    width = max((len(values) for _, values in data.rows), default=1)
+    widths = fit_widths([""] * width, (values for _, values in data.rows[:200]), minimum=8) + [60]
+    plain, text, date = style_id("plain"), style_id("text"), style_id("date")
+    error, error_date, note = style_id("error"), style_id("error_date"), style_id("error_note")
+    book = StreamingWorkbook()
+    with book.sheet(f"{data.title}（标注错误）", widths=widths) as sheet:
+        next_row = 1
+        for number, values in data.rows:
+            while next_row < number:
+                sheet.row([])
+                next_row += 1
+            values = list(values) + [None] * (width - len(values))
+            styles = []
+            for index, value in enumerate(values):
+                is_date = isinstance(value, datetime.date)
+                if (number, index) in by_cell:
+                    styles.append(error_date if is_date else error)
+                else:
+                    styles.append(date if is_date else text if value is not None else plain)
+            messages = by_row.get(number)
+            values.append("；".join(messages) if messages else None)
+            styles.append(note if messages else plain)
+            sheet.row(values, styles)
+            next_row += 1
+    with book.sheet("错误清单", widths=[10, 8, 18, 80]) as sheet:
+        sheet.row(["行", "列", "表头", "错误说明"], style_id("header"))
+        for p in problems:
+            sheet.row([p.row or None, p.column, p.header, p.message], [style_id("int"), text, text, style_id("wrap")])
+    return book.close()
+
+
+def _column_index(letter: str) -> int:
+    return column_index_from_string(letter) - 1
+
+
+def column_letter(index: int) -> str:
+    """The letter of a 0-based column index."""
+    return COLUMN_LETTERS[index]

@@ -1,0 +1,29 @@
+"""Admin pages that read several apps: the annual goals (a goal counts finished plan rows of a category)."""
+
+from django import forms
+from django.contrib import admin
+
+from bazhou.core.admin import ModelAdmin
+from bazhou.core.models import AnnualGoal
+from tasks.models import Category
+
+
+class AnnualGoalForm(forms.ModelForm):
+    task_category = forms.ChoiceField(
+        label="任务类别",
+        choices=[("", "---------"), *Category.choices],
+        required=False,
+        help_text="统计口径为“已完成任务数量合计”时，按此类别和单位合计。",
+    )
+
+
+@admin.register(AnnualGoal)
+class AnnualGoalAdmin(ModelAdmin):
+    form = AnnualGoalForm
+    list_display = ("name", "year", "district", "metric", "target", "unit", "manual_actual", "order")
+    list_display_links = ("name",)
+    list_editable = ("target", "manual_actual", "order")
+    list_filter = ("year", "metric", "district")
+    list_select_related = ("district",)
+    search_fields = ("name",)
+    ordering = ("district", "-year", "order")

@@ -1,0 +1,601 @@
+"""The dashboard's figures: one function per block, each a fixed number of queries whatever the data size.
+
+Every function takes a :class:`Scope` (the district, one township or one village) and the year, and
+returns plain data (dicts, lists, Decimals) for the template and the charts. :func:`compute` reads them all
+(a fixed number of queries); :func:`dashboard`, which the pages and the API call, stores them in the database
+(``CachedFigures``) in three parts (``PARTS``), each with the versions of the kinds of data it reads
+(bazhou/freshness.py). A page load costs two small queries while nothing changed; after a write, the parts that
+read the changed data are computed afresh on the next load, so an edit shows on the next page load.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import pickle
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    FilteredRelation,
+    Max,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Substr
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+
+from bazhou.core import freshness
+from bazhou.core.access import AreaPaths
+from bazhou.core.models import AnnualGoal, CachedFigures
+from households.models import Household, HouseholdIncome, Member, PovertyLine
+from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
+from supervision.models import Bulletin, Finding, Rectification
+from tasks.models import Category, FundLine, FundSource, Task
+from villages.models import ExitIndicator, Township, Village, VillageIndicator
+
+# Registry statuses whose people still count as poor in the poverty incidence (贫困发生率).
+STILL_POOR = (Household.Status.POOR, Household.Status.PLANNED, Household.Status.RELAPSED)
+DUE_SOON_DAYS = 30
+OVERDUE_WEEKS = 12
+MONEY = DecimalField(max_digits=18, decimal_places=4)
+ZERO = Decimal(0)
+CENT = Decimal("0.0001")
+
+TASK_PATHS = AreaPaths(
+    district="plan__village__township__district", township="plan__village__township", village="plan__village"
+)
+VILLAGE_PATHS = AreaPaths(district="township__district", township="township", village="pk")
+HOUSEHOLD_PATHS = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The area a dashboard shows: the whole district, one township, or one village."""
+
+    district: object
+    township: Township | None = None
+    village: Village | None = None
+
+    @property
+    def level(self) -> str:
+        return "village" if self.village else "township" if self.township else "district"
+
+    @property
+    def area(self):
+        return self.village or self.township or self.district
+
+    def q(self, paths: AreaPaths) -> Q:
+        """A filter for the rows of a model (reached through ``paths``) inside this area."""
+        if self.village:
+            return Q(**{paths.village: self.village.pk})
+        if self.township:
+            return Q(**{paths.township: self.township.pk})
+        return Q(**{paths.district: self.district.pk})
+
+    def tasks(self, year: int):
+        """Live plan rows of the year's plans in the area."""
+        return Task.objects.live().filter(self.q(TASK_PATHS), plan__year=year)
+
+
+def percent(part, whole) -> Decimal | None:
+    """``part`` as a percentage of ``whole``, to one decimal; None when there is no whole."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def wan(value) -> Decimal:
+    return (value or ZERO).quantize(CENT)
+
+
+# Plan rows, grouped by township (district level) or village: 1 query that serves the goals' quantities, the
+# row counts, the ranking and the weekly overdue chart, so the big table is read once.
+
+
+def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: list) -> dict:
+    """Figures of the year's plan rows in the area, by township (district level) or by village (below)."""
+    done = Q(status__in=Task.DONE_STATUSES)
+    soon = today + datetime.timedelta(days=DUE_SOON_DAYS)
+    group_by = "plan__village__township" if scope.level == "district" else "plan__village"
+    weekly = {
+        f"w{i}": Count("pk", filter=Q(deadline__lt=d) & (Q(completed_on__isnull=True) | Q(completed_on__gte=d)))
+        for i, d in enumerate(week_ends(today))
+    }
+    quantities = {
+        f"g{g.pk}": Sum("quantity", filter=done & Q(category=g.task_category, unit=g.unit)) for g in quantity_goals
+    }
+    rows = (
+        scope.tasks(year)
+        .order_by()
+        .values(key=F(group_by))
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=done),
+            in_progress=Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
+            overdue=Count("pk", filter=~done & Q(deadline__lt=today)),
+            due_soon=Count("pk", filter=~done & Q(deadline__gte=today, deadline__lte=soon)),
+            planned=Sum("planned_funds"),
+            invested=Sum("invested_funds"),
+            **weekly,
+            **quantities,
+        )
+    )
+    return {r["key"]: r for r in rows}
+
+
+def _sum(groups: dict, name: str):
+    return sum((g[name] or 0 for g in groups.values()), 0)
+
+
+# Annual goals: 3 queries (the goals; villages exited and people lifted; quantities come from task_groups).
+
+
+def annual_goals(scope: Scope, year: int) -> list:
+    return list(AnnualGoal.objects.filter(district=scope.district, year=year).order_by("order", "pk"))
+
+
+def registry_counts(scope: Scope, year: int) -> dict:
+    """Villages exited in ``year`` and people lifted out of poverty in ``year`` inside the scope (2 queries)."""
+    villages_exited = Village.objects.filter(
+        scope.q(VILLAGE_PATHS), exit_year=year, status=Village.Status.EXITED
+    ).count()
+    people_lifted = Member.objects.filter(
+        scope.q(AreaPaths(**{k: f"household__{v}" for k, v in vars(HOUSEHOLD_PATHS).items()})),
+        household__exit_year=year,
+        household__status__in=Household.EXITED_STATUSES,
+        is_active=True,
+    ).count()
+    return {"villages_exited": villages_exited, "people_lifted": people_lifted}
+
+
+def quantities(goal_rows: list, groups: dict) -> dict:
+    """The done quantity of each task-quantity goal (by goal id), from the plan rows' figures."""
+    return {g.pk: _sum(groups, f"g{g.pk}") for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY}
+
+
+def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted: int) -> list[dict]:
+    """The district's goals of the year with the actual figure inside the scope, as progress bars (no query)."""
+    result = []
+    for g in rows:
+        if g.metric == AnnualGoal.Metric.VILLAGES_EXITED:
+            actual = Decimal(villages_exited)
+        elif g.metric == AnnualGoal.Metric.PEOPLE_LIFTED:
+            actual = Decimal(people_lifted)
+        elif g.metric == AnnualGoal.Metric.TASK_QUANTITY:
+            actual = Decimal(done_quantities.get(g.pk, 0))
+        else:
+            actual = g.manual_actual
+        pct = percent(actual, g.target) if actual is not None else None
+        result.append(
+            {
+                "goal": g,
+                "name": g.name,
+                "target": g.target,
+                "unit": g.unit,
+                "actual": actual,
+                "percent": pct,
+                "bar": min(pct, Decimal(100)) if pct is not None else Decimal(0),
+            }
+        )
+    return result
+
+
+def plan_rows(groups: dict) -> dict:
+    """Rows of the year's plans: total, done, in progress, overdue, due within 30 days."""
+    figures = {name: _sum(groups, name) for name in ("total", "done", "in_progress", "overdue", "due_soon")}
+    figures["done_percent"] = percent(figures["done"], figures["total"])
+    return figures
+
+
+# Funds: 2 queries (by category with the totals, by fund source).
+
+
+def funds(scope: Scope, year: int) -> dict:
+    """Planned and invested funds (万元) by category and by fund source.
+
+    A task's invested amount is not split by source in the plan table, so by source it is shared out in
+    proportion to the source's part of the task's planned funds (按计划资金比例折算).
+    """
+    categories = dict(Category.choices)
+    by_category = []
+    rows = (
+        scope.tasks(year)
+        .order_by()
+        .values("category")
+        .annotate(planned=Sum("planned_funds"), invested=Sum("invested_funds"))
+    )
+    for row in rows:
+        by_category.append(
+            {
+                "key": row["category"],
+                "label": str(categories.get(row["category"], row["category"])),
+                "planned": wan(row["planned"]),
+                "invested": wan(row["invested"]),
+            }
+        )
+    by_category.sort(key=lambda r: (-r["planned"], r["key"]))
+
+    share = Case(
+        When(
+            task__planned_funds__gt=0,
+            then=F("amount") * F("task__invested_funds") / F("task__planned_funds"),
+        ),
+        default=Value(ZERO),
+        output_field=MONEY,
+    )
+    sources = dict(FundSource.choices)
+    lines = (
+        FundLine.objects.filter(
+            scope.q(AreaPaths(**{k: f"task__{v}" for k, v in vars(TASK_PATHS).items()})),
+            task__is_removed=False,
+            task__plan__year=year,
+        )
+        .order_by()
+        .values("source")
+        .annotate(planned=Sum("amount"), invested=Sum(share, output_field=MONEY))
+    )
+    found = {r["source"]: r for r in lines}
+    by_source = [
+        {
+            "key": key,
+            "label": str(label),
+            "planned": wan(found[key]["planned"]),
+            "invested": wan(found[key]["invested"]),
+        }
+        for key, label in sources.items()
+        if key in found
+    ]
+    planned = sum((r["planned"] for r in by_category), ZERO)
+    invested = sum((r["invested"] for r in by_category), ZERO)
+    return {
+        "by_category": by_category,
+        "by_source": by_source,
+        "planned": planned,
+        "invested": invested,
+        "invested_percent": percent(invested, planned),
+        "sourced": sum((r["planned"] for r in by_source), ZERO),
+    }
+
+
+# Rankings: 2 queries (the areas, their rows' figures).
+
+
+def _ranking_rows(areas, figures: dict, key) -> list[dict]:
+    rows = []
+    for area in areas:
+        f = figures.get(key(area), {})
+        total, done = f.get("total", 0), f.get("done", 0)
+        planned, invested = wan(f.get("planned")), wan(f.get("invested"))
+        rows.append(
+            {
+                "area": area,
+                "total": total,
+                "done": done,
+                "overdue": f.get("overdue", 0),
+                "completion": percent(done, total),
+                "planned": planned,
+                "invested": invested,
+                "invested_percent": percent(invested, planned),
+            }
+        )
+    rows.sort(key=lambda r: (-(r["completion"] or -1), r["overdue"], key(r["area"])))
+    for i, row in enumerate(rows, 1):
+        row["rank"] = i
+    return rows
+
+
+def township_ranking(scope: Scope, groups: dict) -> list[dict]:
+    """At district level: each township's completion %, overdue rows and invested %, best first (1 query)."""
+    if scope.level != "district":
+        return []
+    townships = list(Township.objects.filter(district=scope.district).order_by("code"))
+    return _ranking_rows(townships, groups, key=lambda t: t.pk)
+
+
+def village_table(scope: Scope, groups: dict) -> list[dict]:
+    """At township level: the same figures for each village of the township (1 query)."""
+    if scope.level != "township":
+        return []
+    villages = list(Village.objects.filter(township=scope.township).order_by("code"))
+    return _ranking_rows(villages, groups, key=lambda v: v.pk)
+
+
+# Village exit readiness (一低七有): 4 queries.
+
+
+def village_readiness(scope: Scope, year: int) -> dict:
+    """Poor villages planned to exit in ``year``: how many meet each exit indicator of the year.
+
+    The incidence indicator (the one with a threshold) is computed from the registry: active members of
+    households still poor (未脱贫, 计划脱贫, 返贫) ÷ registered rural population, in %, below the threshold.
+    The others come from the villages' assessments (VillageIndicator.met).
+    """
+    villages = Village.objects.filter(scope.q(VILLAGE_PATHS)).planned_to_exit(year)
+    people = dict(
+        Member.objects.filter(
+            household__village__in=villages.values("pk"), household__status__in=STILL_POOR, is_active=True
+        )
+        .order_by()
+        .values("household__village")
+        .annotate(n=Count("pk"))
+        .values_list("household__village", "n")
+    )
+    rows = [(population, people.get(pk, 0)) for pk, population in villages.values_list("pk", "registered_population")]
+    indicators = list(ExitIndicator.objects.filter(year=year))
+    met = dict(
+        VillageIndicator.objects.filter(village__in=villages.values("pk"), indicator__year=year, met=True)
+        .order_by()
+        .values("indicator")
+        .annotate(n=Count("pk"))
+        .values_list("indicator", "n")
+    )
+    result = []
+    for indicator in indicators:
+        if indicator.threshold is not None:
+            n = sum(
+                1
+                for population, people in rows
+                if population and Decimal(people * 100) / population < indicator.threshold
+            )
+            computed = True
+        else:
+            n = met.get(indicator.pk, 0)
+            computed = False
+        result.append(
+            {"indicator": indicator, "name": indicator.name, "met": n, "not_met": len(rows) - n, "computed": computed}
+        )
+    return {"total": len(rows), "indicators": result}
+
+
+# Household readiness (一超六有): 2 queries (the poverty line, one aggregate).
+
+
+def household_readiness(scope: Scope, year: int) -> dict:
+    """Households targeted to exit in ``year``: how many meet each of 一超六有, all seven, and which fails most.
+
+    The same rules as households.readiness, in SQL rather than in Python (one row per household with its
+    active members counted in a join and the year's income joined, then counted over with conditional
+    counts), so nothing is loaded into memory whatever the number of households. The birth date comes from
+    characters 7–14 of the ID number (YYYYMMDD), compared as text. One rounding
+    difference: the income test compares net income with line × members exactly, where the registry page
+    compares the per-capita figure rounded to the fen.
+    """
+    line = PovertyLine.objects.filter(year=year).values_list("yuan", flat=True).first()
+    cutoff = datetime.date(year, *SCHOOL_CUTOFF)
+    low, high = SCHOOL_AGE
+    # Aged low..high on the cut-off day: born after cutoff - (high+1) years and on or before cutoff - low years.
+    born_after = cutoff.replace(year=cutoff.year - high - 1).strftime("%Y%m%d")
+    born_by = cutoff.replace(year=cutoff.year - low).strftime("%Y%m%d")
+    born = Substr("members__id_number", 7, 8)
+    active = Q(members__is_active=True)
+    # The year's income joined once (one row per household and year), its net income taken with Max.
+    income = FilteredRelation("incomes", condition=Q(incomes__year=year))
+    net = sum(
+        (F(f"year_income__{f}") for f in HouseholdIncome.INCOME_FIELDS[1:]),
+        F(f"year_income__{HouseholdIncome.INCOME_FIELDS[0]}"),
+    ) - F("year_income__business_expenses")
+    # One row per targeted household (its active members counted in one join), then counted over: 1 query.
+    households = (
+        Household.objects.filter(scope.q(HOUSEHOLD_PATHS), planned_exit_year=year)
+        .order_by()
+        .annotate(year_income=income)
+        .annotate(
+            members_n=Count("members", filter=active),
+            uninsured=Count("members", filter=active & Q(members__medical_insurance=False)),
+            out_of_school=Count(
+                "members",
+                filter=active
+                & Q(members__school=Member.School.NOT_IN_SCHOOL)
+                & GreaterThan(born, born_after)
+                & LessThanOrEqual(born, born_by),
+            ),
+            net=Max(net, output_field=MONEY),
+        )
+    )
+    # Without a line for the year nobody passes 一超 (a never-true test, not an empty Q, which would empty the query).
+    income_ok = Q(members_n__lt=0) if line is None else Q(members_n__gt=0, net__gt=F("members_n") * line)
+    criteria = {
+        "income": income_ok,
+        "education": Q(out_of_school=0),
+        "medical": Q(members_n__gt=0, uninsured=0),
+        "housing": Q(housing_grade__in=SAFE_HOUSING),
+        "water": Q(safe_water=True),
+        "power": Q(electricity=True),
+        "radio_tv": Q(radio_tv=True),
+    }
+    all_met = Q()
+    for q in criteria.values():
+        all_met &= q
+    counts = households.aggregate(
+        total=Count("pk"),
+        all_met=Count("pk", filter=all_met),
+        **{code: Count("pk", filter=q) for code, q in criteria.items()},
+    )
+    total = counts["total"]
+    rows = [
+        {"code": code, "name": name, "met": counts[code], "not_met": total - counts[code]} for code, name in CRITERIA
+    ]
+    worst = max(rows, key=lambda r: r["not_met"], default=None)
+    return {
+        "year": year,
+        "total": total,
+        "all_met": counts["all_met"],
+        "criteria": rows,
+        "most_failed": worst if worst and worst["not_met"] else None,
+        "poverty_line": line,
+    }
+
+
+# Supervision: 3 queries.
+
+
+def supervision(scope: Scope, today: datetime.date) -> dict:
+    """Open findings and overdue rectifications in the area, and the latest published bulletin."""
+    findings = Finding.objects.in_area(scope.level, scope.area.pk)
+    return {
+        "open_findings": findings.open().count(),
+        "overdue_rectifications": Rectification.objects.overdue(today)
+        .filter(finding__in=findings.values("pk"))
+        .count(),
+        "latest_bulletin": Bulletin.objects.filter(district=scope.district, state=Bulletin.State.PUBLISHED)
+        .order_by("-issued_on", "-year", "-number")
+        .first(),
+    }
+
+
+# Overdue rows week by week: 1 query.
+
+
+def week_ends(today: datetime.date, weeks: int = OVERDUE_WEEKS) -> list[datetime.date]:
+    """The ends of the last ``weeks`` weeks, oldest first; the last is today."""
+    return [today - datetime.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
+
+
+def overdue_by_week(groups: dict, today: datetime.date) -> list[dict]:
+    """How many rows were overdue at the end of each of the last 12 weeks (counted in task_groups).
+
+    A row is overdue on day d if its deadline is before d and it was not completed before d
+    (completed_on empty, or on or after d); withdrawn rows never count.
+    """
+    return [{"date": d, "overdue": _sum(groups, f"w{i}")} for i, d in enumerate(week_ends(today))]
+
+
+def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly: list[dict]) -> dict:
+    """The data the charts draw (passed to the page with json_script)."""
+    areas = ranking or villages
+    return {
+        "completion": {
+            "labels": [r["area"].name for r in areas],
+            "values": [float(r["completion"] or 0) for r in areas],
+        },
+        "funds": {
+            "labels": [r["label"] for r in fund_figures["by_category"]],
+            "planned": [float(r["planned"]) for r in fund_figures["by_category"]],
+            "invested": [float(r["invested"]) for r in fund_figures["by_category"]],
+        },
+        "overdue": {
+            "labels": [w["date"].strftime("%m-%d") for w in weekly],
+            "values": [w["overdue"] for w in weekly],
+        },
+    }
+
+
+# The dashboard in three parts, each computed from some kinds of data (bazhou/freshness.py) and stored with
+# their versions: a plan-row edit recomputes the plan part, not the registry's readiness counts.
+PARTS = {
+    "plan": ("tasks", "goals", "villages"),
+    "registry": ("households", "villages"),
+    "supervision": ("supervision", "tasks", "households", "villages"),
+}
+
+
+def plan_part(scope: Scope, today: datetime.date) -> dict:
+    """Goals, plan rows, funds, rankings, the weekly overdue counts and the charts (6 queries)."""
+    year = today.year
+    goal_rows = annual_goals(scope, year)
+    groups = task_groups(scope, year, today, [g for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY])
+    ranking = township_ranking(scope, groups)
+    villages = village_table(scope, groups)
+    fund_figures = funds(scope, year)
+    weekly = overdue_by_week(groups, today)
+    return {
+        "goal_rows": goal_rows,
+        "quantities": quantities(goal_rows, groups),
+        "rows": plan_rows(groups),
+        "funds": fund_figures,
+        "township_ranking": ranking,
+        "village_table": villages,
+        "overdue_weeks": weekly,
+        "charts": charts(ranking, villages, fund_figures, weekly),
+    }
+
+
+def registry_part(scope: Scope, today: datetime.date) -> dict:
+    """Villages exited, people lifted, village and household exit readiness (8 queries)."""
+    year = today.year
+    return {
+        **registry_counts(scope, year),
+        "village_readiness": village_readiness(scope, year),
+        "household_readiness": household_readiness(scope, year),
+    }
+
+
+def supervision_part(scope: Scope, today: datetime.date) -> dict:
+    return {"supervision": supervision(scope, today)}
+
+
+COMPUTE = {"plan": plan_part, "registry": registry_part, "supervision": supervision_part}
+
+
+def assemble(scope: Scope, today: datetime.date, parts: dict) -> dict:
+    """The template's context from the three parts."""
+    plan, registry = parts["plan"], parts["registry"]
+    return {
+        "scope": scope,
+        "year": today.year,
+        "today": today,
+        "goals": goals(plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]),
+        **{k: v for k, v in plan.items() if k not in ("goal_rows", "quantities")},
+        "village_readiness": registry["village_readiness"],
+        "household_readiness": registry["household_readiness"],
+        **parts["supervision"],
+    }
+
+
+def compute(scope: Scope, today: datetime.date) -> dict:
+    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year), read afresh."""
+    return assemble(scope, today, {name: part(scope, today) for name, part in COMPUTE.items()})
+
+
+def cache_key(scope: Scope, part: str) -> str:
+    return f"dashboard:{scope.level}:{scope.area.pk}:{part}"
+
+
+# Figures stored by another release of this module are not trusted (their shape may differ): stored with this
+# file's digest, they are recomputed when it changes (after an upgrade) or when they cannot be read at all.
+CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _stored(data):
+    """The figures in a stored row, or None if another release stored them or they cannot be read."""
+    try:
+        code, figures = pickle.loads(data)
+    except Exception:  # noqa: BLE001  (anything unreadable is simply computed again)
+        return None
+    return figures if code == CODE else None
+
+
+def dashboard(scope: Scope, today: datetime.date) -> dict:
+    """The dashboard of ``scope`` on ``today``: each part as stored if the data it reads has not changed since
+    (2 queries in all), the others computed and stored again (1 more query, and the parts' own)."""
+    # The versions are read before the data, so figures are never stored under versions newer than their data.
+    versions = freshness.current()
+    stamps = {name: sum(versions[kind] for kind in kinds) for name, kinds in PARTS.items()}
+    keys = {name: cache_key(scope, name) for name in PARTS}
+    stored = {
+        key: (version, day, data)
+        for key, version, day, data in CachedFigures.objects.filter(key__in=keys.values()).values_list(
+            "key", "version", "day", "data"
+        )
+    }
+    parts, fresh = {}, []
+    for name, key in keys.items():
+        version, day, data = stored.get(key, (None, None, None))
+        figures = _stored(data) if version == stamps[name] and day == today else None
+        if figures is None:
+            figures = COMPUTE[name](scope, today)
+            fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps((CODE, figures))))
+        parts[name] = figures
+    if fresh:
+        CachedFigures.objects.bulk_create(
+            fresh, update_conflicts=True, unique_fields=["key"], update_fields=["version", "day", "data", "computed_at"]
+        )
+    return assemble(scope, today, parts)

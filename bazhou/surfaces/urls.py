@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from bazhou.surfaces import health, households, views, villages
+from households import urls as household_urls
+
+# Pages that read several apps live here; their names stay in the app's namespace ("villages:detail").
+village_pages = [
+    path("", villages.village_list, name="list"),
+    path("<int:pk>/", villages.village_detail, name="detail"),
+]
+household_pages = [
+    *household_urls.urlpatterns,
+    path("<int:pk>/", households.household_detail, name="detail"),
+]
+
+admin.site.site_header = "巴州区脱贫攻坚施工图管理系统"
+admin.site.site_title = "施工图管理"
+admin.site.index_title = "数据维护"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/print/", views.home_print, name="dashboard_print"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("villages/", include((village_pages, "villages"))),
+    path("households/", include((household_pages, "households"))),
+    path("tasks/", include("tasks.urls")),
+    path("supervision/", include("supervision.urls")),
+    # The REST API, its schema and its documentation page (bazhou/surfaces/api/, docs/api.md).
+    path("api/v1/", include("bazhou.surfaces.api.urls")),
+    path("admin/", admin.site.urls),
+    # For the proxy and monitoring: no login; 503 when the database does not answer (bazhou/surfaces/health.py).
+    path("healthz/", health.healthz, name="healthz"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

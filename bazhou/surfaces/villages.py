@@ -1,0 +1,178 @@
+"""Village pages: the list of villages with their plan figures, and a village's page (一村一案).
+
+Both read the plan (tasks), the registry (households) and supervision findings, so they are surfaces: they sit
+on top of every app (docs/architecture.md), and ``bazhou.surfaces.urls`` gives them the ``villages:`` names.
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import render
+
+from bazhou.core import clock
+from bazhou.core.access import get_visible_or_404
+from bazhou.core.pages import labels, page_of, querystring_without_page, render_list, year_param
+from households.models import Household, Member
+from supervision.models import Finding
+from tasks.figures import plan_figures
+from tasks.models import Task
+from villages.forms import VillageFilterForm
+from villages.models import AssistanceAssignment, ExitIndicator, Village
+
+# Registry statuses whose people still count as poor in the poverty incidence (贫困发生率).
+STILL_POOR = (Household.Status.POOR, Household.Status.PLANNED, Household.Status.RELAPSED)
+
+
+@login_required
+def village_list(request):
+    today = clock.today()
+    form = VillageFilterForm(request.GET, user=request.user)
+    villages = Village.objects.visible_to(request.user).select_related("township")
+    villages = form.filter(villages).annotate(**plan_figures(today, form.value("year")))
+    context = {
+        "form": form,
+        "page_obj": page_of(request, villages),
+        "querystring": querystring_without_page(request),
+        "today": today,
+        "year": form.value("year"),
+        "labels": labels(Village),
+    }
+    return render_list(request, "villages/list.html", "villages/_list.html", context)
+
+
+@login_required
+def village_detail(request, pk):
+    today = clock.today()
+    village = get_visible_or_404(Village.objects.select_related("township"), request.user, pk=pk)
+    plans = list(village.plans.select_related("approved_by").order_by("-year"))
+    plan = choose_plan(plans, request.GET.get("year"))
+    year = plan.year if plan else year_param(request.GET.get("year")) or today.year
+    context = {
+        "village": village,
+        "today": today,
+        "plans": plans,
+        "plan": plan,
+        "year": year,
+        "can_edit": Village.objects.editable_by(request.user).filter(pk=village.pk).exists(),
+        "labels": {"village": labels(Village), "task": labels(Task), "force": labels(AssistanceAssignment)},
+        **plan_tables(plan, today),
+        **exit_indicators(village, year),
+        **assistance_forces(village, today),
+        "household_statuses": household_statuses(request.user, village),
+        "findings": open_findings(request.user, village, today),
+    }
+    return render(request, "villages/detail.html", context)
+
+
+# The parts of the village page, one query (or two) each.
+
+
+def choose_plan(plans, year):
+    """The plan of the ``year`` asked for, else (no year asked, or a bad one) the latest; None if none."""
+    year = year_param(year)
+    if year is None:
+        return plans[0] if plans else None
+    return next((p for p in plans if p.year == year), None)
+
+
+def plan_tables(plan, today) -> dict:
+    """The plan's village rows with their totals, and a summary of its household rows."""
+    if plan is None:
+        return {"tasks": [], "totals": None, "household_rows": None}
+    tasks = list(plan.tasks.live().village_rows().order_by("deadline", "id"))
+    for task in tasks:
+        task.overdue = task.is_overdue(today)
+    done = Q(status__in=Task.DONE_STATUSES)
+    household_rows = (
+        plan.tasks.live()
+        .household_rows()
+        .aggregate(
+            total=Count("pk"),
+            done=Count("pk", filter=done),
+            overdue=Count("pk", filter=~done & Q(deadline__lt=today)),
+        )
+    )
+    totals = {
+        "planned": sum((t.planned_funds for t in tasks), Decimal(0)),
+        "invested": sum((t.invested_funds for t in tasks), Decimal(0)),
+        "done": sum(t.is_done for t in tasks),
+        "count": len(tasks),
+        "overdue": sum(t.overdue for t in tasks),
+        "progress": round(sum(t.progress for t in tasks) / len(tasks)) if tasks else 0,
+    }
+    return {"tasks": tasks, "totals": totals, "household_rows": household_rows}
+
+
+def exit_indicators(village, year) -> dict:
+    """一低七有 of the year: each indicator with the village's assessment (or none yet), and the incidence
+    computed from the registry: people of still-poor households ÷ registered rural population."""
+    assessments = {a.indicator_id: a for a in village.indicators.filter(indicator__year=year)}
+    indicators = list(ExitIndicator.objects.filter(year=year))
+    for indicator in indicators:
+        indicator.assessment = assessments.get(indicator.pk)
+    poor_people = Member.objects.filter(household__village=village, household__status__in=STILL_POOR, is_active=True)
+    incidence = {"poor_people": poor_people.count(), "population": village.registered_population, "rate": None}
+    if village.registered_population:
+        incidence["rate"] = (Decimal(incidence["poor_people"] * 100) / village.registered_population).quantize(
+            Decimal("0.01")
+        )
+    # The incidence indicator is the one with a threshold (ExitIndicator.threshold: "如贫困发生率低于 3（%）").
+    threshold = next((i for i in indicators if i.threshold is not None), None)
+    if threshold is not None:
+        threshold.incidence = incidence
+        if incidence["rate"] is not None:
+            incidence["below_threshold"] = incidence["rate"] < threshold.threshold
+    return {"indicators": indicators, "incidence": incidence}
+
+
+def assistance_forces(village, today) -> dict:
+    """五个一: who is assigned today, by role (plus anyone due to start), and who was before (历任).
+
+    One query; "assigned today" is AssistanceAssignment.objects.current(today), asked of each row.
+    """
+    in_force = AssistanceAssignment.objects.current(today).filter(pk=OuterRef("pk"))
+    assignments = village.assignments.annotate(in_force=Exists(in_force))
+    current, former = [], []
+    for a in assignments.order_by("role", "-start_date", "-id"):
+        a.upcoming = not a.in_force and a.start_date > today
+        if a.in_force or a.upcoming:
+            current.append(a)
+        else:
+            former.append(a)
+    order = list(AssistanceAssignment.Role.values)
+    current.sort(key=lambda a: order.index(a.role))
+    former.sort(key=lambda a: (order.index(a.role), -a.end_date.toordinal()))
+    return {"current_forces": current, "former_forces": former}
+
+
+def household_statuses(user, village) -> dict:
+    """The village's registered households, counted by 脱贫状态."""
+    rows = Household.objects.visible_to(user).filter(village=village).values("status").annotate(n=Count("pk"))
+    counts = {r["status"]: r["n"] for r in rows.order_by()}
+    return {
+        "total": sum(counts.values()),
+        "by_status": [(value, name, counts.get(value, 0)) for value, name in Household.Status.choices],
+    }
+
+
+def open_findings(user, village, today) -> list:
+    """Findings against the village, its households or its plan rows whose rectification is not closed."""
+    findings = (
+        Finding.objects.visible_to(user)
+        .open()
+        .filter(Q(village=village) | Q(household__village=village) | Q(task__plan__village=village))
+        .select_related("rectification", "household", "task")
+        .order_by("-found_on", "-id")
+    )
+    rows = []
+    for finding in findings:
+        rectification = getattr(finding, "rectification", None)
+        rows.append(
+            {
+                "finding": finding,
+                "rectification": rectification,
+                "overdue": rectification is not None and rectification.is_overdue(today),
+            }
+        )
+    return rows
