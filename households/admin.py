@@ -1,15 +1,20 @@
 """Admin for the registry (建档立卡): households, members, incomes, the poverty line and household helpers.
 
 ID numbers are personal information: lists show them masked, and users whose role does not need them
-(``User.sees_id_numbers``) see them masked on the forms too.
+(``access.sees_id_numbers``) see them masked on the forms too.
+
+Households, members and incomes are registered and changed on the registry pages and the API, through
+``households.services`` (version or fingerprint checks, reasons, history): here they are read-only, with their
+history. The poverty line and household helpers (帮扶责任人) have no page of their own and are maintained here, under
+the change rules of ``bazhou.core.admin`` (a 修改原因, no lost update, no delete).
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 
+from bazhou.core import access
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import HistoryAdmin, ModelAdmin, count_of
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
 from households.forms import ID_SHAPED
 from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from households.services import MEMBER_FIELDS
@@ -22,7 +27,7 @@ HOUSEHOLD_AREA = AreaPaths(
 
 
 def sees_id_numbers(request) -> bool:
-    return bool(getattr(request.user, "sees_id_numbers", False))
+    return access.sees_id_numbers(request.user)
 
 
 def search_fields_for(request, search_fields):
@@ -68,7 +73,7 @@ class MaskedIdNumberMixin:
         return readonly
 
 
-class MemberInline(MaskedIdNumberMixin, admin.TabularInline):
+class MemberInline(ViewOnlyMixin, MaskedIdNumberMixin, admin.TabularInline):
     model = Member
     fields = (*MEMBER_FIELDS, "is_active")
     extra = 0
@@ -81,7 +86,7 @@ class MemberInline(MaskedIdNumberMixin, admin.TabularInline):
         return fields
 
 
-class HouseholdIncomeInline(admin.TabularInline):
+class HouseholdIncomeInline(ViewOnlyMixin, admin.TabularInline):
     model = HouseholdIncome
     fields = (
         "year",
@@ -104,20 +109,13 @@ class HouseholdIncomeInline(admin.TabularInline):
         return obj.net_income if obj else "—"
 
 
-class HouseholdHelperInline(admin.TabularInline):
+class HouseholdHelperInline(ViewOnlyMixin, admin.TabularInline):
+    """Listed here; each helper is added or changed (ended with an end date) on its own page, with a reason."""
+
     model = HouseholdHelper
     fields = ("name", "unit", "post", "phone", "start_date", "end_date")
     extra = 0
-
-
-class HouseholdForm(forms.ModelForm):
-    other_causes = forms.MultipleChoiceField(
-        label="其他致贫原因",
-        choices=Cause.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="可多选，不含主要致贫原因。",
-    )
+    show_change_link = True
 
 
 def head_name_subquery():
@@ -126,8 +124,7 @@ def head_name_subquery():
 
 
 @admin.register(Household)
-class HouseholdAdmin(NoIdNumberSearchMixin, HistoryAdmin):
-    form = HouseholdForm
+class HouseholdAdmin(ViewOnlyMixin, NoIdNumberSearchMixin, HistoryAdmin):
     list_display = (
         "number",
         "head_name",
@@ -157,10 +154,10 @@ class HouseholdAdmin(NoIdNumberSearchMixin, HistoryAdmin):
     search_fields = ("number", "village__name", "^village__code", "members__name", "=members__id_number", "phone")
     autocomplete_fields = ("village",)
     ordering = ("number",)
-    readonly_fields = ("version", "created_at", "updated_at")
+    readonly_fields = ("other_causes_display", "version", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("number", "village", "group", "phone")}),
-        ("贫困情况", {"fields": ("attribute", "main_cause", "other_causes", "identified_year")}),
+        ("贫困情况", {"fields": ("attribute", "main_cause", "other_causes_display", "identified_year")}),
         ("脱贫状态", {"fields": ("status", "planned_exit_year", "exit_year", "relapse_year")}),
         (
             "生产生活条件",
@@ -184,6 +181,11 @@ class HouseholdAdmin(NoIdNumberSearchMixin, HistoryAdmin):
     def get_search_fields(self, request):
         return search_fields_for(request, self.search_fields)
 
+    @admin.display(description="其他致贫原因")
+    def other_causes_display(self, obj):
+        labels = dict(Cause.choices)
+        return "、".join(str(labels.get(c, c)) for c in obj.other_causes or []) or "—"
+
     @admin.display(description="户主", ordering="head_name")
     def head_name(self, obj):
         return obj.head_name or "—"
@@ -198,7 +200,7 @@ class HouseholdAdmin(NoIdNumberSearchMixin, HistoryAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(NoIdNumberSearchMixin, MaskedIdNumberMixin, HistoryAdmin):
+class MemberAdmin(ViewOnlyMixin, NoIdNumberSearchMixin, MaskedIdNumberMixin, HistoryAdmin):
     list_display = (
         "name",
         "masked_id_number",
@@ -260,7 +262,7 @@ class MemberAdmin(NoIdNumberSearchMixin, MaskedIdNumberMixin, HistoryAdmin):
 
 
 @admin.register(HouseholdIncome)
-class HouseholdIncomeAdmin(ModelAdmin):
+class HouseholdIncomeAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = (
         "household",
         "village",

@@ -1,15 +1,19 @@
-"""Admin for supervision (督查): inspections, findings, rectification, accountability and bulletins."""
+"""Admin for supervision (督查): inspections, findings, rectification, accountability and bulletins.
+
+All of it is read-only here, with its history: inspections, findings and accountability are filed, rectification
+answered and rechecked, bulletins generated, edited and published on the supervision pages and the API, through
+``supervision.services`` and ``supervision.bulletin_services`` (version or fingerprint checks, reasons, history), and
+the daily command keeps its own records. The admin adds, changes, deletes and reverts none of it.
+"""
 
 import json
 
-from django import forms
 from django.contrib import admin
-from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.html import format_html
 
 from bazhou.core import clock
-from bazhou.core.admin import HistoryAdmin, ModelAdmin, count_of, titled_filter
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, titled_filter
 from supervision.models import (
     Accountability,
     Bulletin,
@@ -20,7 +24,7 @@ from supervision.models import (
     Rectification,
     RectificationEvidence,
 )
-from tasks.admin import EvidenceAdminMixin, EvidenceInlineMixin, ViewOnlyMixin
+from tasks.admin import EvidenceAdminMixin, EvidenceInlineMixin
 
 
 def rectification_of(finding):
@@ -35,18 +39,8 @@ def rectification_of(finding):
 # ---------------------------------------------------------------------------------------------
 
 
-class InspectionForm(forms.ModelForm):
-    methods = forms.MultipleChoiceField(
-        label="督查方法",
-        choices=Inspection.Method.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-
-
 @admin.register(Inspection)
-class InspectionAdmin(ModelAdmin):
-    form = InspectionForm
+class InspectionAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = (
         "title",
         "kind",
@@ -63,10 +57,10 @@ class InspectionAdmin(ModelAdmin):
     filter_horizontal = ("townships",)
     date_hierarchy = "start_date"
     ordering = ("-start_date", "-id")
-    readonly_fields = ("created_by", "created_at")
+    readonly_fields = ("methods_display", "created_by", "created_at")
     fieldsets = (
         (None, {"fields": ("district", "title", "kind", "organiser", ("start_date", "end_date"), "inspectors")}),
-        ("督查对象与方法", {"fields": ("methods", "townships", "villages", "households", "tasks")}),
+        ("督查对象与方法", {"fields": ("methods_display", "townships", "villages", "households", "tasks")}),
         ("督查情况", {"fields": ("summary",)}),
         ("记录", {"fields": ("created_by", "created_at"), "classes": ["collapse"]}),
     )
@@ -89,7 +83,7 @@ class InspectionAdmin(ModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 
-class RectificationInline(admin.StackedInline):
+class RectificationInline(ViewOnlyMixin, admin.StackedInline):
     model = Rectification
     fields = (
         "requirement",
@@ -107,7 +101,7 @@ class RectificationInline(admin.StackedInline):
     show_change_link = True
 
 
-class AccountabilityInline(admin.TabularInline):
+class AccountabilityInline(ViewOnlyMixin, admin.TabularInline):
     model = Accountability
     fields = ("subject_kind", "subject", "subject_post", "measure", "decided_by", "decided_on", "document_number")
     extra = 0
@@ -149,7 +143,7 @@ ADMIN_CSS = {"all": ["css/admin.css"]}
 
 
 @admin.register(Finding)
-class FindingAdmin(HistoryAdmin):
+class FindingAdmin(ViewOnlyMixin, HistoryAdmin):
     class Media:
         css = ADMIN_CSS
 
@@ -253,12 +247,12 @@ class OverdueRectificationFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RectificationEvidenceInline(EvidenceInlineMixin, admin.TabularInline):
+class RectificationEvidenceInline(ViewOnlyMixin, EvidenceInlineMixin, admin.TabularInline):
     model = RectificationEvidence
 
 
 @admin.register(Rectification)
-class RectificationAdmin(HistoryAdmin):
+class RectificationAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "finding_display",
         "finding_type",
@@ -303,7 +297,7 @@ class RectificationAdmin(HistoryAdmin):
 
 
 @admin.register(RectificationEvidence)
-class RectificationEvidenceAdmin(EvidenceAdminMixin, ModelAdmin):
+class RectificationEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
     list_display = ("original_name", "rectification", "content_type", "size_display", "uploaded_by", "uploaded_at")
     list_select_related = ("rectification__finding", "uploaded_by")
     list_filter = ("content_type", "rectification__status")
@@ -320,7 +314,7 @@ class RectificationEvidenceAdmin(EvidenceAdminMixin, ModelAdmin):
 
 
 @admin.register(Accountability)
-class AccountabilityAdmin(ModelAdmin):
+class AccountabilityAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = (
         "subject",
         "subject_kind",
@@ -348,7 +342,7 @@ class AccountabilityAdmin(ModelAdmin):
 
 
 @admin.register(Bulletin)
-class BulletinAdmin(ModelAdmin):
+class BulletinAdmin(ViewOnlyMixin, ModelAdmin):
     class Media:
         css = ADMIN_CSS
 
@@ -368,12 +362,6 @@ class BulletinAdmin(ModelAdmin):
         ("发布", {"fields": ("state", "published_by", "published_at")}),
         ("记录", {"fields": ("created_by", "created_at"), "classes": ["collapse"]}),
     )
-
-    def get_readonly_fields(self, request, obj=None):
-        # A published bulletin is a document of record: it no longer changes.
-        if obj is not None and obj.state == Bulletin.State.PUBLISHED:
-            return flatten_fieldsets(self.fieldsets)
-        return super().get_readonly_fields(request, obj)
 
     @admin.display(description="通报期间")
     def period(self, obj):

@@ -1,11 +1,11 @@
-"""Admin for the plan table (施工图): plans, tasks, fund-source lines, progress reports and their evidence."""
+"""Admin for the plan table (施工图): plans, tasks, fund-source lines, progress reports and their evidence.
 
-import os
+All read-only, with their history: plan rows are added, changed, removed and reported on the plan pages, the API
+and the imports, through ``tasks.services`` (version checks, reasons on approved plans, history, no hard delete).
+"""
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.core.files.uploadedfile import UploadedFile
 from django.db.models import DecimalField
 from django.urls import reverse
 from django.utils.html import format_html
@@ -14,7 +14,6 @@ from bazhou.core import clock
 from bazhou.core.access import AreaPaths
 from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
 from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
-from tasks.services import validate_evidence_files
 
 TASK_AREA = AreaPaths(
     district="task__plan__village__township__district",
@@ -29,22 +28,10 @@ TASK_AREA = AreaPaths(
 EVIDENCE_META_FIELDS = ("original_name", "content_type", "size", "uploaded_by", "uploaded_at")
 
 
-class EvidenceForm(forms.ModelForm):
-    """Takes the file's name, type and size from the upload itself; accepts photos and PDFs only."""
-
-    def clean_file(self):
-        upload = self.cleaned_data.get("file")
-        if isinstance(upload, UploadedFile):
-            # The same check as the pages: extension, declared type and the file's own bytes, and the size.
-            [(upload, content_type)] = validate_evidence_files([upload])
-            self.instance.original_name = os.path.basename(upload.name)[:255]
-            self.instance.content_type = content_type
-            self.instance.size = upload.size
-        return upload
-
-
 class EvidenceInlineMixin:
-    form = EvidenceForm
+    """Evidence files are uploaded with a progress report or a rectification answer (the pages check the file's
+    type and bytes); here they are listed, never uploaded or replaced."""
+
     fields = ("file", *EVIDENCE_META_FIELDS)
     readonly_fields = EVIDENCE_META_FIELDS
     extra = 0
@@ -54,7 +41,6 @@ class EvidenceInlineMixin:
 
 
 class EvidenceAdminMixin:
-    form = EvidenceForm
     readonly_fields = EVIDENCE_META_FIELDS
     date_hierarchy = "uploaded_at"
     search_fields = ("original_name",)

@@ -1,16 +1,29 @@
-"""Admin for districts, townships, villages, exit indicators and assistance forces (五个一)."""
+"""Admin for districts, townships, villages, exit indicators and assistance forces (五个一).
+
+These have no pages of their own: the admin is where they are maintained, under the project's change rules
+(``bazhou.core.admin.ChangeRulesMixin``: a 修改原因, no lost update, no delete). A village's indicators and forces are
+listed on its page and each changed on its own, with its own reason.
+"""
 
 from django.contrib import admin
 from django.db.models import Count
 
 from bazhou.core import clock
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import ModelAdmin, count_of
+from bazhou.core.admin import ModelAdmin, ViewOnlyMixin, count_of
 from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
 
 
+class CodeFixedMixin:
+    """The code is the primary key: changing it on the change page would add a second row, not rename this one."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "code") if obj is not None else readonly
+
+
 @admin.register(District)
-class DistrictAdmin(ModelAdmin):
+class DistrictAdmin(CodeFixedMixin, ModelAdmin):
     list_display = ("code", "name", "township_count")
     search_fields = ("name", "^code")
     ordering = ("code",)
@@ -24,7 +37,7 @@ class DistrictAdmin(ModelAdmin):
 
 
 @admin.register(Township)
-class TownshipAdmin(ModelAdmin):
+class TownshipAdmin(CodeFixedMixin, ModelAdmin):
     list_display = ("code", "name", "kind", "district", "village_count", "poor_village_count")
     list_filter = ("kind", "district")
     list_select_related = ("district",)
@@ -50,19 +63,25 @@ class TownshipAdmin(ModelAdmin):
         return obj.poor_village_count
 
 
-class VillageIndicatorInline(admin.TabularInline):
+class VillageIndicatorInline(ViewOnlyMixin, admin.TabularInline):
+    """Listed here; each assessment is changed on its own page (with its reason)."""
+
     model = VillageIndicator
     fields = ("indicator", "met", "evidence", "assessed_on")
     extra = 0
+    show_change_link = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("indicator")
 
 
-class AssistanceAssignmentInline(admin.TabularInline):
+class AssistanceAssignmentInline(ViewOnlyMixin, admin.TabularInline):
+    """Listed here; each assignment is added or changed (ended with an end date) on its own page."""
+
     model = AssistanceAssignment
     fields = ("role", "person", "unit", "post", "phone", "start_date", "end_date")
     extra = 0
+    show_change_link = True
 
 
 @admin.register(Village)
@@ -105,7 +124,6 @@ class VillageAdmin(ModelAdmin):
 class ExitIndicatorAdmin(ModelAdmin):
     list_display = ("year", "order", "code", "name", "threshold")
     list_display_links = ("code", "name")
-    list_editable = ("order",)
     list_filter = ("year",)
     search_fields = ("name", "code")
     ordering = ("-year", "order", "code")
@@ -170,5 +188,4 @@ class AssistanceAssignmentAdmin(ModelAdmin):
 
     @admin.display(description="在任", boolean=True)
     def is_current(self, obj):
-        today = clock.today()
-        return obj.start_date <= today and (obj.end_date is None or obj.end_date >= today)
+        return obj.is_in_post(clock.today())

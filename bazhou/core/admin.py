@@ -2,10 +2,30 @@
 
 The admin is the data-maintenance back office (superusers and district staff). It still respects
 the area rules: a staff user who is not a superuser sees only the rows ``visible_to`` them.
+
+It is no side door (docs: DESIGN "Data that must never be lost"). Two kinds of model admin:
+
+- **Read-only** (:class:`ViewOnlyMixin`): records the product's pages and API change through their services
+  (version checks, reasons, history) — the plan table, the registry, supervision, bulletins, logs. Here they are
+  only read, with their history; no add, change, delete or revert, inlines included.
+- **Maintained here** (every other :class:`ModelAdmin` / :class:`HistoryAdmin`, and users): reference data that has
+  no page of its own, so the admin is its editing page and keeps the same rules (:class:`ChangeRulesMixin`):
+  a change needs a 修改原因, signed into the model's history (when it has one) and always into the admin's own
+  log (the 历史 page); a change made by someone else since the form was opened (the row's ``version``, or a
+  fingerprint of the fields the form edits when it has none) is refused and changes nothing; nothing is deleted.
 """
 
+import hashlib
+import json
+
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -13,6 +33,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.core.access import AreaPaths, area_q
 from bazhou.core.models import ApiToken, ExportLog, ImportBatch, User
+from bazhou.core.services import sign
 
 # Fields that record who created a row; filled with the signed-in user when a row is added in the admin.
 STAMP_FIELDS = ("created_by", "uploaded_by", "reported_by")
@@ -51,14 +72,201 @@ def stamp_user(obj, user) -> None:
             setattr(obj, name, user)
 
 
-class ProjectAdminMixin:
-    """Area scoping, version bumping and user stamping, for model admins of this project.
+# ---------------------------------------------------------------------------------------------
+# Changes made here: a reason, no lost update, no delete
+# ---------------------------------------------------------------------------------------------
+
+REASON_FIELD = "change_reason"
+LOADED_FIELD = "loaded_state"
+RULE_FIELDS = (REASON_FIELD, LOADED_FIELD)
+REASON_REQUIRED = "请填写修改原因：它与修改人、修改时间一起记入修改历史。"
+EDITED_MEANWHILE = "保存失败：您打开本页之后，这条记录已被他人修改，您的修改没有保存。"
+REOPEN = "请重新打开本页，核对最新内容后再改。"
+NO_REASON_NO_CHANGE = "管理后台的每次修改都须在修改页填写修改原因。"
+
+
+def has_history(model) -> bool:
+    """Whether ``model`` keeps django-simple-history records (``history = HistoricalRecords()``)."""
+    return hasattr(model._meta, "simple_history_manager_attribute")
+
+
+def has_version(model) -> bool:
+    """Whether ``model`` has an optimistic-locking ``version`` field (raised by one on every change)."""
+    try:
+        model._meta.get_field("version")
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def _field_value(obj, field):
+    if field.many_to_many:
+        return sorted(str(pk) for pk in getattr(obj, field.name).values_list("pk", flat=True))
+    return field.value_to_string(obj)
+
+
+def row_state(obj, field_names) -> str:
+    """What "the row as the form was opened" means: its ``version``, or for a model without one a fingerprint of
+    the values of ``field_names`` (the fields the form edits; others are never written from the form)."""
+    if has_version(type(obj)):
+        return f"v{obj.version}"
+    opts = obj._meta
+    values = {name: _field_value(obj, opts.get_field(name)) for name in sorted(field_names)}
+    blob = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _shown(field, value) -> str:
+    """A value as a person reads it, for the conflict message."""
+    if isinstance(value, models.QuerySet | models.Manager):
+        value = list(value.all())
+    if isinstance(value, list | tuple):
+        return "、".join(_shown(field, v) for v in value) or "（空）"
+    if value is None or value == "":
+        return "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if getattr(field, "flatchoices", None) and not isinstance(value, models.Model):
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
+
+
+class ChangeRulesForm(forms.ModelForm):
+    """Added to the change form of a row maintained in the admin (see :class:`ChangeRulesMixin`)."""
+
+    change_reason = forms.CharField(
+        label="修改原因",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="必填。说明为什么修改（如依据的文件、核实情况），与修改人、修改时间一起记入修改历史。",
+        error_messages={"required": REASON_REQUIRED},
+    )
+    loaded_state = forms.CharField(label="打开时的状态", widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.pk is not None:
+            self.initial[LOADED_FIELD] = row_state(self.instance, self.guarded_fields())
+
+    @property
+    def changed_data(self):
+        """The row's fields that changed (not the reason and the state, which are about the change)."""
+        return [name for name in super().changed_data if name not in RULE_FIELDS]
+
+    def guarded_fields(self) -> list[str]:
+        """The model fields this form writes (disabled ones keep their stored value)."""
+        opts = self._meta.model._meta
+        names = []
+        for name, field in self.fields.items():
+            if name in RULE_FIELDS or field.disabled:
+                continue
+            try:
+                opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            names.append(name)
+        return names
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        model = self._meta.model
+        # Locked until the save commits (the admin's change view runs in one transaction), so nobody writes the row
+        # between this check and the save.
+        current = model._base_manager.select_for_update().filter(pk=self.instance.pk).first()
+        names = self.guarded_fields()
+        if current is None or cleaned.get(LOADED_FIELD) != row_state(current, names):
+            raise ValidationError(self.conflict_message(current, names), code="edited_meanwhile")
+        return cleaned
+
+    def conflict_message(self, current, names) -> str:
+        """Says that nothing was saved, and, field by field, the stored value beside the one the user entered."""
+        differences = []
+        if current is not None:
+            opts = self._meta.model._meta
+            for name in names:
+                if name not in self.cleaned_data:
+                    continue
+                field = opts.get_field(name)
+                now = _shown(field, getattr(current, name))
+                theirs = _shown(field, self.cleaned_data[name])
+                if now != theirs:
+                    differences.append(f"{field.verbose_name}：现为“{now}”，您填写的是“{theirs}”")
+        detail = f"与您填写的不同之处——{'；'.join(differences)}。" if differences else ""
+        return f"{EDITED_MEANWHILE}{detail}{REOPEN}"
+
+
+def with_change_rules(form_class):
+    """``form_class`` with a required 修改原因 and the state the form was opened with (a hidden field)."""
+    return type(f"{form_class.__name__}WithChangeRules", (ChangeRulesForm, form_class), {})
+
+
+class ChangeRulesMixin:
+    """The rules of a model admin whose rows are maintained here (reference data without a page of its own).
+
+    - A change to an existing row needs a 修改原因. It is signed into the row's history record (``sign``) when
+      the model keeps history, and written into the admin's log of the row in every case (the 历史 page shows who,
+      when, which fields and why).
+    - The form carries the state the row had when it was opened (its ``version``; for a model without one, a
+      fingerprint of the fields the form edits). If the row has changed since, the save is refused with a Chinese
+      message naming the stored and the entered values, and nothing changes. ``version`` is raised by one on a
+      change; it is never bumped blindly.
+    - Nothing is deleted here: rows that evidence or supervision rest on are ended (an end date, 不在册, 停用),
+      not removed.
+    """
+
+    def guarded(self, request, obj) -> bool:
+        return obj is not None and self.has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self.guarded(request, obj):
+            kwargs["form"] = with_change_rules(kwargs.get("form", self.form))
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.guarded(request, obj):
+            return fieldsets
+        kept = [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in RULE_FIELDS]})
+            for name, options in fieldsets
+        ]
+        return [*[(n, o) for n, o in kept if o["fields"]], ("修改原因", {"fields": RULE_FIELDS})]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if REASON_FIELD not in getattr(form, "cleaned_data", {}):
+                # A save without the change form (a list_editable column, a custom action): refused, not silent.
+                raise PermissionDenied(NO_REASON_NO_CHANGE)
+            reason = form.cleaned_data[REASON_FIELD]
+            obj._admin_change_reason = reason
+            if has_history(type(obj)):
+                sign(obj, request.user, reason)
+            if has_version(type(obj)) and form.has_changed():
+                obj.version = int(form.cleaned_data[LOADED_FIELD].removeprefix("v")) + 1
+        super().save_model(request, obj, form, change)
+
+    def log_change(self, request, obj, message):
+        reason = getattr(obj, "_admin_change_reason", "")
+        if reason:
+            if isinstance(message, list):
+                message = LogEntry(change_message=json.dumps(message)).get_change_message()
+            message = f"{message} 修改原因：{reason}"
+        return super().log_change(request, obj, message)
+
+
+class ProjectAdminMixin(ChangeRulesMixin):
+    """Area scoping, the change rules and user stamping, for model admins of this project.
 
     - A non-superuser sees only the rows their model's ``visible_to(user)`` (or ``area_paths``) allows,
       and so do the autocomplete lookups that go through this admin; where the model has
-      ``editable_by(user)``, they may change or delete only those rows (on top of Django permissions).
-    - Saving a changed row with a ``version`` field increments it, so optimistic-locking checks
-      elsewhere notice edits made here.
+      ``editable_by(user)`` (or area paths), they may change only those rows (on top of Django permissions).
+    - Changes follow :class:`ChangeRulesMixin` (a reason, no lost update, no delete); admins of records that
+      the product's services write add :class:`ViewOnlyMixin` instead.
     - New rows get ``created_by`` / ``uploaded_by`` / ``reported_by`` filled with the signed-in user.
     """
 
@@ -84,40 +292,36 @@ class ProjectAdminMixin:
         return qs  # Reference data with no area (districts, indicators, poverty lines…).
 
     def may_write(self, request, obj) -> bool:
-        """Whether a non-superuser may change or delete ``obj``, by their model's ``editable_by(user)``."""
+        """Whether a non-superuser may change ``obj``: their model's ``editable_by(user)``, or for a model without
+        one the area rule for writing (``area_q(…, write=True)``) over its area paths."""
         if obj is None or request.user.is_superuser:
             return True
         rows = self.model._default_manager.all()
         if hasattr(rows, "editable_by"):
             return rows.editable_by(request.user).filter(pk=obj.pk).exists()
-        return True
+        paths = self.area_paths or getattr(rows, "paths", None)
+        if paths is not None:
+            return rows.filter(area_q(request.user, paths, write=True)).filter(pk=obj.pk).exists()
+        return True  # Reference data with no area: Django's permissions decide.
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and self.may_write(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self.may_write(request, obj)
-
     def save_model(self, request, obj, form, change):
-        if change and hasattr(obj, "version") and form.has_changed():
-            obj.version += 1
         if not change:
             stamp_user(obj, request.user)
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):
         for inline_form in formset.forms:
-            obj = inline_form.instance
-            if obj.pk is None:
-                stamp_user(obj, request.user)
-            elif hasattr(obj, "version") and inline_form.has_changed():
-                obj.version += 1
+            if inline_form.instance.pk is None:
+                stamp_user(inline_form.instance, request.user)
         super().save_formset(request, form, formset, change)
 
 
 class ViewOnlyMixin:
-    """Rows read here, not written: the plan table (edits go through the plan pages and their services, which
-    check versions, ask a reason for changes to an approved plan and never hard-delete rows), and logs."""
+    """Rows read here, not written: records the product's pages and API change through their services (which check
+    versions, ask reasons, keep history and never hard-delete), and logs. For model admins and inlines alike."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -145,10 +349,22 @@ class ModelAdmin(ProjectAdminMixin, admin.ModelAdmin):
 
 
 class HistoryAdmin(ProjectAdminMixin, SimpleHistoryAdmin):
-    """For models with ``history = HistoricalRecords()``: the 历史 page lists every change and who made it."""
+    """For models with ``history = HistoricalRecords()``: the 历史 page lists every change, who made it and why.
+
+    An old version opens read-only; it is never restored from here ("revert" would write the row past the version
+    check, the reason and the services).
+    """
 
     list_per_page = 50
     show_full_result_count = False
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +382,11 @@ AREA_FIELDSET = (
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ChangeRulesMixin, DjangoUserAdmin):
+    """Users are maintained here (there is no page for them): a change needs a reason and is refused if the user was
+    changed meanwhile; a user is never deleted (their name stays on what they approved, reported and signed), only
+    made inactive. Sign-in dates are the system's own."""
+
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("个人信息", {"fields": ("name", "phone", "email")}),
@@ -190,6 +410,7 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("district", "township", "village__township")
     search_fields = ("username", "name", "phone", "email")
     autocomplete_fields = ("village",)
+    readonly_fields = ("last_login", "date_joined")
     ordering = ("username",)
 
     @admin.display(description="所属区域")
@@ -197,6 +418,14 @@ class UserAdmin(DjangoUserAdmin):
         if obj.village_id:
             return f"{obj.village.township.name} {obj.village.name}"
         return str(obj.area or "—")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(ChangeRulesMixin, DjangoGroupAdmin):
+    """Permission groups for admin users, under the same rules: a change needs a reason; nothing is deleted."""
 
 
 @admin.register(ExportLog)

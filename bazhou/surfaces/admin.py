@@ -1,4 +1,8 @@
-"""Admin pages that read several apps: the annual goals (a goal counts finished plan rows of a category)."""
+"""Admin pages that read several apps: the annual goals (a goal counts finished plan rows of a category).
+
+Goals are maintained here (no page of their own), under the change rules of ``bazhou.core.admin`` (a 修改原因 on
+the change page, no lost update, no delete); there is no editing in the list, which would skip the reason.
+"""
 
 from django import forms
 from django.contrib import admin
@@ -22,7 +26,6 @@ class AnnualGoalAdmin(ModelAdmin):
     form = AnnualGoalForm
     list_display = ("name", "year", "district", "metric", "target", "unit", "manual_actual", "order")
     list_display_links = ("name",)
-    list_editable = ("target", "manual_actual", "order")
     list_filter = ("year", "metric", "district")
     list_select_related = ("district",)
     search_fields = ("name",)
