@@ -31,7 +31,7 @@ from rest_framework.decorators import action
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
-from bazhou.core import clock, idnumbers
+from bazhou.core import access, clock, idnumbers
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.filters import refuse_id_numbers
@@ -497,7 +497,7 @@ class HouseholdViewSet(RegistryWrites, ApiViewSet):
         "登记一户（村须在您的范围内；户编号全区唯一）", request=HouseholdCreateSerializer, response=HouseholdSerializer
     )
     def create(self, request):
-        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        require(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         serializer = self.valid_input(HouseholdCreateSerializer)
         data = serializer.validated_data
         household = services.household_create(
@@ -514,7 +514,7 @@ class HouseholdViewSet(RegistryWrites, ApiViewSet):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        household, version = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        household, version = self.to_change(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         arguments = self.valid_input(HouseholdChangeSerializer, partial=partial).service_arguments()
         return self.changed(
             household, services.household_update, household_id=household.pk, expected_version=version, **arguments
@@ -544,7 +544,7 @@ class MemberViewSet(RegistryWrites, ApiViewSet):
         response=MemberSerializer,
     )
     def create(self, request):
-        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        require(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         serializer = self.valid_input(MemberCreateSerializer)
         member = services.member_create(
             household_id=serializer.validated_data["household"].pk, user=request.user, **serializer.service_arguments()
@@ -564,7 +564,7 @@ class MemberViewSet(RegistryWrites, ApiViewSet):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        member, version = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        member, version = self.to_change(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         serializer = self.valid_input(MemberChangeSerializer, partial=partial)
         if not serializer.leaving and not member.is_active:
             raise DjangoValidationError({"is_active": services.MEMBER_LEFT})
@@ -596,7 +596,7 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
         response=IncomeSerializer,
     )
     def create(self, request):
-        require(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        require(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         serializer = self.valid_input(IncomeCreateSerializer)
         data = serializer.validated_data
         income = services.income_create(
@@ -617,6 +617,6 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        income, expected = self.to_change(request.user.can_edit_plans, REGISTRY_READ_ONLY)
+        income, expected = self.to_change(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
         figures = self.valid_input(IncomeChangeSerializer, partial=partial).figures()
         return self.changed(income, services.income_update, income_id=income.pk, expected=expected, data=figures)

@@ -2,7 +2,7 @@
 
 :func:`register_rows` yields the rows as dicts (two queries, streamed: the members with their household, village
 and township; nothing else); :func:`render_register` writes them as an .xlsx. ID numbers are in full only for the
-roles that may see them (``User.sees_id_numbers``); everyone else gets 511902********1234, and the export log says
+roles that may see them (``access.sees_id_numbers``); everyone else gets 511902********1234, and the export log says
 which. The same layout, empty, is the household import's template (:func:`render_register_template`); 户编号 and
 身份证号 find the household and the member again, 户版本 and 成员版本 tell a row changed since the export.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Value, When
 
-from bazhou.core import idnumbers
+from bazhou.core import access, idnumbers
 from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
 from households.models import Cause, Household, Member
 from households.services import HOUSEHOLD_FIELDS, MEMBER_FIELDS
@@ -100,14 +100,14 @@ CAUSE_LABELS = {value: str(label) for value, label in Cause.choices}
 
 @dataclass(frozen=True)
 class RegisterScope(AreaScope):
-    """Which register: ``user``'s view of the district, a township or a village (fetched through the access scope)."""
+    """Which register: ``user``'s view of the district, a township or a village (see :class:`AreaScope`)."""
 
     @property
     def unmasked(self) -> bool:
-        return bool(getattr(self.user, "sees_id_numbers", False))
+        return access.sees_id_numbers(self.user)
 
     def members(self):
-        return self.in_area(Member.objects.visible_to(self.user).filter(is_active=True), "household__village")
+        return self.rows(Member.objects.filter(is_active=True))
 
 
 def _label_maps() -> dict[str, dict[str, str]]:

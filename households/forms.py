@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
-from bazhou.core import clock, idnumbers
+from bazhou.core import access, clock, idnumbers
 from households.models import Household, Member
 from villages.forms import FilterForm, choice_filter, label, year_filter
 from villages.models import Township, Village
@@ -38,16 +38,17 @@ class HouseholdFilterForm(FilterForm):
         self.fields["village"].queryset = villages
         self.fields["village"].widget.choices = self.offered_villages(villages, user)
         # Nothing to choose for a user of one township or one village (and less to scroll on a phone).
-        if user.village_id:
+        own = access.area_of(user)
+        if own and own[0] == "village":
             del self.fields["township"], self.fields["village"]
-        elif user.township_id:
+        elif own and own[0] == "township":
             del self.fields["township"]
         self.fields["q"].widget.attrs["placeholder"] = "户主姓名或户编号"
 
     def offered_villages(self, villages, user) -> list[tuple]:
         """The village options shown. A district has hundreds of villages, so a user of several townships
         picks the township first; a village asked for by a link (``?village=``) is offered too."""
-        if not user.township_id and not user.village_id:
+        if access.district_wide(user):
             township, village = self.data.get("township"), self.data.get("village")
             wanted = Q(township=township) if township else Q(pk__in=[])
             if village and village.isdigit():

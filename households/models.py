@@ -1,8 +1,11 @@
 """The registry (建档立卡): households, members, yearly incomes, the poverty line, household helpers."""
 
+import datetime
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.db.models.functions import Substr
 from django.db.models.lookups import Exact
 from django.utils import timezone
@@ -12,7 +15,7 @@ from simple_history.models import HistoricalRecords
 from bazhou.core import clock, idnumbers
 from bazhou.core.access import AreaPaths, area_q
 from bazhou.core.constraints import at_most, check, not_negative, unique
-from villages.models import YEAR_VALIDATORS, Village
+from villages.models import YEAR_VALIDATORS, Village, in_post
 
 WORK_MONTHS_VALIDATORS = [at_most(12, "务工时间应在 0–12 个月之间。")]
 MONEY_YUAN = {"max_digits": 12, "decimal_places": 2, "default": 0, "validators": [not_negative("收入和支出金额")]}
@@ -36,6 +39,42 @@ class Cause(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+# ---------------------------------------------------------------------------------------------
+# Derived states of the registry, each defined once (docs/architecture.md, "派生状态的家"): a ``Q`` factory
+# with an optional relation ``prefix`` (``still_poor_q("household__")`` for members), the queryset method built
+# on it, and where a Python value is needed, its twin beside it.
+# ---------------------------------------------------------------------------------------------
+
+
+def still_poor_q(prefix: str = "") -> Q:
+    """Still poor: 未脱贫, 计划脱贫 or 返贫 (Household.STILL_POOR_STATUSES); their active members are the poor
+    people of the poverty incidence (贫困发生率)."""
+    return Q(**{f"{prefix}status__in": Household.STILL_POOR_STATUSES})
+
+
+def exited_in_q(year: int, prefix: str = "") -> Q:
+    """Lifted out of poverty in ``year``: 已脱贫 (either kind, Household.EXITED_STATUSES) with that exit year."""
+    return Q(**{f"{prefix}exit_year": year, f"{prefix}status__in": Household.EXITED_STATUSES})
+
+
+INCIDENCE_PLACES = Decimal("0.01")
+
+
+def poverty_incidence(poor_people: int, population: int | None) -> Decimal | None:
+    """The poverty incidence (贫困发生率) in %, to two decimals, as the village page shows it: people still poor
+    (:func:`still_poor_q`, active members) ÷ registered rural population; None without a population."""
+    if not population:
+        return None
+    return (Decimal(poor_people * 100) / population).quantize(INCIDENCE_PLACES)
+
+
+def incidence_below(poor_people: int, population: int | None, threshold: Decimal) -> bool | None:
+    """Whether the poverty incidence is below ``threshold`` % (一低: e.g. below 3 %), judged on the figure
+    :func:`poverty_incidence` shows; None without a population. The village page and the dashboard both ask this."""
+    rate = poverty_incidence(poor_people, population)
+    return None if rate is None else rate < threshold
+
+
 class HouseholdQuerySet(models.QuerySet):
     paths = AreaPaths(district="village__township__district", township="village__township", village="village")
 
@@ -45,20 +84,9 @@ class HouseholdQuerySet(models.QuerySet):
     def editable_by(self, user):
         return self.filter(area_q(user, self.paths, write=True))
 
-    def targeted(self, year: int):
-        """Households planned to exit poverty in ``year`` (the year's 脱贫 target)."""
-        return self.filter(planned_exit_year=year)
-
     def exited_in(self, year: int):
-        return self.filter(exit_year=year, status__in=Household.EXITED_STATUSES)
-
-    def with_member_count(self):
-        return self.annotate(member_count=Count("members", filter=Q(members__is_active=True)))
-
-    def without_head(self):
-        """Data-quality question: households with active members but no active head."""
-        active = Member.objects.filter(household=OuterRef("pk"), is_active=True)
-        return self.filter(Exists(active)).exclude(Exists(active.filter(relation=Member.Relation.HEAD)))
+        """Lifted out of poverty in ``year`` (:func:`exited_in_q`)."""
+        return self.filter(exited_in_q(year))
 
 
 class Household(models.Model):
@@ -89,6 +117,8 @@ class Household(models.Model):
         NONE = "none", _("未通路")
 
     EXITED_STATUSES = (Status.EXITED, Status.EXITED_NO_POLICY)
+    # Statuses whose people still count as poor in the poverty incidence (贫困发生率): see still_poor_q.
+    STILL_POOR_STATUSES = (Status.POOR, Status.PLANNED, Status.RELAPSED)
 
     number = models.CharField(_("户编号"), max_length=30, unique=True)
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="households", verbose_name=_("村"))
@@ -193,10 +223,6 @@ class Household(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def housing_safe(self) -> bool:
-        return self.housing_grade in (self.HousingGrade.A, self.HousingGrade.B)
-
     def get_other_causes_display(self) -> str:
         labels = dict(Cause.choices)
         return "、".join(str(labels.get(c, c)) for c in self.other_causes or [])
@@ -211,9 +237,6 @@ class MemberQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         return self.filter(area_q(user, self.paths))
-
-    def active(self):
-        return self.filter(is_active=True)
 
 
 class Member(models.Model):
@@ -473,3 +496,7 @@ class HouseholdHelper(models.Model):
 
     def __str__(self):
         return f"{self.name}（{self.household}）"
+
+    def is_in_post(self, on: datetime.date) -> bool:
+        """Still this household's helper on ``on`` (villages.models.in_post_q, the rule of every dated assignment)."""
+        return in_post(self.start_date, self.end_date, on)

@@ -1,9 +1,9 @@
 """API for supervision (督查): inspections, findings with their accountability records, rectifications with their
 lifecycle (start → answer with evidence → recheck: close or send back), and bulletins (generate, edit the draft,
-publish, download the Excel file), through ``supervision.services`` and ``supervision.bulletins``.
+publish, download the Excel file), through ``supervision.services`` and ``supervision.bulletin_services``.
 
 - Reading: ``Finding.objects.visible_to`` (an area's user sees the findings against their area),
-  ``Rectification.objects.visible_to``, ``Inspection.objects.visible_to``, ``bulletins_visible_to`` (drafts
+  ``Rectification.objects.visible_to``, ``Inspection.objects.visible_to``, ``Bulletin.objects.visible_to`` (drafts
   only for supervisors and district admins).
 - Filing inspections, findings, accountability and rechecking: supervisors and district admins (others: 403).
   Starting and answering a rectification: the finding's area staff (district admin, township staff, village
@@ -18,7 +18,7 @@ visible finding count; their townships; their villages), bulletins one.
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -26,14 +26,14 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
 from bazhou.core.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
 from bazhou.core.api.schema import changes, creates, documented, download, errors
 from households.models import Household
-from supervision import bulletins, services
+from supervision import bulletin_services, exports, services
 from supervision.models import (
     Accountability,
     Bulletin,
@@ -42,6 +42,7 @@ from supervision.models import (
     Organiser,
     Rectification,
     RectificationEvidence,
+    rectification_overdue_q,
 )
 from supervision.views import FINDING_RELATED
 from tasks.models import Task
@@ -423,7 +424,7 @@ class RectificationFilter(filters.FilterSet):
         fields = ["finding"]
 
     def filter_overdue(self, queryset, name, value):
-        overdue = ~Q(status=Rectification.Status.CLOSED) & Q(deadline__lt=clock.today())
+        overdue = rectification_overdue_q(clock.today())
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_township(self, queryset, name, value):
@@ -467,7 +468,7 @@ class InspectionViewSet(ApiViewSet):
 
     @creates("录入一次督查（督查人员、区级管理员）", request=InspectionWriteSerializer, response=InspectionSerializer)
     def create(self, request):
-        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        require(access.may_supervise(request.user), SUPERVISORS_ONLY)
         data = dict(self.valid_input(InspectionWriteSerializer).validated_data)
         townships, villages = data.pop("townships", []), data.pop("villages", [])
         inspection = services.inspection_create(user=request.user, data=data, townships=townships, villages=villages)
@@ -495,7 +496,7 @@ class FindingViewSet(ApiViewSet):
         response=FindingSerializer,
     )
     def create(self, request):
-        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        require(access.may_supervise(request.user), SUPERVISORS_ONLY)
         serializer = self.valid_input(FindingWriteSerializer)
         data = serializer.validated_data
         demand = {k: v for k, v in data["rectification"].items() if v is not None}
@@ -516,7 +517,7 @@ class FindingViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def accountabilities(self, request, pk=None):
         finding = self.get_object()
-        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        require(access.may_supervise(request.user), SUPERVISORS_ONLY)
         data = self.valid_input(AccountabilityWriteSerializer).validated_data
         record = services.accountability_add(finding_id=finding.pk, user=request.user, data=data)
         return Response(AccountabilitySerializer(record).data, status=status.HTTP_201_CREATED)
@@ -551,7 +552,7 @@ class RectificationViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         self.get_object()
-        require(request.user.can_edit_plans, AREA_STAFF_ONLY)
+        require(access.may_answer_rectifications(request.user), AREA_STAFF_ONLY)
         return self._run(services.rectification_start)
 
     @changes(
@@ -562,7 +563,7 @@ class RectificationViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def answer(self, request, pk=None):
         self.get_object()
-        require(request.user.can_edit_plans, AREA_STAFF_ONLY)
+        require(access.may_answer_rectifications(request.user), AREA_STAFF_ONLY)
         data = self.valid_input(AnswerSerializer).validated_data
         return self._run(services.rectification_answer, result=data["result"], files=data.get("files", []))
 
@@ -574,7 +575,7 @@ class RectificationViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def recheck(self, request, pk=None):
         self.get_object()
-        require(request.user.can_supervise, SUPERVISORS_ONLY)
+        require(access.may_supervise(request.user), SUPERVISORS_ONLY)
         data = self.valid_input(RecheckSerializer).validated_data
         return self._run(services.rectification_recheck, approve=data["approve"], note=data.get("note", ""))
 
@@ -592,18 +593,18 @@ class RectificationViewSet(ApiViewSet):
 class BulletinViewSet(ApiViewSet):
     serializer_class = BulletinSerializer
     filterset_class = BulletinFilter
-    conflict = bulletins.BulletinConflict
+    conflict = bulletin_services.BulletinConflict
     ordering_fields = ("id", "year", "number", "issued_on")
     ordering = ("-id",)
 
     def visible(self):
-        return bulletins.bulletins_visible_to(self.request.user).select_related("district")
+        return Bulletin.objects.visible_to(self.request.user).select_related("district")
 
     def get_serializer_class(self):
         return BulletinSerializer if self.action == "list" else BulletinDetailSerializer
 
     def etag(self, obj, data) -> str:
-        return f'"{bulletins.fingerprint(obj)}"'
+        return f'"{bulletin_services.fingerprint(obj)}"'
 
     @creates(
         "生成通报草稿：第 N 期，列出期末的逾期任务和未销号整改（督查人员、区级管理员）",
@@ -611,9 +612,9 @@ class BulletinViewSet(ApiViewSet):
         response=BulletinDetailSerializer,
     )
     def create(self, request):
-        require(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        require(access.may_write_bulletins(request.user), SUPERVISORS_ONLY)
         data = self.valid_input(BulletinCreateSerializer).validated_data
-        bulletin = bulletins.bulletin_generate(
+        bulletin = bulletin_services.bulletin_generate(
             user=request.user,
             period_start=data["period_start"],
             period_end=data["period_end"],
@@ -628,7 +629,7 @@ class BulletinViewSet(ApiViewSet):
         response=BulletinDetailSerializer,
     )
     def partial_update(self, request, pk=None):
-        bulletin, expected = self.to_change(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
+        bulletin, expected = self.to_change(access.may_write_bulletins(request.user), SUPERVISORS_ONLY)
         edits = self.valid_input(BulletinEditSerializer, partial=True).validated_data
         values = {
             "title": bulletin.title,
@@ -638,16 +639,18 @@ class BulletinViewSet(ApiViewSet):
             **edits,
         }
         return self.changed(
-            bulletin, bulletins.bulletin_update_draft, bulletin_id=bulletin.pk, expected=expected, **values
+            bulletin, bulletin_services.bulletin_update_draft, bulletin_id=bulletin.pk, expected=expected, **values
         )
 
     @changes("发布通报：此后只读（If-Match 必填）", request=None, response=BulletinDetailSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        bulletin, expected = self.to_change(bulletins.can_write_bulletins(request.user), SUPERVISORS_ONLY)
-        return self.changed(bulletin, bulletins.bulletin_publish_draft, bulletin_id=bulletin.pk, expected=expected)
+        bulletin, expected = self.to_change(access.may_write_bulletins(request.user), SUPERVISORS_ONLY)
+        return self.changed(
+            bulletin, bulletin_services.bulletin_publish_draft, bulletin_id=bulletin.pk, expected=expected
+        )
 
     @download("下载通报的 Excel 文件（记入导出记录）", XLSX)
     @action(detail=True, methods=["get"], filter_backends=[])
     def xlsx(self, request, pk=None):
-        return bulletins.xlsx_response(request, self.get_object(), via="api")
+        return exports.bulletin_xlsx_response(request, self.get_object(), via="api")

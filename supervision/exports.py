@@ -1,25 +1,37 @@
-"""The overdue list (逾期任务清单) out: the review queue's rows, with its filters and order, as an .xlsx.
+"""Supervision's Excel files: the overdue list (逾期任务清单) and a bulletin (通报).
 
-:func:`queue_rows_for_export` yields the rows as dicts (one query, streamed); :func:`render_queue` writes them with
-the shared workbook pieces (``bazhou.core.xlsx``). The view takes the same query string as the queue page
-(``supervision:queue``), so the button there downloads exactly the list on the screen, every page of it.
+The overdue list is the review queue's rows, with its filters and order: :func:`queue_rows_for_export` yields the
+rows as dicts (one query, streamed); :func:`render_queue` writes them with the shared workbook pieces
+(``bazhou.core.xlsx``). The view takes the same query string as the queue page (``supervision:queue``), so the
+button there downloads exactly the list on the screen, every page of it.
+
+A bulletin is read from its snapshot only (``supervision.bulletin_data.Report``): :func:`bulletin_tables` gives its
+rankings and lists as rows, :func:`render_bulletin` writes them, one sheet each, and
+:func:`bulletin_xlsx_response` is the download of the page and of the API, written to the export log.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from bazhou.core import clock
+from bazhou.core.exportlog import record_export
 from bazhou.core.models import ExportLog
 from bazhou.core.xlsx.downloads import xlsx_download
-from bazhou.core.xlsx.writer import Column, PageSetup, StreamingWorkbook, style_id, write_header
+from bazhou.core.xlsx.writer import Column, PageSetup, StreamingWorkbook, fit_widths, style_id, write_header
 from supervision import services
+from supervision.bulletin_data import Report, cn_date
 from supervision.forms import QueueFilterForm
+from supervision.models import Bulletin
 from tasks.exports import CATEGORY_LABELS, STATUS_LABELS, head_name
+from tasks.models import days_overdue
 
 COLUMNS = [
     Column("seq", "序号", 6, "int"),
@@ -74,7 +86,7 @@ def queue_rows_for_export(rows, today: datetime.date, *, chunk_size: int = 2000)
             "category": CATEGORY_LABELS.get(category, category),
             "item": item,
             "deadline": deadline,
-            "days": (today - deadline).days,
+            "days": days_overdue(deadline, today),
             "status": STATUS_LABELS.get(status, status),
             "progress": progress,
             "last_progress_on": last_progress_on,
@@ -118,4 +130,168 @@ def queue_xlsx(request):
     file, count = render_queue(rows, today, title)
     return xlsx_download(
         request, file, f"{title}.xlsx", kind=ExportLog.Kind.OVERDUE, area=f"{area} {label}", rows=count, personal=True
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A bulletin (通报) as an .xlsx: the rankings and the lists of its snapshot, one sheet each
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """One sheet of the Excel file: a title row, a header row, the rows. Rows hold str, int or date."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+
+
+# The sheets of the Excel file: name, caption, and each column's header and snapshot key ("#" numbers the rows).
+SHEETS = [
+    (
+        "乡镇排名",
+        "附表1 乡镇（街道）排名",
+        "townships",
+        {
+            "排名": "rank",
+            "乡镇（街道）": "name",
+            "逾期任务（项）": "overdue_tasks",
+            "未销号问题（项）": "open_rectifications",
+            "其中超过整改时限（项）": "overdue_rectifications",
+            "合计": "total",
+        },
+    ),
+    (
+        "责任人排名",
+        "附表2 逾期任务责任人排名",
+        "people",
+        {
+            "排名": "rank",
+            "责任人": "person",
+            "责任单位": "unit",
+            "逾期任务（项）": "overdue_tasks",
+            "最长逾期（天）": "longest_days",
+            "涉及乡镇（街道）": "townships",
+        },
+    ),
+    (
+        "逾期任务",
+        "附表3 逾期未完成的施工图任务",
+        "tasks",
+        {
+            "序号": "#",
+            "乡镇（街道）": "township",
+            "村": "village",
+            "户": "household",
+            "类别": "category",
+            "项目": "item",
+            "完成时限": "deadline",
+            "逾期（天）": "days_overdue",
+            "状态": "status",
+            "进度（%）": "progress",
+            "责任单位": "unit",
+            "责任人": "person",
+        },
+    ),
+    (
+        "未销号整改",
+        "附表4 尚未整改销号的问题",
+        "rectifications",
+        {
+            "序号": "#",
+            "乡镇（街道）": "township",
+            "问题对象": "target",
+            "问题类型": "type",
+            "问题描述": "description",
+            "整改要求": "requirement",
+            "整改时限": "deadline",
+            "逾期（天）": "days_overdue",
+            "整改状态": "status",
+            "责任单位": "unit",
+            "责任人": "person",
+        },
+    ),
+]
+DATE_KEYS = {"deadline"}
+
+
+def bulletin_tables(report: Report) -> list[Table]:
+    """The rankings and the lists of a bulletin as rows, apart from any workbook (so tests read them plainly)."""
+    title = report.full_title + ("（草稿）" if report.is_draft else "")
+    as_of = f"（截至{cn_date(report.as_of)}）" if report.as_of else ""
+    tables = []
+    for name, caption, attribute, columns in SHEETS:
+        entries = getattr(report, attribute)
+        rows = [
+            [_value(entry, key, number) for key in columns.values()] for number, entry in enumerate(entries, start=1)
+        ]
+        tables.append(Table(name, f"{title} {caption}{as_of}", list(columns), rows))
+    return tables
+
+
+def _value(entry: dict, key: str, number: int):
+    if key == "#":
+        return number
+    if key in DATE_KEYS:
+        return datetime.date.fromisoformat(entry[key])
+    return entry[key]
+
+
+def render_bulletin(tables: list[Table]) -> bytes:
+    """An .xlsx of ``tables``, one sheet each, written with the shared workbook pieces (``bazhou.core.xlsx``).
+
+    Every text is a typed text cell: a task named “=SUM(A1)” (or “+86…”, “-”, “@…”) stays text and never becomes
+    a formula. Column widths fit the widest value, a Chinese character counting double; the title and header
+    rows are frozen, and the sheets print landscape on A4, fitted to the page width, the header on every page.
+    """
+    text, number, date = style_id("text"), style_id("int"), style_id("date")
+    with StreamingWorkbook() as book:
+        for table in tables:
+            n = len(table.columns)
+            widths = fit_widths(table.columns, table.rows)
+            with book.sheet(table.name, widths=widths, freeze=(2, 0), page=PageSetup(repeat_rows=(2, 2))) as sheet:
+                sheet.row([table.title] + [None] * (n - 1), style_id("title"), height=24)
+                sheet.merge(1, 1, 1, n)
+                sheet.row(table.columns, style_id("header"))
+                for row in table.rows:
+                    styles = [
+                        date if isinstance(v, datetime.date) else number if isinstance(v, int) else text for v in row
+                    ]
+                    sheet.row(row, styles)
+    with book.file as file:
+        return file.read()
+
+
+def attachment_header(filename: str, fallback: str) -> str:
+    """Content-Disposition for a download with a Chinese name: an ASCII ``filename`` for old clients and the
+    real name in RFC 5987 ``filename*``."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def bulletin_xlsx_response(request, bulletin: Bulletin, *, via: str = "page") -> HttpResponse:
+    """The bulletin as an .xlsx download (the page's and the API's), written to the export log."""
+    report = Report.of(bulletin)
+    name = f"{report.masthead}{report.issue}{'（草稿）' if report.is_draft else ''}.xlsx"
+    fallback = f"bulletin-{bulletin.year}-{bulletin.number:02d}{'-draft' if report.is_draft else ''}.xlsx"
+    log_bulletin_export(request, report, fmt="xlsx", via=via)
+    return HttpResponse(
+        render_bulletin(bulletin_tables(report)),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": attachment_header(name, fallback)},
+    )
+
+
+def log_bulletin_export(request, report: Report, *, fmt: str, via: str = "page") -> None:
+    """The export log: a bulletin names responsible people and household heads, so it is personal data."""
+    record_export(
+        request.user,
+        kind=ExportLog.Kind.BULLETIN,
+        area=f"{report.bulletin.district.name} {report.issue}{'（草稿）' if report.is_draft else ''}",
+        rows=len(report.tasks) + len(report.rectifications),
+        personal=True,
+        fmt=fmt,
+        via=via,
+        request=request,
     )

@@ -1,5 +1,6 @@
 """Forms for the supervision pages: the review queue's and the finding list's filters, filing an inspection
-and a finding, and the actions on a finding (start, answer, recheck, accountability).
+and a finding, the actions on a finding (start, answer, recheck, accountability), and generating and editing a
+bulletin (通报).
 
 As in ``tasks.forms``, a form reads and converts what was typed and says so in Chinese beside the field;
 whether the record as a whole is right is decided once, by ``supervision.services``, whose messages the
@@ -13,13 +14,16 @@ import datetime
 from django import forms
 from django.conf import settings
 
+from bazhou.core import access
 from households.models import Household
 from supervision import services
-from supervision.models import Accountability, Finding, Inspection, Rectification
+from supervision.bulletin_data import districts_for_bulletins
+from supervision.bulletin_services import CHOOSE_DISTRICT, fingerprint
+from supervision.models import Accountability, Bulletin, Finding, Inspection, Organiser, Rectification
 from tasks.forms import EvidenceUploadForm, StyledForm, VersionForm
-from tasks.models import Category, Task
+from tasks.models import Category, Task, overdue_by_at_least_q
 from villages.forms import ALL, FilterForm, choice_filter, label
-from villages.models import Township, Village
+from villages.models import District, Township, Village
 
 DATE = {"type": "date"}
 
@@ -112,7 +116,7 @@ class QueueFilterForm(FilterForm):
         if person := (self.value("responsible_person") or "").strip():
             queryset = queryset.filter(responsible_person__icontains=person)
         if min_days := self.value("min_days_overdue"):
-            queryset = queryset.filter(deadline__lte=today - datetime.timedelta(days=min_days))
+            queryset = queryset.filter(overdue_by_at_least_q(today, min_days))
         return queryset
 
     def ordering(self) -> tuple[str, ...]:
@@ -134,7 +138,7 @@ class FindingFilterForm(FilterForm):
         super().__init__(data, user=user, **kwargs)
         self.fields["township"].queryset = Township.objects.visible_to(user)
         self.fields["overdue"].widget.attrs["class"] = "form-check-input"
-        if user.township_id or user.village_id:
+        if not access.district_wide(user):
             del self.fields["township"]  # one township only: nothing to choose
 
     def filter(self, queryset, today: datetime.date):
@@ -354,3 +358,71 @@ class AccountabilityForm(StyledForm, forms.ModelForm):
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulletins (通报): generating a draft and editing it
+# ---------------------------------------------------------------------------------------------
+
+DATE_ERRORS = {"required": "请填写日期。", "invalid": "请输入有效日期，如 2017-09-01。"}
+
+
+def _date_field(label: str, **kwargs) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        widget=date_input(),
+        error_messages=DATE_ERRORS,
+        **kwargs,
+    )
+
+
+def _label(name: str) -> str:
+    return str(Bulletin._meta.get_field(name).verbose_name)
+
+
+class BulletinCreateForm(StyledForm, forms.Form):
+    district = forms.ModelChoiceField(
+        label="区县", queryset=District.objects.none(), error_messages={"required": CHOOSE_DISTRICT}
+    )
+    period_start = _date_field(_label("period_start"))
+    period_end = _date_field(
+        _label("period_end"), help_text="截至止日（本期尚未结束的截至今天）统计逾期任务和未销号问题。"
+    )
+    issuer = forms.ChoiceField(label=_label("issuer"), choices=Organiser.choices)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.district_id:
+            del self.fields["district"]
+        else:
+            self.fields["district"].queryset = districts_for_bulletins(user)
+
+
+class BulletinEditForm(StyledForm, forms.Form):
+    expected = forms.CharField(widget=forms.HiddenInput, error_messages={"required": "页面已过期，请刷新后重试。"})
+    title = forms.CharField(
+        label=_label("title"),
+        max_length=200,
+        error_messages={"required": "请填写标题。", "max_length": "标题最多 200 字。"},
+    )
+    issuer = forms.ChoiceField(label=_label("issuer"), choices=Organiser.choices)
+    issued_on = _date_field(_label("issued_on"))
+    body = forms.CharField(
+        label=_label("body"),
+        widget=forms.Textarea(attrs={"rows": 14}),
+        required=False,
+        strip=False,
+        help_text="段落之间空一行。发布后不能再修改。",
+    )
+
+    @classmethod
+    def of(cls, bulletin: Bulletin) -> BulletinEditForm:
+        return cls(
+            initial={
+                "expected": fingerprint(bulletin),
+                "title": bulletin.title,
+                "issuer": bulletin.issuer,
+                "issued_on": bulletin.issued_on,
+                "body": bulletin.body,
+            }
+        )

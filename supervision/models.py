@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.access import NOTHING, AreaPaths, area_q, may_write_bulletins, within
 from bazhou.core.constraints import check, unique
 from households.models import Household
-from tasks.models import Evidence, Task
+from tasks.models import Evidence, Task, is_past_deadline, past_deadline_q
 from villages.models import YEAR_VALIDATORS, District, Township, Village
 
 
@@ -26,15 +26,19 @@ class Organiser(models.TextChoices):
     THIRD_PARTY = "third_party", _("第三方评估机构")
 
 
+# Records of a whole district (inspections, bulletins): a township's or a village's user reads their district's.
+# Each of these filters names one township or one village, so it matches at most one row per record.
+DISTRICT_RECORD_PATHS = AreaPaths(
+    district="district", township="district__townships", village="district__townships__villages"
+)
+
+
 class InspectionQuerySet(models.QuerySet):
+    paths = DISTRICT_RECORD_PATHS
+
     def visible_to(self, user):
         # Inspections are district-wide records; what an area's user sees of them is their findings.
-        return self.filter(
-            area_q(
-                user,
-                AreaPaths(district="district", township="district__townships", village="district__townships__villages"),
-            )
-        ).distinct()
+        return self.filter(area_q(user, self.paths)).distinct()
 
 
 class Inspection(models.Model):
@@ -115,21 +119,18 @@ FINDING_TARGET_PATHS = {
 
 class FindingQuerySet(models.QuerySet):
     def _area(self, user, write=False):
-        q = Q(pk__in=[])
+        # A village cadre sees their township's findings but does not answer for the township (access.area_q).
+        q = NOTHING
         for paths in FINDING_TARGET_PATHS.values():
-            if write and paths.village is None and getattr(user, "village_id", None):
-                continue  # A village cadre sees their township's findings but does not answer for the township.
             q |= area_q(user, paths, write=write)
         return q
 
     def in_area(self, level: str, key):
         """Findings whose target (a task, village, household or township) lies in the area: ``level`` is
         "district", "township" or "village", ``key`` its code or id. A village's do not include its township's."""
-        q = Q(pk__in=[])
+        q = NOTHING
         for paths in FINDING_TARGET_PATHS.values():
-            path = getattr(paths, level)
-            if path is not None:
-                q |= Q(**{path: key})
+            q |= within(paths, level, key)
         return self.filter(q)
 
     def visible_to(self, user):
@@ -140,7 +141,8 @@ class FindingQuerySet(models.QuerySet):
         return self.filter(self._area(user, write=True))
 
     def open(self):
-        return self.exclude(rectification__status=Rectification.Status.CLOSED)
+        """Findings whose rectification is not closed, or that have none yet (:func:`rectification_open_q`)."""
+        return self.filter(rectification_open_q("rectification__"))
 
 
 class Finding(models.Model):
@@ -223,16 +225,37 @@ class Finding(models.Model):
         return self.task or self.village or self.household or self.township
 
 
+# Derived states of a rectification, each defined once (docs/architecture.md, "派生状态的家"): a ``Q`` factory
+# with an optional relation ``prefix``, the queryset method built on it, and its Python twin.
+
+
+def rectification_open_q(prefix: str = "") -> Q:
+    """Open: not closed (未销号)."""
+    return ~Q(**{f"{prefix}status": Rectification.Status.CLOSED})
+
+
+def rectification_overdue_q(today: datetime.date, prefix: str = "") -> Q:
+    """Overdue (整改逾期) on ``today``: open and its deadline before ``today``. On the deadline day itself it is not
+    overdue yet (the same deadline comparison as the plan rows', tasks.models.past_deadline_q)."""
+    return rectification_open_q(prefix) & past_deadline_q(today, prefix)
+
+
+def rectification_is_overdue(*, status: str, deadline: datetime.date, today: datetime.date) -> bool:
+    """The Python twin of :func:`rectification_overdue_q`, for rectifications read as values (the bulletin)."""
+    return status != Rectification.Status.CLOSED and is_past_deadline(deadline, today)
+
+
 class RectificationQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self.filter(finding__in=Finding.objects.visible_to(user))
 
     def open(self):
-        return self.exclude(status=Rectification.Status.CLOSED)
+        """Not closed (:func:`rectification_open_q`)."""
+        return self.filter(rectification_open_q())
 
     def overdue(self, today: datetime.date):
-        """Past the deadline and not closed (逾期)."""
-        return self.open().filter(deadline__lt=today)
+        """Past the deadline and not closed (逾期, :func:`rectification_overdue_q`)."""
+        return self.filter(rectification_overdue_q(today))
 
 
 class Rectification(models.Model):
@@ -335,7 +358,8 @@ class Rectification(models.Model):
             raise ValidationError(errors)
 
     def is_overdue(self, today: datetime.date) -> bool:
-        return self.status != self.Status.CLOSED and self.deadline < today
+        """Overdue on ``today`` (:func:`rectification_overdue_q`)."""
+        return rectification_is_overdue(status=self.status, deadline=self.deadline, today=today)
 
 
 class RectificationEvidence(Evidence):
@@ -386,6 +410,23 @@ class Accountability(models.Model):
         return f"{self.subject} {self.get_measure_display()}"
 
 
+class BulletinQuerySet(models.QuerySet):
+    paths = DISTRICT_RECORD_PATHS
+
+    def visible_to(self, user):
+        """The published bulletins of the user's district; the drafts too for those who write bulletins."""
+        rows = self.filter(area_q(user, self.paths))
+        if not may_write_bulletins(user):
+            rows = rows.filter(state=Bulletin.State.PUBLISHED)
+        return rows
+
+    def editable_by(self, user):
+        """The bulletins the user may generate, edit and publish (drafts only: ``bulletin_services._locked_draft``)."""
+        if not may_write_bulletins(user):
+            return self.none()
+        return self.filter(area_q(user, self.paths))
+
+
 class Bulletin(models.Model):
     """通报: a numbered, dated document listing overdue tasks and open findings of a period.
 
@@ -426,6 +467,8 @@ class Bulletin(models.Model):
         verbose_name=_("起草人"),
     )
     created_at = models.DateTimeField(_("起草时间"), default=timezone.now, editable=False)
+
+    objects = BulletinQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("通报")

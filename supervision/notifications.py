@@ -35,9 +35,11 @@ from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from bazhou.core.models import Role, User
-from supervision.bulletins import cn_date, household_label, rectifications_in, target_text, tasks_in
+from bazhou.core import access
+from bazhou.core.models import User
+from supervision.bulletin_data import cn_date, household_label, rectifications_in, target_text, tasks_in
 from supervision.models import DailyDigest, OverdueRecord
+from tasks.models import days_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +222,7 @@ def _pending(district, today: datetime.date):
         village = task.plan.village
         what = f"{village.name} {task.item}" + (f"（户编号 {task.household.number}）" if task.household_id else "")
         state = f"{task.get_status_display()} {task.progress}%"
-        days = (today - task.deadline).days
+        days = days_overdue(task.deadline, today)
         item = Item("task", village.township.name, what, task.deadline, days, state, task.responsible_person)
         yield record, task.responsible_email, item
 
@@ -257,7 +259,7 @@ def _pending(district, today: datetime.date):
                 township.name,
                 f"{what}：{rectification.requirement}",
                 rectification.deadline,
-                (today - rectification.deadline).days,
+                days_overdue(rectification.deadline, today),
                 rectification.get_status_display(),
                 rectification.responsible_person,
             ),
@@ -313,8 +315,9 @@ class _NotSent(Exception):
 
 
 def digest_recipients(district) -> list[str]:
+    """The addresses of the people who supervise ``district`` (``access.supervisors_of``), each once."""
     addresses = (
-        User.objects.filter(is_active=True, district=district, role__in=[Role.SUPERVISOR, Role.DISTRICT_ADMIN])
+        User.objects.filter(access.supervisors_of(district))
         .exclude(email="")
         .order_by("email")
         .values_list("email", flat=True)

@@ -14,9 +14,10 @@ to a finding) come first; then one function per write, in the style of ``tasks.s
 Who may do what:
 
 - file findings, inspections and accountability records: supervisors and district admins
-  (``User.can_supervise``), on targets in their district;
-- start and answer a rectification: those who may edit the finding's area (district admin, the township's
-  staff, the village's cadre); a village cadre does not answer a township-level finding;
+  (``access.may_supervise``), on targets in their district;
+- start and answer a rectification: those who may edit the finding's area (``access.may_answer_rectifications``
+  in it: district admin, the township's staff, the village's cadre); a village cadre does not answer a
+  township-level finding;
 - recheck (销号 or 退回): a supervisor or district admin who did not answer it;
 - leaders read only.
 """
@@ -35,7 +36,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.services import add_error, collect_errors, raise_if, sign
 from households.models import Household
 from supervision.models import (
@@ -126,7 +127,7 @@ RANKING_SIZE = 10
 def queue_rows(*, user, today: datetime.date, view: str = "overdue", days: int | None = None) -> QuerySet:
     """The plan rows a supervisor reviews, of the user's area: past the deadline and not complete
     (``overdue``), due within ``days`` days (``due``), or without progress for ``days`` days (``stale``)."""
-    if not _may_supervise(user):
+    if not access.may_supervise(user):
         raise Http404("只有督查人员和区级管理员可以查看督办清单。")
     rows = Task.objects.visible_to(user)
     if view == "due":
@@ -175,7 +176,7 @@ class Allowed:
 
 def allowed_actions(user, finding: Finding, rectification: Rectification | None) -> Allowed:
     if rectification is None:
-        return Allowed(False, False, False, False, account=_may_supervise(user))
+        return Allowed(False, False, False, False, account=access.may_supervise(user))
     may_answer = answerable_findings(user).filter(pk=finding.pk).exists()
     status = rectification.status
     awaiting = status == Status.AWAITING_RECHECK
@@ -183,9 +184,9 @@ def allowed_actions(user, finding: Finding, rectification: Rectification | None)
     return Allowed(
         start=may_answer and status == Status.PENDING,
         answer=may_answer and status in (Status.PENDING, Status.IN_PROGRESS),
-        recheck=_may_supervise(user) and awaiting and not own,
-        own_answer=_may_supervise(user) and own,
-        account=_may_supervise(user),
+        recheck=access.may_supervise(user) and awaiting and not own,
+        own_answer=access.may_supervise(user) and own,
+        account=access.may_supervise(user),
     )
 
 
@@ -334,7 +335,7 @@ def rectification_recheck(
     Only a supervisor or district admin who did not answer it may recheck; closing sets the closing date
     to today and records who rechecked and when.
     """
-    scope = Finding.objects.visible_to(user) if _may_supervise(user) else Finding.objects.none()
+    scope = Finding.objects.visible_to(user) if access.may_supervise(user) else Finding.objects.none()
     rectification = _locked(rectification_id, scope, expected_version)
     if rectification.status != Status.AWAITING_RECHECK:
         if rectification.status == Status.CLOSED:
@@ -385,20 +386,16 @@ def accountability_add(*, finding_id: int, user, data: Mapping) -> Accountabilit
 # ---------------------------------------------------------------------------------------------
 
 
-def _may_supervise(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.can_supervise)
-
-
 def _require_supervisor(user) -> None:
-    if not _may_supervise(user):
+    if not access.may_supervise(user):
         raise Http404("只有督查人员和区级管理员可以录入督查记录。")
 
 
 def _district_of(user) -> District:
     if user.district_id:
         return user.district
-    # A superuser has no area: the instance's district (one instance serves one district).
-    district = District.objects.order_by("code").first() if user.is_superuser else None
+    # A superuser has no area (access.area_of is None): the instance's district (one instance serves one district).
+    district = District.objects.order_by("code").first() if access.area_of(user) is None else None
     if district is None:
         raise Http404("没有所属区县。")
     return district

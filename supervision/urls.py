@@ -1,6 +1,6 @@
 from django.urls import path
 
-from supervision import bulletins, exports, views
+from supervision import bulletin_views, exports, views
 
 app_name = "supervision"
 
@@ -14,10 +14,15 @@ urlpatterns = [
     path("findings/", views.finding_list, name="findings"),
     path("findings/new/", views.finding_create, name="finding_create"),
     path("findings/<int:pk>/", views.finding_detail, name="finding"),
-    path("bulletins/", bulletins.bulletin_list, name="bulletins"),
-    path("bulletins/new/", bulletins.bulletin_create, name="bulletin_create"),
-    path("bulletins/<int:pk>/", bulletins.bulletin_detail, name="bulletin"),
-    path("bulletins/<int:pk>/publish/", bulletins.bulletin_publish, name="bulletin_publish"),
-    path("bulletins/<int:pk>/print/", bulletins.bulletin_print, name="bulletin_print"),
-    path("bulletins/<int:pk>/xlsx/", bulletins.bulletin_xlsx, name="bulletin_xlsx"),
+    path("findings/<int:pk>/start/", views.finding_start, name="finding_start"),
+    path("findings/<int:pk>/answer/", views.finding_answer, name="finding_answer"),
+    path("findings/<int:pk>/recheck/", views.finding_recheck, name="finding_recheck"),
+    path("findings/<int:pk>/accountability/", views.finding_accountability, name="finding_accountability"),
+    path("findings/<int:pk>/evidence/<int:evidence_id>/", views.finding_evidence, name="finding_evidence"),
+    path("bulletins/", bulletin_views.bulletin_list, name="bulletins"),
+    path("bulletins/new/", bulletin_views.bulletin_create, name="bulletin_create"),
+    path("bulletins/<int:pk>/", bulletin_views.bulletin_detail, name="bulletin"),
+    path("bulletins/<int:pk>/publish/", bulletin_views.bulletin_publish, name="bulletin_publish"),
+    path("bulletins/<int:pk>/print/", bulletin_views.bulletin_print, name="bulletin_print"),
+    path("bulletins/<int:pk>/xlsx/", bulletin_views.bulletin_xlsx, name="bulletin_xlsx"),
 ]

@@ -3,9 +3,10 @@ rectification (start, answer with evidence, recheck and close) and accountabilit
 
 Thin function views, as in ``tasks.views``: fetch through the access scope (a row outside the user's area
 is a 404, and so is a page only supervisors use), validate a form, call one service from
-``supervision.services``, redirect. The finding page takes its actions as POSTs to itself (``action`` =
-start, answer, recheck, accountability) and serves its evidence files (``?evidence=<id>``) through the
-same access check. Bulletin pages live in ``supervision.bulletins``.
+``supervision.services``, redirect. Each action on a finding has its own URL and view, POST only
+(``findings/<id>/start/``, ``answer/``, ``recheck/``, ``accountability/``), and its evidence files have theirs
+(``findings/<id>/evidence/<file id>/``), all behind the same access check as the finding's page. Bulletin pages
+live in ``supervision.bulletin_views``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.access import get_visible_or_404
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
 from bazhou.core.timeline import Change, Entry, display_value, field_label
@@ -43,7 +44,7 @@ from supervision.forms import (
 )
 from supervision.models import Finding, Inspection, Rectification, RectificationEvidence
 from tasks.forms import VersionForm
-from tasks.models import Task
+from tasks.models import Task, days_overdue
 from villages.models import Township, Village
 
 # What a finding row shows besides itself: its rectification, and each possible target with its township.
@@ -59,7 +60,7 @@ FINDING_RELATED = (
 
 def _require_supervisor(user) -> None:
     """Pages only supervisors and district admins use do not exist for anyone else."""
-    if not user.can_supervise:
+    if not access.may_supervise(user):
         raise Http404("页面不存在")
 
 
@@ -79,7 +80,8 @@ def review_queue(request):
     rows = form.filter(rows, today)
     page_obj = page_of(request, rows.select_related("plan__village__township", "household").order_by(*form.ordering()))
     for task in page_obj:
-        task.days_overdue = (today - task.deadline).days
+        task.overdue = task.is_overdue(today)
+        task.days_overdue = days_overdue(task.deadline, today)
         task.days_left = max(-task.days_overdue, 0)
     context = {
         "form": form,
@@ -120,7 +122,7 @@ def inspection_list(request):
         "page_obj": page_of(request, inspections),
         "querystring": querystring_without_page(request),
         "labels": labels(Inspection),
-        "can_create": user.can_supervise,
+        "can_create": access.may_supervise(user),
     }
     return render(request, "supervision/inspection_list.html", context)
 
@@ -169,7 +171,7 @@ def inspection_detail(request, pk):
         "villages": list(inspection.villages.select_related("township").order_by("code")),
         "findings": findings,
         "labels": labels(Inspection),
-        "can_file": user.can_supervise,
+        "can_file": access.may_supervise(user),
         "today": today,
     }
     return render(request, "supervision/inspection_detail.html", context)
@@ -232,7 +234,7 @@ def finding_list(request):
         "querystring": querystring_without_page(request),
         "today": today,
         "labels": labels(Finding),
-        "can_create": user.can_supervise,
+        "can_create": access.may_supervise(user),
     }
     return render_list(request, "supervision/finding_list.html", "supervision/_finding_list.html", context)
 
@@ -295,7 +297,7 @@ def _finding_initial(request, user, today) -> tuple[dict, Target | None]:
         if task.is_overdue(today):
             initial["description"] = (
                 f"“{task.item}”超过完成时限（{task.deadline:%Y-%m-%d}）"
-                f"{(today - task.deadline).days} 天仍未完成，进度 {task.progress}%。"
+                f"{days_overdue(task.deadline, today)} 天仍未完成，进度 {task.progress}%。"
             )
         prefilled = target_of(Finding(task=task))
     elif params.get("village"):
@@ -324,40 +326,90 @@ def _int(value) -> int:
         raise Http404("参数不正确") from None
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def finding_detail(request, pk):
-    user = request.user
+def _visible_finding(request, pk) -> Finding:
+    """The finding with everything its page shows, if the user's area holds it (else 404: never a 403 that would
+    tell the finding exists)."""
     queryset = Finding.objects.select_related(
         *FINDING_RELATED, "inspection", "reported_by", "rectification__answered_by", "rectification__rechecked_by"
     )
-    finding = get_visible_or_404(queryset, user, pk=pk)
-    if request.method == "GET" and "evidence" in request.GET:
-        return _evidence_file(finding, request.GET["evidence"])
+    return get_visible_or_404(queryset, request.user, pk=pk)
+
+
+@login_required
+@require_GET
+def finding_detail(request, pk):
+    finding = _visible_finding(request, pk)
+    today = clock.today()
+    describe(finding, today)
+    return _finding_page(request, finding, finding.rect, today)
+
+
+# Each action on a finding has its own URL and view, and only takes POST: the page's forms post there. A valid
+# action redirects to the finding's page; a form with mistakes, or a refusal from the service, shows the page again
+# with the form as typed and the reason beside its fields; a page out of date (the rectification's version moved
+# on since it was loaded, e.g. a second click) is a 409 showing the rectification as it stands, and changes nothing.
+
+
+@login_required
+@require_POST
+def finding_start(request, pk):
+    """开始整改: the rectification goes from 待整改 to 整改中 (the finding's area staff)."""
+    return _act(request, pk, "start")
+
+
+@login_required
+@require_POST
+def finding_answer(request, pk):
+    """填报整改结果 with evidence files: the rectification awaits recheck (the finding's area staff)."""
+    return _act(request, pk, "answer")
+
+
+@login_required
+@require_POST
+def finding_recheck(request, pk):
+    """复查: approve (销号) or send back (退回整改, with a note), by a supervisor other than the one who answered."""
+    return _act(request, pk, "recheck")
+
+
+@login_required
+@require_POST
+def finding_accountability(request, pk):
+    """记录责任追究 on the finding (supervisors and district admins)."""
+    return _act(request, pk, "accountability")
+
+
+def _act(request, pk, name: str):
+    finding = _visible_finding(request, pk)
     today = clock.today()
     describe(finding, today)
     rectification = finding.rect
+    if rectification is None and name != "accountability":
+        raise Http404("参数不正确")
+    action = ACTIONS[name]
     bound, conflict = {}, None
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action not in ACTIONS or (rectification is None and action != "accountability"):
-            raise Http404("参数不正确")
-        form = ACTIONS[action].form(request, None)
-        if form.is_valid():
-            try:
-                done = ACTIONS[action].run(request, finding, rectification, form)
-            except services.RectificationConflict as error:
-                conflict = error
-                rectification = error.current
-            except ValidationError as error:
-                put_errors(form, error)
-                bound[action] = form
-            else:
-                messages.success(request, done)
-                return redirect("supervision:finding", pk=finding.pk)
+    form = action.form(request, None)
+    if form.is_valid():
+        try:
+            done = action.run(request, finding, rectification, form)
+        except services.RectificationConflict as error:
+            conflict = error
+            rectification = error.current
+        except ValidationError as error:
+            put_errors(form, error)
+            bound[name] = form
         else:
-            bound[action] = form
-    allowed = services.allowed_actions(user, finding, rectification)
+            messages.success(request, done)
+            return redirect("supervision:finding", pk=finding.pk)
+    else:
+        bound[name] = form
+    return _finding_page(request, finding, rectification, today, bound=bound, conflict=conflict)
+
+
+def _finding_page(request, finding, rectification, today, *, bound=None, conflict=None):
+    """The finding's page: its rectification's lifecycle, evidence, accountability, history, and the forms of
+    the actions the user may take (``bound``: a form sent back with its mistakes, by action name)."""
+    bound = bound or {}
+    allowed = services.allowed_actions(request.user, finding, rectification)
     shown = {
         "start": allowed.start,
         "answer": allowed.answer,
@@ -451,10 +503,12 @@ ACTIONS = {
 }
 
 
-def _evidence_file(finding: Finding, evidence_id):
-    evidence = get_object_or_404(
-        RectificationEvidence.objects.filter(rectification__finding=finding), pk=_int(evidence_id)
-    )
+@login_required
+@require_GET
+def finding_evidence(request, pk, evidence_id):
+    """An evidence file of the finding's rectification, to those who see the finding (else 404)."""
+    finding = get_visible_or_404(Finding.objects.all(), request.user, pk=pk)
+    evidence = get_object_or_404(RectificationEvidence.objects.filter(rectification__finding=finding), pk=evidence_id)
     try:
         handle = evidence.file.open("rb")
     except FileNotFoundError as missing:

@@ -20,15 +20,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
@@ -36,8 +34,9 @@ from bazhou.core.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, re
 from bazhou.core.api.schema import changes, creates, documented, errors
 from households.models import Household
 from tasks import services
+from tasks.figures import per_plan_figures
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
-from tasks.models import Category, FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import Category, FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task, overdue_q
 from tasks.views import task_timeline
 from villages.models import Village
 
@@ -392,7 +391,7 @@ class TaskFilter(filters.FilterSet):
         return queryset.household_rows() if value == "household" else queryset.village_rows()
 
     def filter_overdue(self, queryset, name, value):
-        overdue = ~Q(status__in=Task.DONE_STATUSES) & Q(deadline__lt=self.today)
+        overdue = overdue_q(self.today)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_due_within(self, queryset, name, value):
@@ -427,25 +426,6 @@ class ProgressFilter(filters.FilterSet):
 # ---------------------------------------------------------------------------------------------
 
 
-def plan_figures() -> dict:
-    """Each plan's live rows: count, done, overdue on today, planned and invested funds (correlated subqueries)."""
-    today = clock.today()
-    rows = Task.objects.live().filter(plan=OuterRef("pk")).order_by().values("plan")
-    money = DecimalField(max_digits=16, decimal_places=4)
-
-    def per_plan(aggregate, output_field, zero):
-        return Coalesce(Subquery(rows.annotate(v=aggregate).values("v")[:1], output_field=output_field), zero)
-
-    done = Q(status__in=Task.DONE_STATUSES)
-    return {
-        "row_count": per_plan(Count("pk"), IntegerField(), 0),
-        "done_count": per_plan(Count("pk", filter=done), IntegerField(), 0),
-        "overdue_count": per_plan(Count("pk", filter=~done & Q(deadline__lt=today)), IntegerField(), 0),
-        "planned_total": per_plan(Sum("planned_funds"), money, ZERO),
-        "invested_total": per_plan(Sum("invested_funds"), money, ZERO),
-    }
-
-
 @documented("施工图", list="村级施工图（一村一案）列表，含任务行数、完成、逾期、资金合计", retrieve="一张施工图")
 class PlanViewSet(ApiViewSet):
     serializer_class = PlanSerializer
@@ -455,11 +435,12 @@ class PlanViewSet(ApiViewSet):
     search_fields = ("village__name",)
 
     def visible(self):
-        return Plan.objects.visible_to(self.request.user).select_related("village__township").annotate(**plan_figures())
+        figures = per_plan_figures(clock.today())
+        return Plan.objects.visible_to(self.request.user).select_related("village__township").annotate(**figures)
 
     @creates("新建一个村某年度的施工图（草稿）", request=PlanCreateSerializer, response=PlanSerializer)
     def create(self, request):
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        require(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         data = self.valid_input(PlanCreateSerializer).validated_data
         plan = services.plan_create(village_id=data["village"].pk, year=data["year"], user=request.user)
         return self.created(plan)
@@ -472,7 +453,7 @@ class PlanViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         plan = self.get_object()
-        require(services.is_district_admin(request.user), DISTRICT_ADMINS_ONLY)
+        require(access.may_approve_plans(request.user), DISTRICT_ADMINS_ONLY)
         return self.changed(plan, services.plan_approve, plan_id=plan.pk)
 
 
@@ -508,7 +489,7 @@ class TaskViewSet(ApiViewSet):
 
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
     def create(self, request):
-        require(request.user.can_edit_plans, READ_ONLY_ROLE)
+        require(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         serializer = self.valid_input(TaskWriteSerializer, creating=True)
         task = services.task_create(
             plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
@@ -524,7 +505,7 @@ class TaskViewSet(ApiViewSet):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         arguments = self.valid_input(TaskWriteSerializer, creating=False, partial=partial).service_arguments()
         return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
 
@@ -533,13 +514,13 @@ class TaskViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         return self.changed(task, services.task_complete, task_id=task.pk, expected_version=version)
 
     @changes("撤销一行任务（不删除，须说明原因；If-Match 必填）", request=RemoveSerializer, response=TaskSerializer)
     @action(detail=True, methods=["post"])
     def remove(self, request, pk=None):
-        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         reason = self.valid_input(RemoveSerializer).validated_data["reason"]
         return self.changed(task, services.task_remove, task_id=task.pk, expected_version=version, reason=reason)
 
@@ -551,7 +532,7 @@ class TaskViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def progress(self, request, pk=None):
-        task, version = self.to_change(request.user.can_edit_plans, READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         data = self.valid_input(ProgressInputSerializer).validated_data
         with self.guarded():
             update = services.progress_record(

@@ -25,7 +25,7 @@ from django.db.models import F, OuterRef, Subquery
 from bazhou.core.models import ExportLog
 from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
 from households.models import Member
-from tasks.models import Category, FundLine, FundSource, Task
+from tasks.models import Category, FundLine, FundSource, Task, is_overdue_values
 from villages.areas import AreaScope
 
 KIND_VILLAGE = "一村一案"
@@ -85,8 +85,9 @@ ZERO = Decimal("0")
 class PlanTableScope(AreaScope):
     """Which plan table: ``user``'s view of the district, a township or a village, for ``year``.
 
-    Build it with :func:`tasks.excel_views.plan_table_scope` (the page's and the API's), which fetches the area
-    through the access scope; the rows are read through ``Task.objects.visible_to(user)`` in any case.
+    Build it with :func:`tasks.excel_views.plan_table_scope` (the page's and the API's), which picks the area
+    with ``villages.areas.chosen_area``; the rows are read through :meth:`AreaScope.rows` (seen by the user and in
+    the area, both).
     """
 
     year: int
@@ -108,7 +109,7 @@ class PlanTableScope(AreaScope):
         return {"kind": ExportLog.Kind.PLAN_TABLE, "area": self.log_area, "rows": rows, "personal": True}
 
     def tasks(self):
-        return self.in_area(Task.objects.visible_to(self.user).live().filter(plan__year=self.year), "plan__village")
+        return self.rows(Task.objects.live().filter(plan__year=self.year))
 
 
 ORDER = ("plan__village__township__code", "plan__village__code", "household__number", "deadline", "id")
@@ -183,7 +184,6 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
         .iterator(chunk_size)
     )
     pending = next(lines, None)
-    done = Task.DONE_STATUSES
     by_township = scope.level == "district"
     by_village = scope.level != "village"
     village_sums = township_sums = None
@@ -248,7 +248,8 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
             "status": STATUS_LABELS.get(status, status),
             "progress": progress,
             "completed_on": completed_on,
-            "overdue": status not in done and deadline < today,
+            # The table holds live rows only (PlanTableScope.tasks).
+            "overdue": is_overdue_values(status=status, deadline=deadline, is_removed=False, today=today),
             "id": pk,
             "version": version,
         }

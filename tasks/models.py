@@ -109,27 +109,6 @@ class Category(models.TextChoices):
     OTHER = "other", _("其他")
 
 
-CATEGORY_GROUPS = {
-    _("基础设施"): [
-        Category.ROAD,
-        Category.WATER,
-        Category.POWER,
-        Category.TELECOM,
-        Category.BROADCAST,
-        Category.IRRIGATION,
-    ],
-    _("公共服务"): [Category.CULTURE_ROOM, Category.CLINIC, Category.SCHOOL],
-}
-
-
-def category_group(category: str) -> str:
-    """The top-level category (基础设施, 公共服务, or the category itself) for the one table."""
-    for group, members in CATEGORY_GROUPS.items():
-        if category in members:
-            return str(group)
-    return str(Category(category).label)
-
-
 class FundSource(models.TextChoices):
     CENTRAL = "central", _("中央财政专项扶贫资金")
     PROVINCE = "province", _("省级财政专项扶贫资金")
@@ -141,6 +120,102 @@ class FundSource(models.TextChoices):
     LOCAL = "local", _("镇村配套")
     SELF = "self", _("群众自筹")
     FINANCE = "finance", _("金融扶贫资金")
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived states of a plan row, each defined once (docs/architecture.md, "派生状态的家").
+#
+# Each state is a ``Q`` factory taking an optional relation ``prefix``, so that another model's query can ask it
+# about its rows (``Count("tasks", filter=overdue_q(today, prefix="tasks__"))``); TaskQuerySet's methods are built
+# on these, and where a page or an export needs a Python value, the function beside the ``Q`` factory is its
+# twin (tests/test_derived_states.py holds the two together on every boundary). No page, API, export, the
+# dashboard or the daily run compares a deadline or a status itself.
+# ---------------------------------------------------------------------------------------------
+
+
+def live_q(prefix: str = "") -> Q:
+    """Live: a row of the plan, not withdrawn (撤销). Withdrawn rows are kept but never counted."""
+    return Q(**{f"{prefix}is_removed": False})
+
+
+def done_q(prefix: str = "") -> Q:
+    """Done: 已完成 or 已验收 (Task.DONE_STATUSES)."""
+    return Q(**{f"{prefix}status__in": Task.DONE_STATUSES})
+
+
+def is_done_status(status: str) -> bool:
+    """The Python twin of :func:`done_q`."""
+    return status in Task.DONE_STATUSES
+
+
+def open_q(prefix: str = "") -> Q:
+    """Open: live and not done."""
+    return live_q(prefix) & ~done_q(prefix)
+
+
+def past_deadline_q(day: datetime.date, prefix: str = "") -> Q:
+    """The deadline is before ``day``. A row becomes late the day after its deadline: on the deadline day itself
+    it is not late yet. The one deadline comparison of the product."""
+    return Q(**{f"{prefix}deadline__lt": day})
+
+
+def is_past_deadline(deadline: datetime.date, day: datetime.date) -> bool:
+    """The Python twin of :func:`past_deadline_q`."""
+    return deadline < day
+
+
+def days_overdue(deadline: datetime.date, today: datetime.date) -> int:
+    """How many days ``today`` is after ``deadline`` (0 on the deadline day, negative before it: days left)."""
+    return (today - deadline).days
+
+
+def overdue_q(today: datetime.date, prefix: str = "") -> Q:
+    """Overdue (逾期) on ``today``: open (live, not done) and past the deadline."""
+    return open_q(prefix) & past_deadline_q(today, prefix)
+
+
+def is_overdue_values(*, status: str, deadline: datetime.date, is_removed: bool, today: datetime.date) -> bool:
+    """The Python twin of :func:`overdue_q`, for rows read as values (the one table, bulletins)."""
+    return not is_removed and not is_done_status(status) and is_past_deadline(deadline, today)
+
+
+def overdue_by_at_least_q(today: datetime.date, days: int, prefix: str = "") -> Q:
+    """The deadline is at least ``days`` days before ``today`` (:func:`days_overdue` ≥ ``days``): the review queue's
+    逾期至少 N 天. Only the deadline is asked: combine it with :func:`overdue_q` for the rows' state."""
+    return past_deadline_q(today - datetime.timedelta(days=days - 1), prefix)
+
+
+def due_within_q(today: datetime.date, days: int, prefix: str = "") -> Q:
+    """Due within ``days`` days (即将到期): open, the deadline from today (included) to today + ``days`` (included).
+    A row due today is due, not overdue; one due the day after the window is not due yet."""
+    last = today + datetime.timedelta(days=days)
+    return open_q(prefix) & Q(**{f"{prefix}deadline__gte": today, f"{prefix}deadline__lte": last})
+
+
+def stale_cutoff(today: datetime.date, days: int) -> datetime.date:
+    """The day before which a row's last progress report (or, never reported, its creation) makes it stale."""
+    return today - datetime.timedelta(days=days)
+
+
+def stale_q(today: datetime.date, days: int, prefix: str = "") -> Q:
+    """Stale (长期未更新): open and no progress reported for more than ``days`` days, counting from the row's
+    creation if it was never reported on. Reported (or created) exactly ``days`` days ago is not stale yet."""
+    cutoff = stale_cutoff(today, days)
+    return open_q(prefix) & (
+        Q(**{f"{prefix}last_progress_on__lt": cutoff})
+        | Q(**{f"{prefix}last_progress_on__isnull": True, f"{prefix}created_at__date__lt": cutoff})
+    )
+
+
+def overdue_on_q(day: datetime.date, prefix: str = "") -> Q:
+    """Overdue on a past ``day``, as the history tells it (the dashboard's weekly chart): live, past the deadline on
+    ``day`` and not completed before ``day`` (no completion date, or on or after ``day``).
+
+    It asks the completion date rather than the status, so it can be asked of any day. On today it counts the rows
+    :func:`overdue_q` counts, and also those completed today.
+    """
+    not_completed = Q(**{f"{prefix}completed_on__isnull": True}) | Q(**{f"{prefix}completed_on__gte": day})
+    return live_q(prefix) & past_deadline_q(day, prefix) & not_completed
 
 
 class TaskQuerySet(models.QuerySet):
@@ -155,26 +230,24 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(area_q(user, self.paths, write=True))
 
     def live(self):
-        """Rows of the plan: those not withdrawn."""
-        return self.filter(is_removed=False)
+        """Rows of the plan: those not withdrawn (:func:`live_q`)."""
+        return self.filter(live_q())
 
     def open(self):
-        return self.live().exclude(status__in=Task.DONE_STATUSES)
+        """Live and not done (:func:`open_q`)."""
+        return self.filter(open_q())
 
     def overdue(self, today: datetime.date):
-        """Past the deadline and not complete."""
-        return self.open().filter(deadline__lt=today)
+        """Past the deadline and not complete (:func:`overdue_q`)."""
+        return self.filter(overdue_q(today))
 
     def due_within(self, today: datetime.date, days: int):
-        """Not complete, deadline from today to ``days`` days ahead."""
-        return self.open().filter(deadline__gte=today, deadline__lte=today + datetime.timedelta(days=days))
+        """Not complete, deadline from today to ``days`` days ahead (:func:`due_within_q`)."""
+        return self.filter(due_within_q(today, days))
 
     def stale(self, today: datetime.date, days: int):
-        """Not complete and no progress reported for ``days`` days (counting from creation if never)."""
-        cutoff = today - datetime.timedelta(days=days)
-        return self.open().filter(
-            Q(last_progress_on__lt=cutoff) | Q(last_progress_on__isnull=True, created_at__date__lt=cutoff)
-        )
+        """Not complete, no progress reported for ``days`` days, counting from creation if never (:func:`stale_q`)."""
+        return self.filter(stale_q(today, days))
 
     def village_rows(self):
         return self.filter(household__isnull=True)
@@ -292,7 +365,7 @@ class Task(models.Model):
             and self.invested_funds > self.planned_funds
         ):
             errors["invested_funds"] = _("已投入资金不能超过计划资金。")
-        if self.status in self.DONE_STATUSES:
+        if is_done_status(self.status):
             if self.progress != 100:
                 errors["progress"] = _("已完成的任务进度应为 100%。")
             if not self.completed_on:
@@ -317,10 +390,12 @@ class Task(models.Model):
 
     @property
     def is_done(self) -> bool:
-        return self.status in self.DONE_STATUSES
+        """Done (:func:`done_q`)."""
+        return is_done_status(self.status)
 
     def is_overdue(self, today: datetime.date) -> bool:
-        return not self.is_removed and not self.is_done and self.deadline < today
+        """Overdue on ``today`` (:func:`overdue_q`)."""
+        return is_overdue_values(status=self.status, deadline=self.deadline, is_removed=self.is_removed, today=today)
 
 
 class FundLine(models.Model):

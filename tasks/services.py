@@ -24,19 +24,28 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404
 from bazhou.core.history import record_in_bulk
-from bazhou.core.models import Role
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
 from bazhou.core.templatetags.bazhou import wan
-from tasks.models import FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import (
+    FundLine,
+    FundSource,
+    Plan,
+    ProgressEvidence,
+    ProgressUpdate,
+    Task,
+    done_q,
+    is_done_status,
+    overdue_q,
+)
 from villages.models import Village
 
 # The fields of a row a person may set (the rest are kept by these functions: version, removal, dates).
@@ -95,7 +104,6 @@ class TaskConflict(EditConflict):
 def plan_totals(plan: Plan, today) -> dict:
     """The totals row of a plan's table, in one query: funds (万元), rows done, rows overdue on ``today``."""
     zero = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=4))
-    done = Q(status__in=Task.DONE_STATUSES)
     return (
         Task.objects.filter(plan=plan)
         .live()
@@ -103,14 +111,10 @@ def plan_totals(plan: Plan, today) -> dict:
             planned=Coalesce(Sum("planned_funds"), zero),
             invested=Coalesce(Sum("invested_funds"), zero),
             total=Count("id"),
-            done=Count("id", filter=done),
-            overdue=Count("id", filter=Q(deadline__lt=today) & ~done),
+            done=Count("id", filter=done_q()),
+            overdue=Count("id", filter=overdue_q(today)),
         )
     )
-
-
-def is_district_admin(user) -> bool:
-    return bool(user.is_authenticated and (user.is_superuser or user.role == Role.DISTRICT_ADMIN))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +270,7 @@ def progress_record(
     task.progress = progress
     task.status = status
     task.invested_funds = invested_funds
-    if status in Task.DONE_STATUSES:
+    if is_done_status(status):
         task.completed_on = task.completed_on if was_done and task.completed_on else reported_on
     else:
         task.completed_on = None
@@ -407,7 +411,7 @@ def plan_create(*, village_id: int, year: int, user) -> Plan:
 def plan_approve(*, plan_id: int, user):
     """Approve a plan (district admins only, in their district). From then on it changes only with reasons."""
     plan = get_object_or_404(Plan.objects.editable_by(user).select_for_update(of=("self",)), pk=plan_id)
-    if not is_district_admin(user):
+    if not access.may_approve_plans(user):
         raise PermissionDenied("只有区级管理员可以批准施工图。")
     if plan.is_approved:
         raise ValidationError("该施工图已经批准。")
@@ -545,7 +549,7 @@ def _assign(task: Task, data: Mapping) -> None:
     for name, value in data.items():
         setattr(task, name, value)
     # The completion date follows the status unless it was given: today when done, none otherwise.
-    if task.status in Task.DONE_STATUSES:
+    if is_done_status(task.status):
         if not task.completed_on:
             task.completed_on = clock.today()
     elif "completed_on" not in data:

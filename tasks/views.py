@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, get_visible_or_404
 from bazhou.core.templatetags.bazhou import wan
 from bazhou.core.timeline import Change, Entry, display_value, field_label
@@ -67,7 +67,7 @@ def plan_detail(request, plan_id):
         {
             "plan": plan,
             "can_edit": can_edit,
-            "can_approve": can_edit and not plan.is_approved and services.is_district_admin(request.user),
+            "can_approve": can_edit and not plan.is_approved and access.may_approve_plans(request.user),
             "village_rows": [task for task in live if not task.household_id],
             "household_groups": [(h, list(tasks)) for h, tasks in groupby(household_rows, key=lambda t: t.household)],
             "removed_rows": [task for task in rows if task.is_removed],

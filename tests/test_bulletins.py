@@ -16,7 +16,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from bazhou.core.models import Role
-from supervision import bulletins
+from supervision import bulletin_data, bulletin_services, exports
 from supervision.models import Bulletin, Rectification
 from tasks.models import Task
 from tests import factories
@@ -34,7 +34,7 @@ def detail(bulletin):
 
 
 def generate(user, today=TODAY, **period):
-    return bulletins.bulletin_generate(user=user, today=today, **(period or SEPTEMBER))
+    return bulletin_services.bulletin_generate(user=user, today=today, **(period or SEPTEMBER))
 
 
 @pytest.fixture
@@ -262,13 +262,13 @@ def test_a_number_taken_meanwhile_is_read_again(area, personas, monkeypatch):
     """As when another generation commits number 1 between this one's read and its insert."""
     taken = generate(personas.supervisor)
     reads = []
-    real = bulletins.next_number
+    real = bulletin_services.next_number
 
     def stale_then_real(district, year):
         reads.append(year)
         return 1 if len(reads) == 1 else real(district, year)
 
-    monkeypatch.setattr(bulletins, "next_number", stale_then_real)
+    monkeypatch.setattr(bulletin_services, "next_number", stale_then_real)
     bulletin = generate(personas.district_admin)
     assert (bulletin.number, len(reads)) == (2, 2)
     assert sorted(Bulletin.objects.values_list("number", flat=True)) == [taken.number, 2]
@@ -279,7 +279,7 @@ def test_a_number_taken_meanwhile_is_read_again(area, personas, monkeypatch):
 def test_two_generations_at_the_same_moment_take_different_numbers(area, personas, monkeypatch):
     """Both read “no bulletin yet” before either inserts: the second insert waits for the first transaction,
     is refused by the unique constraint, and takes the next number."""
-    real = bulletins.next_number
+    real = bulletin_services.next_number
     barrier = threading.Barrier(2, timeout=20)
     local = threading.local()
 
@@ -293,7 +293,7 @@ def test_two_generations_at_the_same_moment_take_different_numbers(area, persona
             barrier.wait()
         return number
 
-    monkeypatch.setattr(bulletins, "next_number", read_together)
+    monkeypatch.setattr(bulletin_services, "next_number", read_together)
     numbers, errors = [], []
 
     def run(user):
@@ -358,7 +358,7 @@ def test_the_form_says_what_is_wrong_beside_the_field(area, personas, client):
 
 def edit_data(bulletin, **changes):
     return {
-        "expected": bulletins.fingerprint(bulletin),
+        "expected": bulletin_services.fingerprint(bulletin),
         "title": bulletin.title,
         "issuer": bulletin.issuer,
         "issued_on": bulletin.issued_on.isoformat(),
@@ -376,7 +376,8 @@ def test_the_draft_is_edited_and_then_published(data, personas, client):
     assert bulletin.body == "截至9月15日，逾期5项。\n\n请限期整改。"
 
     response = client.post(
-        reverse("supervision:bulletin_publish", args=[bulletin.pk]), {"expected": bulletins.fingerprint(bulletin)}
+        reverse("supervision:bulletin_publish", args=[bulletin.pk]),
+        {"expected": bulletin_services.fingerprint(bulletin)},
     )
     assert response.status_code == 302
     bulletin.refresh_from_db()
@@ -390,8 +391,8 @@ def test_the_draft_is_edited_and_then_published(data, personas, client):
 
 def test_a_published_bulletin_cannot_be_changed(data, personas, client):
     bulletin = generate(personas.supervisor)
-    bulletins.bulletin_publish_draft(
-        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletins.fingerprint(bulletin)
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
     )
     bulletin.refresh_from_db()
     before = Bulletin.objects.filter(pk=bulletin.pk).values().get()
@@ -401,15 +402,15 @@ def test_a_published_bulletin_cannot_be_changed(data, personas, client):
     assert "该通报已发布，不能再修改。" in response.content.decode()
     response = client.post(
         reverse("supervision:bulletin_publish", args=[bulletin.pk]),
-        {"expected": bulletins.fingerprint(bulletin)},
+        {"expected": bulletin_services.fingerprint(bulletin)},
         follow=True,
     )
     assert "该通报已发布，不能再修改。" in response.content.decode()
     with pytest.raises(Exception, match="该通报已发布"):
-        bulletins.bulletin_update_draft(
+        bulletin_services.bulletin_update_draft(
             bulletin_id=bulletin.pk,
             user=personas.supervisor,
-            expected=bulletins.fingerprint(bulletin),
+            expected=bulletin_services.fingerprint(bulletin),
             title="新标题",
             issuer="poverty_office",
             issued_on=TODAY,
@@ -421,10 +422,10 @@ def test_a_published_bulletin_cannot_be_changed(data, personas, client):
 def test_an_edit_on_a_draft_changed_meanwhile_is_refused_with_the_current_text(data, personas, client):
     bulletin = generate(personas.supervisor)
     stale = edit_data(bulletin, body="我的修改")
-    bulletins.bulletin_update_draft(
+    bulletin_services.bulletin_update_draft(
         bulletin_id=bulletin.pk,
         user=personas.district_admin,
-        expected=bulletins.fingerprint(bulletin),
+        expected=bulletin_services.fingerprint(bulletin),
         title=bulletin.title,
         issuer=bulletin.issuer,
         issued_on=bulletin.issued_on,
@@ -451,7 +452,7 @@ def test_the_issue_date_stays_in_the_bulletins_year_and_the_body_is_needed_to_pu
     bulletin.refresh_from_db()
     response = client.post(
         reverse("supervision:bulletin_publish", args=[bulletin.pk]),
-        {"expected": bulletins.fingerprint(bulletin)},
+        {"expected": bulletin_services.fingerprint(bulletin)},
         follow=True,
     )
     assert "正文为空，不能发布。" in response.content.decode()
@@ -467,13 +468,15 @@ def test_the_issue_date_stays_in_the_bulletins_year_and_the_body_is_needed_to_pu
 @pytest.fixture
 def published_and_draft(data, personas):
     published = generate(personas.supervisor)
-    bulletins.bulletin_publish_draft(
-        bulletin_id=published.pk, user=personas.supervisor, expected=bulletins.fingerprint(published)
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=published.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(published)
     )
     draft = generate(personas.supervisor)
     other_supervisor = factories.user(Role.SUPERVISOR, data.other_district, username="enyang")
     other = generate(other_supervisor)
-    bulletins.bulletin_publish_draft(bulletin_id=other.pk, user=other_supervisor, expected=bulletins.fingerprint(other))
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=other.pk, user=other_supervisor, expected=bulletin_services.fingerprint(other)
+    )
     return published, draft, other
 
 
@@ -508,7 +511,7 @@ def test_only_supervisors_and_district_admins_generate_edit_and_publish(client, 
     assert client.post(detail(published), edit_data(published, body="改")).status_code == 404
     assert (
         client.post(
-            reverse("supervision:bulletin_publish", args=[draft.pk]), {"expected": bulletins.fingerprint(draft)}
+            reverse("supervision:bulletin_publish", args=[draft.pk]), {"expected": bulletin_services.fingerprint(draft)}
         ).status_code
         == 404
     )
@@ -538,8 +541,8 @@ def test_the_list_needs_a_login(client, published_and_draft):
 
 def test_the_print_page_is_an_a4_document_with_the_rankings_and_the_rows(data, personas, client):
     bulletin = generate(personas.supervisor)
-    bulletins.bulletin_publish_draft(
-        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletins.fingerprint(bulletin)
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
     )
     client.force_login(personas.township_a)
     response = client.get(reverse("supervision:bulletin_print", args=[bulletin.pk]))
@@ -565,8 +568,8 @@ def test_a_printed_draft_says_it_is_a_draft(data, personas, client):
 
 
 def test_the_excel_rows_are_built_apart_from_the_workbook(data, personas):
-    report = bulletins.Report.of(generate(personas.supervisor))
-    townships, people, tasks, rects = bulletins.bulletin_tables(report)
+    report = bulletin_data.Report.of(generate(personas.supervisor))
+    townships, people, tasks, rects = exports.bulletin_tables(report)
     assert townships.rows == [[1, "白庙乡", 4, 1, 0, 5], [2, "寺岭乡", 1, 2, 1, 3]]
     assert people.columns[:4] == ["排名", "责任人", "责任单位", "逾期任务（项）"]
     # By township, village (茅垭村 before 百花村 by code), deadline.
@@ -625,8 +628,8 @@ def test_the_excel_file_has_the_rankings_and_rows_and_never_a_formula(data, pers
 
 def test_a_published_bulletin_exports_under_its_plain_name(data, personas, client):
     bulletin = generate(personas.supervisor)
-    bulletins.bulletin_publish_draft(
-        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletins.fingerprint(bulletin)
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
     )
     client.force_login(personas.leader)
     response = client.get(reverse("supervision:bulletin_xlsx", args=[bulletin.pk]))
@@ -636,8 +639,8 @@ def test_a_published_bulletin_exports_under_its_plain_name(data, personas, clien
 
 def test_illegal_control_characters_do_not_break_the_file(data, personas):
     Task.objects.filter(pk=data.road.pk).update(item="通村\x07硬化路")
-    report = bulletins.Report.of(generate(personas.supervisor))
-    workbook = load_workbook(io.BytesIO(bulletins.render_xlsx(bulletins.bulletin_tables(report))))
+    report = bulletin_data.Report.of(generate(personas.supervisor))
+    workbook = load_workbook(io.BytesIO(exports.render_bulletin(exports.bulletin_tables(report))))
     items = [row[5] for row in workbook["逾期任务"].iter_rows(min_row=3, values_only=True)]
     assert "通村硬化路" in items
 

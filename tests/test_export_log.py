@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from bazhou.core.models import ExportLog, User
-from supervision import bulletins
+from supervision import bulletin_services
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
@@ -20,14 +20,14 @@ def published(area, personas):
     road = factories.task(plan, item="通村硬化路", responsible_person="吴玉峰")
     factories.task(plan, area.household_a, item="危房改造", category="housing", deadline=datetime.date(2017, 9, 1))
     factories.rectification(factories.finding(road), deadline=datetime.date(2017, 10, 20))
-    bulletin = bulletins.bulletin_generate(
+    bulletin = bulletin_services.bulletin_generate(
         user=personas.supervisor,
         today=datetime.date(2017, 9, 15),
         period_start=datetime.date(2017, 9, 1),
         period_end=datetime.date(2017, 9, 30),
     )
-    bulletins.bulletin_publish_draft(
-        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletins.fingerprint(bulletin)
+    bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
     )
     return bulletin
 

@@ -18,7 +18,7 @@ import pytest
 from bazhou.core.models import User
 from households.forms import ID_SHAPED
 from households.models import Member
-from supervision import bulletins
+from supervision import bulletin_services
 from tests import factories
 from tests.e2e.browser import PASSWORD
 
@@ -87,7 +87,7 @@ def district(area, personas):
     factories.rectification(factories.finding(road))
     factories.income(area.household_a, 2017, wage=9000)
     factories.helper(area.household_a)
-    bulletins.bulletin_generate(
+    bulletin_services.bulletin_generate(
         user=personas.supervisor,
         today=datetime.date(2017, 9, 15),
         period_start=datetime.date(2017, 9, 1),

@@ -1,11 +1,11 @@
-"""The questions the dashboard and supervisors ask: overdue, due soon, stale, targeted, member counts, no head."""
+"""The questions the dashboard and supervisors ask: overdue, due soon, stale, open and overdue rectifications."""
 
 import datetime
 import zoneinfo
 
 import pytest
 
-from households.models import Household, Member
+from households.models import Household
 from supervision.models import Rectification
 from tasks.models import Task
 from tests import factories
@@ -186,73 +186,7 @@ def test_rectifications_overdue_past_the_deadline_and_not_closed(area, personas)
 # Households -----------------------------------------------------------------------------------------------------
 
 
-def test_targeted_households_are_those_planned_to_exit_that_year(area):
-    later = factories.household(area.village_a, planned_exit_year=2018)
-    poor = factories.household(area.village_b, status=Household.Status.POOR, planned_exit_year=None)
-    assert set(Household.objects.targeted(2017)) == {area.household_a, area.household_b}
-    assert list(Household.objects.targeted(2018)) == [later]
-    assert poor not in Household.objects.targeted(2017)
-    assert not Household.objects.targeted(2016).exists()
-
-
-def test_targeted_households_still_count_after_they_exit(area):
+def test_a_household_lifted_out_of_poverty_counts_as_exited_in_its_exit_year(area):
     Household.objects.filter(pk=area.household_a.pk).update(status=Household.Status.EXITED, exit_year=2017)
-    assert set(Household.objects.targeted(2017)) == {area.household_a, area.household_b}
     assert list(Household.objects.exited_in(2017)) == [area.household_a]
-
-
-def test_member_count_counts_only_active_members(area):
-    departed = area.household_a.members.exclude(relation=Member.Relation.HEAD).first()
-    departed.is_active = False
-    departed.save()
-    factories.member(area.household_b, relation=Member.Relation.DAUGHTER, male=False)
-    empty = factories.household(area.village_a, members=0)
-    counts = dict(Household.objects.with_member_count().values_list("pk", "member_count"))
-    assert counts == {area.household_a.pk: 2, area.household_b.pk: 4, empty.pk: 0}
-
-
-def test_member_count_combines_with_other_filters(area):
-    counts = Household.objects.targeted(2017).with_member_count().filter(village=area.village_a)
-    assert [(h.pk, h.member_count) for h in counts] == [(area.household_a.pk, 3)]
-
-
-def test_households_with_a_head_are_not_without_head(area):
-    assert not Household.objects.without_head().exists()
-
-
-def test_a_household_whose_head_entry_is_missing_is_without_head(area):
-    household = factories.household(area.village_a, members=0)
-    factories.member(household, relation=Member.Relation.SPOUSE, male=False)
-    factories.member(household, relation=Member.Relation.SON)
-    assert list(Household.objects.without_head()) == [household]
-
-
-def test_a_household_without_members_is_not_reported(area):
-    factories.household(area.village_a, members=0)
-    assert not Household.objects.without_head().exists()
-
-
-def test_a_household_with_only_former_members_is_not_reported(area):
-    household = factories.household(area.village_a, members=2)
-    household.members.update(is_active=False)
-    assert not Household.objects.without_head().exists()
-
-
-def test_a_household_whose_head_left_is_without_head(area):
-    head = area.household_a.members.get(relation=Member.Relation.HEAD)
-    head.is_active = False
-    head.save()
-    assert list(Household.objects.without_head()) == [area.household_a]
-
-
-def test_a_household_with_a_new_head_after_the_former_left_is_not_reported(area):
-    Member.objects.filter(household=area.household_a, relation=Member.Relation.HEAD).update(is_active=False)
-    factories.member(area.household_a, relation=Member.Relation.HEAD)
-    assert not Household.objects.without_head().exists()
-
-
-def test_without_head_lists_each_household_once(area):
-    household = factories.household(area.village_a, members=0)
-    for _ in range(3):
-        factories.member(household, relation=Member.Relation.SON)
-    assert Household.objects.without_head().count() == 1
+    assert not Household.objects.exited_in(2016).exists()

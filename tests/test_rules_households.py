@@ -266,7 +266,7 @@ def test_the_same_id_is_allowed_once_the_first_registration_is_inactive(area):
     moved.full_clean()
     moved.save()
     assert Member.objects.filter(id_number=registered.id_number).count() == 2
-    assert list(Member.objects.active().filter(id_number=registered.id_number)) == [moved]
+    assert list(Member.objects.filter(is_active=True, id_number=registered.id_number)) == [moved]
 
 
 def test_reactivating_a_registration_whose_id_is_active_elsewhere_is_refused_by_the_database(area):

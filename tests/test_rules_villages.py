@@ -175,7 +175,7 @@ def test_a_consistent_exited_village_is_accepted(area):
     )
     village.full_clean()
     village.save()
-    assert Village.objects.poor().filter(code="511902204020").exists()
+    assert Village.objects.filter(is_poor=True, code="511902204020").exists()
 
 
 # Assistance forces (五个一) ------------------------------------------------------------------------------------

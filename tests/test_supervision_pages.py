@@ -690,9 +690,22 @@ def finding(personas, queue):
     return file_finding(queue.room, personas.supervisor)
 
 
+ACTIONS = ("start", "answer", "recheck", "accountability")
+
+
+def action_url(finding, name) -> str:
+    """Each action on a finding posts to its own URL: findings/<id>/start/, answer/, recheck/, accountability/."""
+    return reverse(f"supervision:finding_{name}", args=[finding.pk])
+
+
+def evidence_url(finding, evidence) -> str:
+    return reverse("supervision:finding_evidence", args=[finding.pk, evidence.pk])
+
+
 def action(finding, name, **data):
+    """What the action's form posts: the rectification's version as the page loaded it, and the fields."""
     rectification = Rectification.objects.get(finding=finding)
-    return {"action": name, "version": rectification.version, **data}
+    return {"version": rectification.version, **data}
 
 
 def forms_shown(response) -> set[str]:
@@ -736,7 +749,10 @@ def test_a_pending_finding_offers_each_user_only_the_actions_they_may_take(
 def test_the_village_cadre_answers_with_a_photo_and_a_supervisor_closes_it(client, personas, finding, media):
     photo = factories.evidence_upload("png", name="现场.png")
     response = post(
-        client, personas.village_cadre, finding_url(finding), action(finding, "answer", result="已完工。", files=photo)
+        client,
+        personas.village_cadre,
+        action_url(finding, "answer"),
+        action(finding, "answer", result="已完工。", files=photo),
     )
     assert response.status_code == 302
     rectification = Rectification.objects.get(finding=finding)
@@ -747,10 +763,12 @@ def test_the_village_cadre_answers_with_a_photo_and_a_supervisor_closes_it(clien
     assert forms_shown(get(client, personas.village_cadre, finding_url(finding))) == set()
     page = get(client, personas.supervisor, finding_url(finding))
     assert forms_shown(page) == {"recheck", "accountability"}
-    download = client.get(finding_url(finding), {"evidence": evidence.pk})
+    download = client.get(evidence_url(finding, evidence))
     assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"\x89PNG")
 
-    response = post(client, personas.supervisor, finding_url(finding), action(finding, "recheck", decision="approve"))
+    response = post(
+        client, personas.supervisor, action_url(finding, "recheck"), action(finding, "recheck", decision="approve")
+    )
     assert response.status_code == 302
     rectification.refresh_from_db()
     assert (rectification.status, rectification.rechecked_by, rectification.closed_on) == (
@@ -770,13 +788,13 @@ def test_the_village_cadre_answers_with_a_photo_and_a_supervisor_closes_it(clien
 
 
 def test_the_district_admin_who_answered_is_told_another_supervisor_must_recheck(client, personas, finding):
-    post(client, personas.district_admin, finding_url(finding), action(finding, "answer", result="已完工。"))
+    post(client, personas.district_admin, action_url(finding, "answer"), action(finding, "answer", result="已完工。"))
     response = get(client, personas.district_admin, finding_url(finding))
     assert "recheck" not in forms_shown(response)
     assert 'data-testid="own-answer"' in html(response)
     before = snapshot(finding)
     response = post(
-        client, personas.district_admin, finding_url(finding), action(finding, "recheck", decision="approve")
+        client, personas.district_admin, action_url(finding, "recheck"), action(finding, "recheck", decision="approve")
     )
     assert response.status_code == 200
     assert "复查人不能是整改结果的填报人" in html(response)
@@ -784,16 +802,18 @@ def test_the_district_admin_who_answered_is_told_another_supervisor_must_recheck
 
 
 def test_rejecting_without_a_note_says_so_beside_the_note_and_changes_nothing(client, personas, finding):
-    post(client, personas.village_cadre, finding_url(finding), action(finding, "answer", result="已完工。"))
+    post(client, personas.village_cadre, action_url(finding, "answer"), action(finding, "answer", result="已完工。"))
     before = snapshot(finding)
-    response = post(client, personas.supervisor, finding_url(finding), action(finding, "recheck", decision="reject"))
+    response = post(
+        client, personas.supervisor, action_url(finding, "recheck"), action(finding, "recheck", decision="reject")
+    )
     assert response.status_code == 200
     assert 'data-field-error="note">退回整改须填写复查意见，说明哪里没有整改到位。' in html(response)
     assert snapshot(finding) == before
     response = post(
         client,
         personas.supervisor,
-        finding_url(finding),
+        action_url(finding, "recheck"),
         action(finding, "recheck", decision="reject", note="未验收。"),
     )
     assert response.status_code == 302
@@ -802,7 +822,7 @@ def test_rejecting_without_a_note_says_so_beside_the_note_and_changes_nothing(cl
 
 def test_an_answer_without_a_result_says_so_beside_the_field(client, personas, finding):
     before = snapshot(finding)
-    response = post(client, personas.village_cadre, finding_url(finding), action(finding, "answer", result=""))
+    response = post(client, personas.village_cadre, action_url(finding, "answer"), action(finding, "answer", result=""))
     assert response.status_code == 200
     assert 'data-field-error="result">请填写整改结果。' in html(response)
     assert snapshot(finding) == before
@@ -810,9 +830,9 @@ def test_an_answer_without_a_result_says_so_beside_the_field(client, personas, f
 
 def test_an_action_on_a_page_that_is_out_of_date_shows_a_conflict_and_changes_nothing(client, personas, finding):
     stale = action(finding, "answer", result="已完工。")
-    post(client, personas.township_a, finding_url(finding), action(finding, "start"))
+    post(client, personas.township_a, action_url(finding, "start"), action(finding, "start"))
     before = snapshot(finding)
-    response = post(client, personas.village_cadre, finding_url(finding), stale)
+    response = post(client, personas.village_cadre, action_url(finding, "answer"), stale)
     assert response.status_code == 409
     page = html(response)
     assert 'data-testid="conflict"' in page and "整改中" in page and str(personas.township_a) in page
@@ -832,11 +852,114 @@ def test_an_action_on_a_page_that_is_out_of_date_shows_a_conflict_and_changes_no
 )
 def test_an_action_the_user_may_not_take_is_404_and_changes_nothing(client, personas, finding, persona, name, data):
     if name == "recheck":
-        post(client, personas.village_cadre, finding_url(finding), action(finding, "answer", result="已完工。"))
+        post(
+            client, personas.village_cadre, action_url(finding, "answer"), action(finding, "answer", result="已完工。")
+        )
     before = snapshot(finding)
     payload = action(finding, name, subject_kind="person", decided_by="discipline", **data)
-    response = post(client, getattr(personas, persona), finding_url(finding), payload)
+    response = post(client, getattr(personas, persona), action_url(finding, name), payload)
     assert response.status_code == 404
+    assert snapshot(finding) == before
+
+
+ACCOUNTABILITY = {
+    "subject_kind": "person",
+    "subject": "吴玉峰",
+    "measure": "interview",
+    "decided_by": "discipline",
+    "decided_on": "2017-09-10",
+}
+# What each action posts when the user may take it (a recheck also needs an answer first: see ``ready``).
+PAYLOADS = {
+    "start": {},
+    "answer": {"result": "已完工。"},
+    "recheck": {"decision": "approve"},
+    "accountability": ACCOUNTABILITY,
+}
+
+
+def ready(client, personas, finding, name):
+    """The finding in the state where ``name`` is offered: a recheck needs the village's answer first."""
+    if name == "recheck":
+        post(
+            client, personas.village_cadre, action_url(finding, "answer"), action(finding, "answer", result="已完工。")
+        )
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_each_action_has_its_own_url_that_refuses_get(client, personas, finding, name):
+    ready(client, personas, finding, name)
+    before = snapshot(finding)
+    for persona in ("supervisor", "village_cadre", "township_b"):
+        response = get(client, getattr(personas, persona), action_url(finding, name))
+        assert response.status_code == 405
+    assert snapshot(finding) == before
+
+
+def test_the_finding_page_and_its_evidence_files_refuse_post(client, personas, finding, media):
+    post(
+        client,
+        personas.village_cadre,
+        action_url(finding, "answer"),
+        action(finding, "answer", result="已完工。", files=factories.evidence_upload("png")),
+    )
+    evidence = RectificationEvidence.objects.get()
+    before = snapshot(finding)
+    payload = action(finding, "recheck", decision="approve")
+    assert post(client, personas.supervisor, finding_url(finding), {"action": "recheck", **payload}).status_code == 405
+    assert post(client, personas.supervisor, evidence_url(finding, evidence), {}).status_code == 405
+    assert snapshot(finding) == before
+    # The page no longer serves files from a query string: ?evidence= shows the page.
+    response = get(client, personas.supervisor, finding_url(finding), {"evidence": evidence.pk})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_each_action_is_404_for_a_user_of_another_area_who_could_take_it_in_their_own(
+    client, personas, area, finding, name
+):
+    """Staff of another township (start, answer) and a supervisor of another district (recheck, accountability)
+    get the same 404 as for a finding that does not exist: nothing tells them the finding is there."""
+    ready(client, personas, finding, name)
+    other_district = factories.district("511921", "恩阳区")
+    outsiders = [personas.township_b, factories.user(factories.ROLES.SUPERVISOR, other_district, username="enyang")]
+    before = snapshot(finding)
+    payload = action(finding, name, **PAYLOADS[name])
+    missing = reverse(f"supervision:finding_{name}", args=[finding.pk + 1000])
+    for outsider in outsiders:
+        refused = post(client, outsider, action_url(finding, name), payload)
+        assert refused.status_code == 404
+        assert "进度滞后" not in html(refused)
+        assert post(client, outsider, missing, payload).status_code == 404
+    assert snapshot(finding) == before
+
+
+def test_each_form_on_the_finding_page_posts_to_its_own_action_url(client, personas, finding, media):
+    page = html(get(client, personas.district_admin, finding_url(finding)))
+    for name in ("start", "answer", "accountability"):
+        form = re.search(rf'<form method="post" action="([^"]+)"[^>]*data-testid="{name}-form"', page)
+        assert form and form.group(1) == action_url(finding, name)
+    assert 'name="action"' not in page
+    post(
+        client,
+        personas.village_cadre,
+        action_url(finding, "answer"),
+        action(finding, "answer", result="已完工。", files=factories.evidence_upload("png")),
+    )
+    page = html(get(client, personas.supervisor, finding_url(finding)))
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*data-testid="recheck-form"', page)
+    assert form and form.group(1) == action_url(finding, "recheck")
+    evidence = RectificationEvidence.objects.get()
+    assert f'href="{evidence_url(finding, evidence)}"' in page
+
+
+def test_a_second_click_on_the_same_action_is_a_conflict_and_changes_nothing(client, personas, finding):
+    payload = action(finding, "start")
+    assert post(client, personas.township_a, action_url(finding, "start"), payload).status_code == 302
+    before = snapshot(finding)
+    response = post(client, personas.township_a, action_url(finding, "start"), payload)
+    assert response.status_code == 409
+    assert 'data-testid="conflict"' in html(response)
     assert snapshot(finding) == before
 
 
@@ -845,13 +968,16 @@ def test_an_evidence_file_is_served_only_through_its_own_findings_page_to_those_
 ):
     photo = factories.evidence_upload("png")
     post(
-        client, personas.village_cadre, finding_url(finding), action(finding, "answer", result="已完工。", files=photo)
+        client,
+        personas.village_cadre,
+        action_url(finding, "answer"),
+        action(finding, "answer", result="已完工。", files=photo),
     )
     evidence = RectificationEvidence.objects.get()
-    assert get(client, personas.leader, finding_url(finding), {"evidence": evidence.pk}).status_code == 200
-    assert get(client, personas.township_b, finding_url(finding), {"evidence": evidence.pk}).status_code == 404
+    assert get(client, personas.leader, evidence_url(finding, evidence)).status_code == 200
+    assert get(client, personas.township_b, evidence_url(finding, evidence)).status_code == 404
     other = file_finding(area.village_a2, personas.supervisor)
-    assert get(client, personas.supervisor, finding_url(other), {"evidence": evidence.pk}).status_code == 404
+    assert get(client, personas.supervisor, evidence_url(other, evidence)).status_code == 404
 
 
 def test_a_supervisor_records_accountability_on_the_finding_page(client, personas, finding):
@@ -865,7 +991,7 @@ def test_a_supervisor_records_accountability_on_the_finding_page(client, persona
         "document_number": "巴州纪〔2017〕15号",
         "note": "",
     }
-    response = post(client, personas.supervisor, finding_url(finding), {"action": "accountability", **data})
+    response = post(client, personas.supervisor, action_url(finding, "accountability"), data)
     assert response.status_code == 302
     record = Accountability.objects.get()
     assert (record.subject, record.measure, record.decided_on) == ("吴玉峰", "interview", datetime.date(2017, 9, 12))
@@ -891,8 +1017,13 @@ def test_the_finding_page_makes_the_same_number_of_queries_however_long_its_hist
     count_for(personas.village_cadre, 11)
     for n in range(5):
         answer = action(finding, "answer", result=f"第{n}次整改。", files=factories.evidence_upload("png"))
-        post(client, personas.village_cadre, url, answer)
-        post(client, personas.supervisor, url, action(finding, "recheck", decision="reject", note=f"第{n}次未通过。"))
+        post(client, personas.village_cadre, action_url(finding, "answer"), answer)
+        post(
+            client,
+            personas.supervisor,
+            action_url(finding, "recheck"),
+            action(finding, "recheck", decision="reject", note=f"第{n}次未通过。"),
+        )
         services.accountability_add(
             finding_id=finding.pk,
             user=personas.supervisor,

@@ -1,27 +1,26 @@
-"""Which area an export covers: the user's own area, or a township or village they may see (``?township=`` code,
-``?village=`` id), with the file's title and the rows of that area."""
+"""Which area a dashboard or an export covers, and the rows of an export: the user's own area, or a township or a
+village they may pick (``?township=`` code, ``?village=`` id), chosen here once for the dashboard, every export
+and every import template; what may be picked and which rows an export holds is decided by ``bazhou.core.access``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django import forms
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from bazhou.core import access
+from bazhou.core.access import AreaPaths
 from villages.models import District, Township, Village
 
-# ---------------------------------------------------------------------------------------------
-# Exports: which area, and the file handed out
-# ---------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True, kw_only=True)
+class Area:
+    """A district, one township or one village (the narrowest one given). ``district`` is None only for a superuser's
+    view of an instance that holds several districts: the whole instance."""
 
-@dataclass(frozen=True)
-class AreaScope:
-    """Which area an export covers: ``user``'s view of the district, a township or a village (fetched through the
-    access scope by :func:`export_area`; the rows are read through ``visible_to(user)`` in any case)."""
-
-    user: object
     district: District | None = None
     township: Township | None = None
     village: Village | None = None
@@ -29,6 +28,16 @@ class AreaScope:
     @property
     def level(self) -> str:
         return "village" if self.village else "township" if self.township else "district"
+
+    @property
+    def area(self):
+        return self.village or self.township or self.district
+
+    @property
+    def key(self) -> tuple[str, object] | None:
+        """The level and key ``bazhou.core.access`` knows the area by; None for the whole instance."""
+        area = self.area
+        return None if area is None else (self.level, area.pk)
 
     @property
     def area_name(self) -> str:
@@ -39,15 +48,23 @@ class AreaScope:
             return f"{district}{self.township.name}"
         return district or "全部区县"
 
-    def in_area(self, rows, village: str):
-        """``rows`` (a queryset) of this area; ``village`` is the path from a row to its village."""
-        if self.village:
-            return rows.filter(**{village: self.village})
-        if self.township:
-            return rows.filter(**{f"{village}__township": self.township})
-        if self.district:
-            return rows.filter(**{f"{village}__township__district": self.district})
-        return rows
+    def q(self, paths: AreaPaths) -> Q:
+        """A filter for the rows of a model (reached through ``paths``) inside this area."""
+        key = self.key
+        return access.EVERYTHING if key is None else access.within(paths, *key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AreaScope(Area):
+    """What an export covers: an area, as ``user`` sees it. Build it from :func:`chosen_area` (or
+    :func:`export_area`); its rows come from :meth:`rows` alone."""
+
+    user: object
+
+    def rows(self, queryset):
+        """The rows of ``queryset`` (a QuerySet with ``visible_to`` and ``paths``) ``user`` sees inside the area
+        (``bazhou.core.access.rows_in_area``: even an area the user should not have been given yields only theirs)."""
+        return access.rows_in_area(self.user, queryset, self.key)
 
 
 class AreaForm(forms.Form):
@@ -57,29 +74,39 @@ class AreaForm(forms.Form):
     village = forms.IntegerField(min_value=1, required=False)
 
 
+def chosen_area(user, *, township: str | None = None, village: int | None = None) -> Area:
+    """The area a dashboard or an export shows: the ``village`` (id) or else the ``township`` (code) asked for, among
+    those ``user`` may pick (``choosable_by``: wholly inside their own area); else the user's own area (the district
+    for district roles; for a superuser without one, the instance's only district, or None when it holds several).
+    An area out of sight is a 404, like one that does not exist."""
+    if village is not None:
+        row = get_object_or_404(Village.objects.choosable_by(user).select_related("township__district"), pk=village)
+        return Area(district=row.township.district, township=row.township, village=row)
+    if township is not None:
+        row = get_object_or_404(Township.objects.choosable_by(user).select_related("district"), code=township)
+        return Area(district=row.district, township=row)
+    own = access.area_of(user)
+    if own is None:
+        if not access.signed_in(user):
+            raise Http404
+        return Area(district=only_district())
+    level, key = own
+    if level == "village":
+        row = Village.objects.select_related("township__district").get(pk=key)
+        return Area(district=row.township.district, township=row.township, village=row)
+    if level == "township":
+        row = Township.objects.select_related("district").get(pk=key)
+        return Area(district=row.district, township=row)
+    return Area(district=District.objects.get(pk=key))
+
+
 def export_area(user, form: AreaForm) -> dict:
-    """:class:`AreaScope`'s area fields for what ``form`` asks: its village or township, of those ``user`` may see,
-    else the user's own area (the district for district roles). A bad parameter or an area out of sight is a 404."""
+    """:class:`AreaScope`'s area fields for what ``form`` asks (see :func:`chosen_area`). A bad parameter is a 404."""
     if not form.is_valid():
         raise Http404("参数不正确")
     data = form.cleaned_data
-    if data["village"]:
-        village = get_object_or_404(
-            Village.objects.visible_to(user).select_related("township__district"), pk=data["village"]
-        )
-        return {"district": village.township.district, "village": village}
-    if data["township"]:
-        township = get_object_or_404(
-            Township.objects.visible_to(user).select_related("district"), code=data["township"]
-        )
-        return {"district": township.district, "township": township}
-    if user.village_id:
-        village = Village.objects.select_related("township__district").get(pk=user.village_id)
-        return {"district": village.township.district, "village": village}
-    if user.township_id:
-        township = Township.objects.select_related("district").get(pk=user.township_id)
-        return {"district": township.district, "township": township}
-    return {"district": user.district or only_district()}
+    area = chosen_area(user, township=data["township"] or None, village=data["village"])
+    return {"district": area.district, "township": area.township, "village": area.village}
 
 
 def only_district() -> District | None:

@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import Q
 
+from bazhou.core import access
 from villages.models import Township, Village
 
 ALL = ("", "全部")
@@ -73,7 +74,7 @@ class VillageFilterForm(FilterForm):
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
         self.fields["township"].queryset = Township.objects.visible_to(user)
-        if user.township_id or user.village_id:
+        if not access.district_wide(user):
             del self.fields["township"]  # one township only: nothing to choose (and less to scroll on a phone)
         self.fields["q"].widget.attrs["placeholder"] = "村名或代码"
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.access import AreaPaths, area_choices_q, area_q
 from bazhou.core.constraints import check, not_negative, unique
 
 YEAR_VALIDATORS = [MinValueValidator(2000)]
@@ -41,6 +41,10 @@ class TownshipQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         return self.filter(area_q(user, self.paths))
+
+    def choosable_by(self, user):
+        """Townships ``user`` may pick as the area of a dashboard or an export (not a village cadre's own)."""
+        return self.filter(area_choices_q(user, self.paths))
 
 
 class Township(models.Model):
@@ -107,8 +111,9 @@ class VillageQuerySet(models.QuerySet):
     def editable_by(self, user):
         return self.filter(area_q(user, self.paths, write=True))
 
-    def poor(self):
-        return self.filter(is_poor=True)
+    def choosable_by(self, user):
+        """Villages ``user`` may pick as the area of a dashboard or an export."""
+        return self.filter(area_choices_q(user, self.paths))
 
     def planned_to_exit(self, year: int):
         return self.filter(is_poor=True, planned_exit_year=year)
@@ -263,6 +268,22 @@ class VillageIndicator(models.Model):
         return f"{self.village} · {self.indicator.name}: {'达标' if self.met else '未达标'}"
 
 
+# In post (在任) on a day, for every dated assignment (the five forces here, a household's helpers in households):
+# defined once (docs/architecture.md, "派生状态的家").
+
+
+def in_post_q(on: datetime.date, prefix: str = "") -> Q:
+    """In post on ``on``: started on or before it and not ended before it (the start and the end day included)."""
+    return Q(**{f"{prefix}start_date__lte": on}) & (
+        Q(**{f"{prefix}end_date__isnull": True}) | Q(**{f"{prefix}end_date__gte": on})
+    )
+
+
+def in_post(start_date: datetime.date, end_date: datetime.date | None, on: datetime.date) -> bool:
+    """The Python twin of :func:`in_post_q`."""
+    return start_date <= on and (end_date is None or end_date >= on)
+
+
 class AssignmentQuerySet(models.QuerySet):
     paths = AreaPaths(district="village__township__district", township="village__township", village="village")
 
@@ -270,8 +291,8 @@ class AssignmentQuerySet(models.QuerySet):
         return self.filter(area_q(user, self.paths))
 
     def current(self, on: datetime.date):
-        """Assignments in force on the given day: who is responsible today."""
-        return self.filter(Q(start_date__lte=on), Q(end_date__isnull=True) | Q(end_date__gte=on))
+        """Assignments in force on the given day: who is responsible today (:func:`in_post_q`)."""
+        return self.filter(in_post_q(on))
 
 
 class AssistanceAssignment(models.Model):
@@ -320,6 +341,10 @@ class AssistanceAssignment(models.Model):
 
     def __str__(self):
         return f"{self.village} {self.get_role_display()} {self.person or self.unit}"
+
+    def is_in_post(self, on: datetime.date) -> bool:
+        """In post on ``on`` (:func:`in_post_q`)."""
+        return in_post(self.start_date, self.end_date, on)
 
     def clean(self):
         errors = {}

@@ -107,19 +107,6 @@ class User(AbstractUser):
             raise ValidationError(_("区级领导须且只须选择一个所属区域（区县、乡镇或村）。"))
 
     @property
-    def can_edit_plans(self) -> bool:
-        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
-
-    @property
-    def can_supervise(self) -> bool:
-        return self.is_superuser or self.role in (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
-
-    @property
-    def sees_id_numbers(self) -> bool:
-        """Whether ID numbers are shown in full; everyone else sees them masked."""
-        return self.is_superuser or self.role in (Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE)
-
-    @property
     def village_township_code(self) -> str | None:
         return self.village.township_id if self.village_id else None
 

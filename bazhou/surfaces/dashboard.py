@@ -35,14 +35,31 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from bazhou.core import freshness
 from bazhou.core.access import AreaPaths
 from bazhou.core.models import AnnualGoal, CachedFigures
-from households.models import Household, HouseholdIncome, Member, PovertyLine
+from households.models import (
+    Household,
+    HouseholdIncome,
+    Member,
+    PovertyLine,
+    exited_in_q,
+    incidence_below,
+    still_poor_q,
+)
 from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
 from supervision.models import Bulletin, Finding, Rectification
-from tasks.models import Category, FundLine, FundSource, Task
+from tasks.models import (
+    Category,
+    FundLine,
+    FundSource,
+    Task,
+    done_q,
+    due_within_q,
+    live_q,
+    overdue_on_q,
+    overdue_q,
+)
+from villages.areas import Area
 from villages.models import ExitIndicator, Township, Village, VillageIndicator
 
-# Registry statuses whose people still count as poor in the poverty incidence (贫困发生率).
-STILL_POOR = (Household.Status.POOR, Household.Status.PLANNED, Household.Status.RELAPSED)
 DUE_SOON_DAYS = 30
 OVERDUE_WEEKS = 12
 MONEY = DecimalField(max_digits=18, decimal_places=4)
@@ -56,29 +73,10 @@ VILLAGE_PATHS = AreaPaths(district="township__district", township="township", vi
 HOUSEHOLD_PATHS = AreaPaths(district="village__township__district", township="village__township", village="village")
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The area a dashboard shows: the whole district, one township, or one village."""
-
-    district: object
-    township: Township | None = None
-    village: Village | None = None
-
-    @property
-    def level(self) -> str:
-        return "village" if self.village else "township" if self.township else "district"
-
-    @property
-    def area(self):
-        return self.village or self.township or self.district
-
-    def q(self, paths: AreaPaths) -> Q:
-        """A filter for the rows of a model (reached through ``paths``) inside this area."""
-        if self.village:
-            return Q(**{paths.village: self.village.pk})
-        if self.township:
-            return Q(**{paths.township: self.township.pk})
-        return Q(**{paths.district: self.district.pk})
+@dataclass(frozen=True, kw_only=True)
+class Scope(Area):
+    """The area a dashboard shows: the whole district, one township, or one village (picked among those the user
+    may pick by ``bazhou.surfaces.views.dashboard_scope``; ``Area.q`` filters the rows inside it)."""
 
     def tasks(self, year: int):
         """Live plan rows of the year's plans in the area."""
@@ -102,15 +100,10 @@ def wan(value) -> Decimal:
 
 def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: list) -> dict:
     """Figures of the year's plan rows in the area, by township (district level) or by village (below)."""
-    done = Q(status__in=Task.DONE_STATUSES)
-    soon = today + datetime.timedelta(days=DUE_SOON_DAYS)
     group_by = "plan__village__township" if scope.level == "district" else "plan__village"
-    weekly = {
-        f"w{i}": Count("pk", filter=Q(deadline__lt=d) & (Q(completed_on__isnull=True) | Q(completed_on__gte=d)))
-        for i, d in enumerate(week_ends(today))
-    }
+    weekly = {f"w{i}": Count("pk", filter=overdue_on_q(d)) for i, d in enumerate(week_ends(today))}
     quantities = {
-        f"g{g.pk}": Sum("quantity", filter=done & Q(category=g.task_category, unit=g.unit)) for g in quantity_goals
+        f"g{g.pk}": Sum("quantity", filter=done_q() & Q(category=g.task_category, unit=g.unit)) for g in quantity_goals
     }
     rows = (
         scope.tasks(year)
@@ -118,10 +111,10 @@ def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: l
         .values(key=F(group_by))
         .annotate(
             total=Count("pk"),
-            done=Count("pk", filter=done),
+            done=Count("pk", filter=done_q()),
             in_progress=Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
-            overdue=Count("pk", filter=~done & Q(deadline__lt=today)),
-            due_soon=Count("pk", filter=~done & Q(deadline__gte=today, deadline__lte=soon)),
+            overdue=Count("pk", filter=overdue_q(today)),
+            due_soon=Count("pk", filter=due_within_q(today, DUE_SOON_DAYS)),
             planned=Sum("planned_funds"),
             invested=Sum("invested_funds"),
             **weekly,
@@ -148,9 +141,8 @@ def registry_counts(scope: Scope, year: int) -> dict:
         scope.q(VILLAGE_PATHS), exit_year=year, status=Village.Status.EXITED
     ).count()
     people_lifted = Member.objects.filter(
-        scope.q(AreaPaths(**{k: f"household__{v}" for k, v in vars(HOUSEHOLD_PATHS).items()})),
-        household__exit_year=year,
-        household__status__in=Household.EXITED_STATUSES,
+        scope.q(HOUSEHOLD_PATHS.prefixed("household")),
+        exited_in_q(year, "household__"),
         is_active=True,
     ).count()
     return {"villages_exited": villages_exited, "people_lifted": people_lifted}
@@ -234,8 +226,8 @@ def funds(scope: Scope, year: int) -> dict:
     sources = dict(FundSource.choices)
     lines = (
         FundLine.objects.filter(
-            scope.q(AreaPaths(**{k: f"task__{v}" for k, v in vars(TASK_PATHS).items()})),
-            task__is_removed=False,
+            scope.q(TASK_PATHS.prefixed("task")),
+            live_q("task__"),
             task__plan__year=year,
         )
         .order_by()
@@ -315,14 +307,13 @@ def village_readiness(scope: Scope, year: int) -> dict:
     """Poor villages planned to exit in ``year``: how many meet each exit indicator of the year.
 
     The incidence indicator (the one with a threshold) is computed from the registry: active members of
-    households still poor (未脱贫, 计划脱贫, 返贫) ÷ registered rural population, in %, below the threshold.
+    households still poor (households.models.still_poor_q) ÷ registered rural population, in %, below the
+    threshold as the village page judges it (households.models.incidence_below).
     The others come from the villages' assessments (VillageIndicator.met).
     """
     villages = Village.objects.filter(scope.q(VILLAGE_PATHS)).planned_to_exit(year)
     people = dict(
-        Member.objects.filter(
-            household__village__in=villages.values("pk"), household__status__in=STILL_POOR, is_active=True
-        )
+        Member.objects.filter(still_poor_q("household__"), household__village__in=villages.values("pk"), is_active=True)
         .order_by()
         .values("household__village")
         .annotate(n=Count("pk"))
@@ -340,11 +331,7 @@ def village_readiness(scope: Scope, year: int) -> dict:
     result = []
     for indicator in indicators:
         if indicator.threshold is not None:
-            n = sum(
-                1
-                for population, people in rows
-                if population and Decimal(people * 100) / population < indicator.threshold
-            )
+            n = sum(1 for population, people in rows if incidence_below(people, population, indicator.threshold))
             computed = True
         else:
             n = met.get(indicator.pk, 0)
@@ -463,7 +450,7 @@ def overdue_by_week(groups: dict, today: datetime.date) -> list[dict]:
     """How many rows were overdue at the end of each of the last 12 weeks (counted in task_groups).
 
     A row is overdue on day d if its deadline is before d and it was not completed before d
-    (completed_on empty, or on or after d); withdrawn rows never count.
+    (completed_on empty, or on or after d); withdrawn rows never count (tasks.models.overdue_on_q).
     """
     return [{"date": d, "overdue": _sum(groups, f"w{i}")} for i, d in enumerate(week_ends(today))]
 

@@ -41,7 +41,7 @@ def household_detail(request, pk):
         task.overdue = task.is_overdue(today)
     helpers = list(household.helpers.all())
     for helper in helpers:
-        helper.current = helper.start_date <= today and (helper.end_date is None or helper.end_date >= today)
+        helper.current = helper.is_in_post(today)
     context = {
         "household": household,
         "today": today,

@@ -2,46 +2,35 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.surfaces.dashboard import Scope, dashboard
-from villages.models import District, Township, Village
+from villages.areas import chosen_area
+from villages.models import District
 
 
 def dashboard_scope(request) -> Scope:
     """The area to show: the user's own (district, township or village), or a township or village inside it
-    named by ``?township=<code>`` or ``?village=<id>``; anything outside it is a 404."""
-    user = request.user
+    named by ``?township=<code>`` or ``?village=<id>`` (``villages.areas.chosen_area``, as for the exports: a
+    village cadre's township is not theirs to pick); anything else is a 404."""
     village_id = request.GET.get("village")
-    township_code = request.GET.get("township")
-    if village_id:
-        if not village_id.isdigit():
-            raise Http404
-        village = get_object_or_404(
-            Village.objects.visible_to(user).select_related("township__district"), pk=village_id
-        )
-        return Scope(district=village.township.district, township=village.township, village=village)
-    if user.village_id:
-        if township_code:
-            raise Http404  # A village cadre sees their village, not the township's figures.
-        village = Village.objects.select_related("township__district").get(pk=user.village_id)
-        return Scope(district=village.township.district, township=village.township, village=village)
-    if township_code:
-        township = get_object_or_404(Township.objects.visible_to(user).select_related("district"), pk=township_code)
-        return Scope(district=township.district, township=township)
-    if user.township_id:
-        township = Township.objects.select_related("district").get(pk=user.township_id)
-        return Scope(district=township.district, township=township)
-    district = District.objects.filter(pk=user.district_id).first() if user.district_id else District.objects.first()
+    if village_id and not village_id.isdigit():
+        raise Http404
+    area = chosen_area(
+        request.user, township=request.GET.get("township") or None, village=int(village_id) if village_id else None
+    )
+    # A superuser's instance of several districts: the dashboard shows one, the first.
+    district = area.district or District.objects.first()
     if district is None:
         raise Http404
-    return Scope(district=district)
+    return Scope(district=district, township=area.township, village=area.village)
 
 
 def up_url(user, scope: Scope) -> str | None:
     """The link one level up from a drill-down, or None at the top of what the user may see."""
-    own = "village" if user.village_id else "township" if user.township_id else "district"
+    own_area = access.area_of(user)
+    own = own_area[0] if own_area else "district"
     if scope.level == own:
         return None
     if scope.level == "village" and own == "district":

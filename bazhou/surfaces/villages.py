@@ -13,15 +13,12 @@ from django.shortcuts import render
 from bazhou.core import clock
 from bazhou.core.access import get_visible_or_404
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list, year_param
-from households.models import Household, Member
+from households.models import Household, Member, incidence_below, poverty_incidence, still_poor_q
 from supervision.models import Finding
 from tasks.figures import plan_figures
-from tasks.models import Task
+from tasks.models import Task, done_q, overdue_q
 from villages.forms import VillageFilterForm
 from villages.models import AssistanceAssignment, ExitIndicator, Village
-
-# Registry statuses whose people still count as poor in the poverty incidence (贫困发生率).
-STILL_POOR = (Household.Status.POOR, Household.Status.PLANNED, Household.Status.RELAPSED)
 
 
 @login_required
@@ -83,15 +80,10 @@ def plan_tables(plan, today) -> dict:
     tasks = list(plan.tasks.live().village_rows().order_by("deadline", "id"))
     for task in tasks:
         task.overdue = task.is_overdue(today)
-    done = Q(status__in=Task.DONE_STATUSES)
     household_rows = (
         plan.tasks.live()
         .household_rows()
-        .aggregate(
-            total=Count("pk"),
-            done=Count("pk", filter=done),
-            overdue=Count("pk", filter=~done & Q(deadline__lt=today)),
-        )
+        .aggregate(total=Count("pk"), done=Count("pk", filter=done_q()), overdue=Count("pk", filter=overdue_q(today)))
     )
     totals = {
         "planned": sum((t.planned_funds for t in tasks), Decimal(0)),
@@ -106,23 +98,21 @@ def plan_tables(plan, today) -> dict:
 
 def exit_indicators(village, year) -> dict:
     """一低七有 of the year: each indicator with the village's assessment (or none yet), and the incidence
-    computed from the registry: people of still-poor households ÷ registered rural population."""
+    computed from the registry: people of still-poor households ÷ registered rural population
+    (households.models.poverty_incidence, judged by incidence_below as the dashboard judges it)."""
     assessments = {a.indicator_id: a for a in village.indicators.filter(indicator__year=year)}
     indicators = list(ExitIndicator.objects.filter(year=year))
     for indicator in indicators:
         indicator.assessment = assessments.get(indicator.pk)
-    poor_people = Member.objects.filter(household__village=village, household__status__in=STILL_POOR, is_active=True)
-    incidence = {"poor_people": poor_people.count(), "population": village.registered_population, "rate": None}
-    if village.registered_population:
-        incidence["rate"] = (Decimal(incidence["poor_people"] * 100) / village.registered_population).quantize(
-            Decimal("0.01")
-        )
+    poor_people = Member.objects.filter(still_poor_q("household__"), household__village=village, is_active=True)
+    people, population = poor_people.count(), village.registered_population
+    incidence = {"poor_people": people, "population": population, "rate": poverty_incidence(people, population)}
     # The incidence indicator is the one with a threshold (ExitIndicator.threshold: "如贫困发生率低于 3（%）").
     threshold = next((i for i in indicators if i.threshold is not None), None)
     if threshold is not None:
         threshold.incidence = incidence
         if incidence["rate"] is not None:
-            incidence["below_threshold"] = incidence["rate"] < threshold.threshold
+            incidence["below_threshold"] = incidence_below(people, population, threshold.threshold)
     return {"indicators": indicators, "incidence": incidence}
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from bazhou.core.models import ExportLog
-from supervision import bulletins
+from supervision import bulletin_services
 from supervision.exports import queue_rows_for_export
 from tasks.models import Task
 from tests import factories
@@ -57,7 +57,7 @@ def test_the_queue_page_links_to_its_list_with_the_same_filters(client, area, pe
 
 
 def test_a_bulletins_workbook_is_written_with_the_shared_pieces(client, area, personas, table):
-    bulletin = bulletins.bulletin_generate(
+    bulletin = bulletin_services.bulletin_generate(
         user=personas.supervisor,
         today=TODAY,
         period_start=datetime.date(2017, 9, 1),

@@ -1,4 +1,4 @@
-"""Who may call the API at all, and the role checks of the writes.
+"""Who may call the API at all, and the role checks of the writes (each asks ``bazhou.core.access``).
 
 Reading: anyone signed in and active; *what* they read is decided by ``bazhou.core.access`` through each model's
 ``visible_to`` (a row outside their area is a 404). Writing: the role must allow it (403 with the reason
@@ -11,6 +11,8 @@ from __future__ import annotations
 from rest_framework import permissions
 from rest_framework.exceptions import PermissionDenied
 
+from bazhou.core import access
+
 READ_ONLY_ROLE = "您的角色只能查看，不能修改施工图。"
 SUPERVISORS_ONLY = "只有督查人员和区级管理员可以录入督查记录。"
 AREA_STAFF_ONLY = "只有问题所在区域的区级管理员、乡镇工作人员或村干部可以填报整改。"
@@ -21,8 +23,7 @@ class SignedIn(permissions.BasePermission):
     """Signed in (session or token) and active. Anonymous: 401 with a Chinese message."""
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active)
+        return access.signed_in(request.user)
 
 
 def require(allowed: bool, message: str) -> None:

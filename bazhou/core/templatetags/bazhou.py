@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import template
 
+from bazhou.core import access
 from bazhou.core.idnumbers import mask
 
 register = template.Library()
@@ -12,7 +13,7 @@ register = template.Library()
 @register.filter
 def id_number_for(id_number: str, user) -> str:
     """The ID number in full for roles that need it, masked (511902********1234) for everyone else."""
-    if user is not None and getattr(user, "sees_id_numbers", False):
+    if access.sees_id_numbers(user):
         return id_number
     return mask(id_number)
 

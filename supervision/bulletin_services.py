@@ -1,0 +1,184 @@
+"""通报 (bulletins), what changes them: generate a draft (第 N 期), edit it, publish it.
+
+A generation reads the district as of the period's end (``supervision.bulletin_data.build_snapshot``) and
+keeps it in the bulletin; editing changes only the wording; publishing makes the bulletin read-only. Each
+write locks the draft and compares its fingerprint with the one the caller loaded, so two people editing the
+same draft never overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from bazhou.core import access, clock
+from supervision.bulletin_data import (
+    build_snapshot,
+    cn_date,
+    districts_for_bulletins,
+    draft_body,
+    draft_title,
+    issuer_name,
+)
+from supervision.models import Bulletin, Organiser
+from villages.models import District
+
+PUBLISHED_READ_ONLY = "该通报已发布，不能再修改。"
+EMPTY_BODY = "正文为空，不能发布。请先填写并保存正文。"
+CHOOSE_DISTRICT = "请选择区县。"
+# Two generations that read the same last number both try to take the next one; the unique constraint
+# (district, year, number) refuses the second, which reads the number again. A handful of tries is plenty.
+NUMBER_ATTEMPTS = 5
+
+
+class BulletinConflict(Exception):
+    """Someone saved the draft after the caller loaded it; nothing was changed."""
+
+    def __init__(self, current: Bulletin):
+        self.current = current
+        super().__init__(f"通报 {current.pk} 已被他人修改。")
+
+
+def fingerprint(bulletin: Bulletin) -> str:
+    """A short digest of what a person edits, to tell whether a draft changed since it was loaded
+    (the model has no version number)."""
+    content = [bulletin.title, bulletin.issuer, bulletin.issued_on.isoformat(), bulletin.body, bulletin.state]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:20]
+
+
+@transaction.atomic
+def bulletin_generate(
+    *,
+    user,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    issuer: str = Organiser.POVERTY_OFFICE,
+    district: District | None = None,
+    today: datetime.date | None = None,
+) -> Bulletin:
+    """Generate a draft bulletin, 第 N 期 of the district and year, from the data as of the period's end.
+
+    ``district`` defaults to the user's own (a superuser without one must name it). The year is the issue
+    year (today's). Queries: the two reads of :func:`build_snapshot`, then the number and the insert.
+    """
+    today = today or clock.today()
+    if district is None and not user.district_id and access.may_write_bulletins(user):
+        raise ValidationError({"district": CHOOSE_DISTRICT})
+    wanted = district.pk if district is not None else user.district_id
+    district = get_object_or_404(districts_for_bulletins(user), pk=wanted)
+    errors = {}
+    if period_end < period_start:
+        errors["period_end"] = "通报期间的止日不能早于起日。"
+    if period_start > today:
+        errors["period_start"] = f"通报期间不能从今天（{cn_date(today)}）之后开始。"
+    if issuer not in Organiser.values:
+        errors["issuer"] = "请选择发布单位。"
+    if errors:
+        raise ValidationError(errors)
+
+    as_of = min(period_end, today)
+    snapshot = build_snapshot(district=district, period_start=period_start, as_of=as_of)
+    bulletin = Bulletin(
+        district=district,
+        year=today.year,
+        title=draft_title(period_start, period_end),
+        issuer=issuer,
+        issued_on=today,
+        period_start=period_start,
+        period_end=period_end,
+        body=draft_body(snapshot, issuer_name=issuer_name(district.name, issuer)),
+        snapshot=snapshot,
+        state=Bulletin.State.DRAFT,
+        created_by=user,
+    )
+    return _insert_with_next_number(bulletin)
+
+
+def _insert_with_next_number(bulletin: Bulletin) -> Bulletin:
+    """Insert ``bulletin`` as the next number of its district and year.
+
+    The read of the last number and the insert are not atomic across transactions: two generations may
+    both read 2 and both try 3. The unique constraint refuses the second insert (on PostgreSQL it waits
+    for the first transaction, then fails); its savepoint is rolled back and it reads the number again.
+    """
+    for attempt in range(1, NUMBER_ATTEMPTS + 1):
+        bulletin.number = next_number(bulletin.district, bulletin.year)
+        try:
+            with transaction.atomic():
+                bulletin.save(force_insert=True)
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS:
+                raise
+            bulletin.pk = None
+        else:
+            return bulletin
+    raise AssertionError("unreachable")
+
+
+def next_number(district: District, year: int) -> int:
+    """The number the next bulletin of ``district`` in ``year`` takes: 1 for the first."""
+    last = Bulletin.objects.filter(district=district, year=year).aggregate(last=Max("number"))["last"]
+    return (last or 0) + 1
+
+
+@transaction.atomic
+def bulletin_update_draft(
+    *, bulletin_id: int, user, expected: str, title: str, issuer: str, issued_on: datetime.date, body: str
+) -> Bulletin:
+    """Change a draft's title, issuing office, issue date and body.
+
+    Raises BulletinConflict if it changed since the caller loaded it (``expected`` is its fingerprint),
+    ValidationError if it is published or a value is wrong.
+    """
+    bulletin = _locked_draft(bulletin_id, user)
+    if fingerprint(bulletin) != expected:
+        raise BulletinConflict(bulletin)
+    bulletin.title = (title or "").strip()
+    bulletin.issuer = issuer
+    bulletin.issued_on = issued_on
+    bulletin.body = (body or "").strip()
+    errors = {}
+    if issued_on and issued_on.year != bulletin.year:
+        errors["issued_on"] = f"本期是{bulletin.year}年第{bulletin.number}期，发布日期须在{bulletin.year}年内。"
+    elif issued_on and issued_on < bulletin.period_start:
+        errors["issued_on"] = f"发布日期不能早于通报期间起日（{cn_date(bulletin.period_start)}）。"
+    try:
+        bulletin.full_clean(exclude=["district", "created_by", "published_by"], validate_constraints=False)
+    except ValidationError as error:
+        errors = {**error.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    bulletin.save(update_fields=["title", "issuer", "issued_on", "body"])
+    return bulletin
+
+
+@transaction.atomic
+def bulletin_publish_draft(*, bulletin_id: int, user, expected: str) -> Bulletin:
+    """Publish a draft as it stands: from now on it is read-only."""
+    bulletin = _locked_draft(bulletin_id, user)
+    if fingerprint(bulletin) != expected:
+        raise BulletinConflict(bulletin)
+    if not bulletin.body.strip():
+        raise ValidationError({"body": EMPTY_BODY})
+    bulletin.state = Bulletin.State.PUBLISHED
+    bulletin.published_by = user
+    bulletin.published_at = timezone.now()
+    bulletin.save(update_fields=["state", "published_by", "published_at"])
+    return bulletin
+
+
+def _locked_draft(bulletin_id: int, user) -> Bulletin:
+    """The bulletin, locked for the rest of the transaction, if the user may change it and it is a draft."""
+    bulletin = get_object_or_404(
+        Bulletin.objects.editable_by(user).select_for_update(of=("self",)).select_related("district"), pk=bulletin_id
+    )
+    if bulletin.state != Bulletin.State.DRAFT:
+        raise ValidationError(PUBLISHED_READ_ONLY)
+    return bulletin
