@@ -10,7 +10,7 @@ Every value can be changed through the environment (the same file as the applica
 | ``GUNICORN_MAX_REQUESTS`` | requests after which a worker is replaced (memory stays flat; 0 = never) | ``2000`` |
 
 Sync workers: each request has a process and a database connection of its own (``CONN_MAX_AGE`` keeps it open
-between requests). Logging: the application's configuration (bazhou/logredact.py): error and access log to
+between requests). Logging: the application's configuration (bazhou/core/logredact.py): error and access log to
 standard output, ID numbers redacted. Behind a proxy on another host, set ``FORWARDED_ALLOW_IPS`` to its address.
 """
 

@@ -7,7 +7,7 @@ persistent connections, BAZHOU_TODAY=2017-09-15, see bench/pages.py); the client
 non-superuser district admin ``bench-admin`` (or ``--user``). Each URL is requested ``--warmup`` times
 untimed, then ``--runs`` times timed: the district dashboard, a township drill-down (the township with the
 most villages) and a village drill-down. Each is timed three ways: as people meet it, the figures stored since
-the last write (bazhou/freshness.py); the first load after a plan-row edit (the plan table's version moved on
+the last write (bazhou/core/freshness.py); the first load after a plan-row edit (the plan table's version moved on
 before each request, ``--fresh-runs`` times), when the plan figures are computed afresh; and the first load
 after writes to every kind of data, when every figure is. It prints figures and asserts nothing;
 the target is 150 ms.

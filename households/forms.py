@@ -10,7 +10,7 @@ from households.models import Household, Member
 from villages.forms import FilterForm, choice_filter, label, year_filter
 from villages.models import Township, Village
 
-# Anything shaped like an ID number (bazhou/logredact.py redacts the same shape from the logs).
+# Anything shaped like an ID number (bazhou/core/logredact.py redacts the same shape from the logs).
 ID_SHAPED = re.compile(r"[0-9]{17}[0-9Xx]")
 ID_NUMBER_NOT_IN_ADDRESS = "身份证号请在“按身份证号查找”中输入：那里的查询不会出现在网址和日志中。"
 

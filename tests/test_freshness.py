@@ -1,4 +1,4 @@
-"""The data version (bazhou/freshness.py): every write to the product's data moves it on, nothing else does."""
+"""The data version (bazhou/core/freshness.py): every write to the product's data moves it on, nothing else does."""
 
 import io
 

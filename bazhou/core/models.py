@@ -243,7 +243,7 @@ class CachedFigures(models.Model):
 class ApiToken(models.Model):
     """A key a program signs in to the API with (``Authorization: Token <key>``), made and revoked by its user.
 
-    Only the SHA-256 of the key is stored: the key is shown once, when it is made (bazhou/api/tokens.py).
+    Only the SHA-256 of the key is stored: the key is shown once, when it is made (bazhou/core/api/tokens.py).
     ``prefix`` (its first characters) tells a user's tokens apart in the list; a revoked token stays, unusable.
     """
 
