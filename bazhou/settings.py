@@ -192,7 +192,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 
-# The API under /api/v1/ (bazhou/core/api/ for the bases, bazhou/surfaces/api/urls.py for the routes; docs/api.md): tokens for programs, the session (with CSRF) for the browser.
+# The API under /api/v1/ (bases in bazhou/core/api/, routes in bazhou/surfaces/api/urls.py; docs/api.md): tokens
+# for programs, the session (with CSRF) for the browser.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "bazhou.core.api.authentication.TokenAuthentication",

@@ -1,5 +1,5 @@
-"""The shared workbook pieces (bazhou/core/xlsx/writer.py): typed text that never becomes a formula, print setup, widths for
-Chinese, and a writer whose memory does not grow with the number of rows."""
+"""The shared workbook pieces (bazhou/core/xlsx/writer.py): typed text that never becomes a formula, print setup,
+widths for Chinese, and a writer whose memory does not grow with the number of rows."""
 
 import datetime
 import io
