@@ -92,6 +92,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "bazhou.core.context_processors.navigation",
+                # The count of change requests waiting for the user's decision (one COUNT, approvers only).
+                "tasks.context_processors.change_requests",
             ],
         },
     },
@@ -237,6 +239,11 @@ SPECTACULAR_SETTINGS = {
         "BulletinStateEnum": "supervision.models.Bulletin.State",
         "InspectionKindEnum": "supervision.models.Inspection.Kind",
         "OrganiserEnum": "supervision.models.Organiser",
+        "DecisionAlertSourceEnum": "households.models.DecisionAlert.Source",
+        "FundSourceEnum": "tasks.models.FundSource",
+        "ChangeRequestKindEnum": "tasks.models.ChangeRequest.Kind",
+        "ChangeRequestStateEnum": "tasks.models.ChangeRequest.State",
+        "ChangeRequestReasonCategoryEnum": "tasks.models.ChangeRequest.ReasonCategory",
     },
 }
 

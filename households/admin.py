@@ -14,10 +14,13 @@ from django.db.models import OuterRef, Subquery
 
 from bazhou.core import access
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
+from bazhou.core.admin import REASON_FIELD, HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
+from households import decisions
 from households.forms import ID_SHAPED
-from households.models import Cause, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from households.models import Cause, DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from households.services import MEMBER_FIELDS
+from villages.admin import VillageAdmin, VillageIndicatorAdmin
+from villages.models import Village, VillageIndicator
 
 HOUSEHOLD_AREA = AreaPaths(
     district="household__village__township__district",
@@ -262,7 +265,7 @@ class MemberAdmin(ViewOnlyMixin, NoIdNumberSearchMixin, MaskedIdNumberMixin, His
 
 
 @admin.register(HouseholdIncome)
-class HouseholdIncomeAdmin(ViewOnlyMixin, ModelAdmin):
+class HouseholdIncomeAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "household",
         "village",
@@ -314,7 +317,7 @@ class PovertyLineAdmin(ModelAdmin):
 
 
 @admin.register(HouseholdHelper)
-class HouseholdHelperAdmin(ModelAdmin):
+class HouseholdHelperAdmin(HistoryAdmin):
     list_display = ("name", "household", "village", "unit", "post", "phone", "start_date", "end_date")
     list_filter = ("household__village__township",)
     list_select_related = ("household__village",)
@@ -327,3 +330,72 @@ class HouseholdHelperAdmin(ModelAdmin):
     @admin.display(description="村", ordering="household__village__name")
     def village(self, obj):
         return obj.household.village
+
+
+# ---------------------------------------------------------------------------------------------
+# Exit decisions (households.decisions): the alerts are read here; a village's indicators and its population are
+# maintained in the villages admin, whose saves are watched from here (villages sits below the registry it needs).
+# ---------------------------------------------------------------------------------------------
+
+
+@admin.register(DecisionAlert)
+class DecisionAlertAdmin(ViewOnlyMixin, ModelAdmin):
+    """Alerts are written by the edits that flip a decision, never by hand."""
+
+    list_display = (
+        "changed_at",
+        "village",
+        "household",
+        "year",
+        "criterion_name",
+        "before",
+        "after",
+        "source",
+        "changed_by",
+        "reason",
+    )
+    list_filter = ("scope", "source", "year", "criterion", "village__township")
+    list_select_related = ("village__township", "household", "changed_by")
+    search_fields = ("household__number", "village__name", "criterion_name")
+    date_hierarchy = "changed_on"
+    ordering = ("-changed_at", "-id")
+
+
+class WatchesExitDecisions:
+    """A villages admin whose saves may flip a village's 一低七有: the save runs inside a watch, and a flip is an
+    alert signed with the admin's 修改原因."""
+
+    decision_source = ""
+
+    def watched_villages(self, obj) -> list[tuple[int, int | None]]:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        reason = getattr(form, "cleaned_data", {}).get(REASON_FIELD, "")
+        with decisions.watching(user=request.user, source=self.decision_source, reason=reason, detail=str(obj)):
+            for village, year in self.watched_villages(obj):
+                decisions.watch_villages([village], year=year)
+            super().save_model(request, obj, form, change)
+
+
+admin.site.unregister(VillageIndicator)
+
+
+@admin.register(VillageIndicator)
+class WatchedVillageIndicatorAdmin(WatchesExitDecisions, VillageIndicatorAdmin):
+    decision_source = decisions.Source.INDICATOR
+
+    def watched_villages(self, obj):
+        stored = VillageIndicator.objects.filter(pk=obj.pk).values_list("village", "indicator__year")
+        return [*stored, (obj.village_id, obj.indicator.year)] if obj.pk else [(obj.village_id, obj.indicator.year)]
+
+
+admin.site.unregister(Village)
+
+
+@admin.register(Village)
+class WatchedVillageAdmin(WatchesExitDecisions, VillageAdmin):
+    decision_source = decisions.Source.VILLAGE
+
+    def watched_villages(self, obj):
+        return [(obj.pk, None)] if obj.pk else []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -35,10 +36,12 @@ from bazhou.core import access, clock, idnumbers
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.filters import refuse_id_numbers
+from bazhou.core.api.history import PARAMETERS as HISTORY_PARAMETERS
+from bazhou.core.api.history import RecordHistoryPage, history_response
 from bazhou.core.api.permissions import require
 from bazhou.core.api.schema import changes, creates, documented
 from bazhou.core.templatetags.bazhou import id_number_for
-from households import services
+from households import history, services
 from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
 from households.readiness import age_on, plan_year, readiness_for
 from households.views import active_member_count, head
@@ -382,11 +385,15 @@ class IncomeChangeSerializer(StrictSerializer):
     eco_compensation = yuan_field("eco_compensation")
     other_transfer = yuan_field("other_transfer")
     business_expenses = yuan_field("business_expenses")
+    reason = reason_field("修改原因：修改金额时必填，记入修改历史")
 
     fixed_fields = {"household": INCOME_HOUSEHOLD_FIXED, "year": INCOME_YEAR_FIXED}
 
     def figures(self) -> dict:
         return {name: value for name, value in self.validated_data.items() if name in services.INCOME_FIELDS}
+
+    def change_reason(self) -> str:
+        return self.validated_data.get("reason", "")
 
 
 class IncomeCreateSerializer(IncomeChangeSerializer):
@@ -520,6 +527,17 @@ class HouseholdViewSet(RegistryWrites, ApiViewSet):
             household, services.household_update, household_id=household.pk, expected_version=version, **arguments
         )
 
+    @extend_schema(
+        summary="一户的修改历史：户本身（含生产生活条件）、成员、收入、帮扶责任人；谁、何时、改前改后、原因",
+        parameters=HISTORY_PARAMETERS,
+        responses={200: RecordHistoryPage},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        """The household's timeline as its page shows it, newest first: 1 query for the household, 4 for the history."""
+        household = get_object_or_404(Household.objects.visible_to(request.user).only("pk"), pk=pk)
+        return history_response(request, history.household_timeline(request.user, household.pk))
+
 
 @documented("建档立卡", list="家庭成员", retrieve="一名家庭成员（响应头 ETag 为其版本）")
 class MemberViewSet(RegistryWrites, ApiViewSet):
@@ -572,6 +590,17 @@ class MemberViewSet(RegistryWrites, ApiViewSet):
         arguments = serializer.service_arguments()
         return self.changed(member, write, member_id=member.pk, expected_version=version, **arguments)
 
+    @extend_schema(
+        summary="一名成员的修改历史：谁、何时、改前改后、原因（身份证号按您的权限显示或打码）",
+        parameters=HISTORY_PARAMETERS,
+        responses={200: RecordHistoryPage},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        """The member's history, newest first: 1 query for the member, 1 for the history."""
+        member = get_object_or_404(Member.objects.visible_to(request.user).only("pk"), pk=pk)
+        return history_response(request, history.member_timeline(request.user, member.pk))
+
 
 @documented("建档立卡", list="家庭年收入（元）", retrieve="一户一年的收入（响应头 ETag 为其各项金额的摘要）")
 class IncomeViewSet(RegistryWrites, ApiViewSet):
@@ -600,7 +629,11 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
         serializer = self.valid_input(IncomeCreateSerializer)
         data = serializer.validated_data
         income = services.income_create(
-            household_id=data["household"].pk, user=request.user, year=data["year"], data=serializer.figures()
+            household_id=data["household"].pk,
+            user=request.user,
+            year=data["year"],
+            data=serializer.figures(),
+            reason=serializer.change_reason(),
         )
         return self.created(income)
 
@@ -618,5 +651,24 @@ class IncomeViewSet(RegistryWrites, ApiViewSet):
 
     def _update(self, request, *, partial: bool):
         income, expected = self.to_change(access.may_edit_registry(request.user), REGISTRY_READ_ONLY)
-        figures = self.valid_input(IncomeChangeSerializer, partial=partial).figures()
-        return self.changed(income, services.income_update, income_id=income.pk, expected=expected, data=figures)
+        serializer = self.valid_input(IncomeChangeSerializer, partial=partial)
+        return self.changed(
+            income,
+            services.income_update,
+            income_id=income.pk,
+            expected=expected,
+            data=serializer.figures(),
+            reason=serializer.change_reason(),
+        )
+
+    @extend_schema(
+        summary="一年收入的修改历史：谁、何时、各项金额改前改后、原因",
+        parameters=HISTORY_PARAMETERS,
+        responses={200: RecordHistoryPage},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        """The income's history, newest first: 1 query for the income, 1 for the history."""
+        households = Household.objects.visible_to(request.user)
+        income = get_object_or_404(HouseholdIncome.objects.filter(household__in=households).only("pk"), pk=pk)
+        return history_response(request, history.income_timeline(income.pk))

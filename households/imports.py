@@ -33,7 +33,7 @@ from bazhou.core.xlsx.importing import (
     villages_by_name,
 )
 from bazhou.core.xlsx.reader import as_bool, as_choice, as_int, locate_header, read_sheet
-from households import services
+from households import decisions, services
 from households.exports import COLUMNS, HOUSEHOLD_CHOICES, HOUSEHOLD_FLAGS, MEMBER_CHOICES, MEMBER_FLAGS, SHEET
 from households.models import Cause, Household, Member
 from villages.models import Village
@@ -96,6 +96,16 @@ def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: 
     preview = plan.preview
     refuse_unless_previewed(preview, fingerprint)
     reason = import_reason(file_name)
+    # One edit for the exit decisions (households.decisions): the households and villages it touches are judged
+    # before the first write and after the last, so a flip gives one alert, whatever order the rows are written in.
+    with decisions.watching(user=user, source=decisions.Source.IMPORT, reason=reason, detail=reason):
+        decisions.watch_households([op.existing.pk for op in plan.households if op.existing is not None])
+        decisions.watch_villages([op.village.pk for op in plan.households])
+        _write(plan, user=user, reason=reason)
+    return preview
+
+
+def _write(plan: _Plan, *, user, reason: str) -> None:
     ids: dict[str, int] = {}
     for op in plan.households:
         if op.existing is None:
@@ -119,7 +129,6 @@ def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: 
     for op in plan.members:
         if op.existing is None:
             services.member_create(household_id=ids[op.household], user=user, data=op.data, reason=reason)
-    return preview
 
 
 # ---------------------------------------------------------------------------------------------

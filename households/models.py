@@ -3,6 +3,7 @@
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -403,6 +404,8 @@ class HouseholdIncome(models.Model):
     other_transfer = models.DecimalField(_("其他转移性收入（元）"), **MONEY_YUAN)
     business_expenses = models.DecimalField(_("生产经营性支出（元）"), **MONEY_YUAN)
 
+    history = HistoricalRecords()
+
     INCOME_FIELDS = (
         "wage",
         "business",
@@ -482,6 +485,8 @@ class HouseholdHelper(models.Model):
     start_date = models.DateField(_("开始日期"))
     end_date = models.DateField(_("结束日期"), null=True, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("帮扶责任人")
         verbose_name_plural = _("帮扶责任人")
@@ -500,3 +505,118 @@ class HouseholdHelper(models.Model):
     def is_in_post(self, on: datetime.date) -> bool:
         """Still this household's helper on ``on`` (villages.models.in_post_q, the rule of every dated assignment)."""
         return in_post(self.start_date, self.end_date, on)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts on evidence that flips an exit decision (近期变动的脱贫判定): written by households.decisions, read by the
+# supervisors' list, the household and village pages and the API.
+# ---------------------------------------------------------------------------------------------
+
+
+def changed_within_q(days: int, today: datetime.date, prefix: str = "") -> Q:
+    """Changed in the last ``days`` days up to ``today`` (today and the ``days`` days before it, both included)."""
+    since = today - datetime.timedelta(days=days)
+    return Q(**{f"{prefix}changed_on__gte": since, f"{prefix}changed_on__lte": today})
+
+
+def changed_within(changed_on: datetime.date, days: int, today: datetime.date) -> bool:
+    """The Python twin of :func:`changed_within_q`."""
+    return today - datetime.timedelta(days=days) <= changed_on <= today
+
+
+class DecisionAlertQuerySet(models.QuerySet):
+    paths = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def changed_within(self, days: int, today: datetime.date):
+        """Alerts of edits made in the last ``days`` days (:func:`changed_within_q`)."""
+        return self.filter(changed_within_q(days, today))
+
+
+class DecisionAlert(models.Model):
+    """An edit that flipped one criterion of an exit decision: a household's 一超六有 (the poverty line included)
+    or a village's 一低七有. Who, when, which criterion, before → after, and the edit that did it. Written once by
+    ``households.decisions`` in the edit's own transaction; never changed."""
+
+    class Scope(models.TextChoices):
+        HOUSEHOLD = "household", _("贫困户退出（一超六有）")
+        VILLAGE = "village", _("贫困村退出（一低七有）")
+
+    class Source(models.TextChoices):
+        INCOME = "income", _("修改家庭年收入")
+        MEMBER = "member", _("修改家庭成员")
+        MEMBER_JOIN = "member_join", _("新增家庭成员")
+        MEMBER_LEAVE = "member_leave", _("成员不再在册")
+        HOUSEHOLD = "household", _("修改贫困户信息")
+        HOUSEHOLD_NEW = "household_new", _("新增贫困户")
+        IMPORT = "import", _("导入花名册")
+        INDICATOR = "indicator", _("修改村退出指标")
+        VILLAGE = "village", _("修改村基本情况")
+
+    scope = models.CharField(_("判定"), max_length=10, choices=Scope.choices)
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="decision_alerts", verbose_name=_("村"))
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        related_name="decision_alerts",
+        null=True,
+        blank=True,
+        verbose_name=_("户"),
+    )
+    year = models.PositiveSmallIntegerField(_("年度"), validators=YEAR_VALIDATORS)
+    criterion = models.CharField(_("指标代码"), max_length=40)
+    criterion_name = models.CharField(_("指标"), max_length=50)
+    met_before = models.BooleanField(_("修改前达标"))
+    met_after = models.BooleanField(_("修改后达标"))
+    before = models.CharField(_("修改前"), max_length=300, blank=True)
+    after = models.CharField(_("修改后"), max_length=300, blank=True)
+    source = models.CharField(_("修改来源"), max_length=20, choices=Source.choices)
+    source_detail = models.CharField(_("修改内容"), max_length=300, blank=True)
+    reason = models.CharField(_("修改原因"), max_length=500, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("修改人"),
+    )
+    changed_at = models.DateTimeField(_("修改时间"), default=timezone.now)
+    changed_on = models.DateField(_("修改日期"), default=clock.today)
+
+    objects = DecisionAlertQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("脱贫判定变动")
+        verbose_name_plural = _("脱贫判定变动")
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            # The supervisors' list: the newest first, by day.
+            models.Index(fields=["changed_on", "changed_at"], name="decision_alert_recent_idx"),
+            # The village page: the village's recent alerts.
+            models.Index(fields=["village", "changed_at"], name="decision_alert_village_idx"),
+            # The household page: the household's recent alerts.
+            models.Index(fields=["household", "changed_at"], name="decision_alert_household_idx"),
+        ]
+        constraints = [
+            check("decision_alert_flips", ~Q(met_before=F("met_after")), "判定变动须是达标与未达标之间的变化。"),
+            check(
+                "decision_alert_household_scope",
+                Q(scope="household", household__isnull=False) | Q(scope="village", household__isnull=True),
+                "贫困户的判定变动须指明户，村的判定变动不指明户。",
+            ),
+        ]
+
+    def __str__(self):
+        where = self.household or self.village
+        return f"{where} {self.year} {self.criterion_name}：{self.before_label} → {self.after_label}"
+
+    @property
+    def before_label(self) -> str:
+        return "达标" if self.met_before else "未达标"
+
+    @property
+    def after_label(self) -> str:
+        return "达标" if self.met_after else "未达标"

@@ -8,8 +8,10 @@ changed); ``full_clean()`` before anything is written (Chinese messages by field
 step, signed with who and why.
 
 A member is never deleted: :func:`member_leave` marks them no longer active (迁出、死亡或注销), with a reason.
-A year's income (one a household and year) has no version and no history of its own: :func:`income_update`
-compares the figures the caller read (:func:`income_fingerprint`) under the row lock instead.
+A year's income (one a household and year) has no version: :func:`income_update` compares the figures the caller
+read (:func:`income_fingerprint`) under the row lock instead. Its history, like every other, is signed with who and
+why. A change to an income's figures or to a household's living conditions (:data:`LIVING_CONDITION_FIELDS`, the
+evidence of 一超六有) must give a reason (修改原因): without one nothing is changed.
 
 :func:`household_check` and :func:`member_check` say, without a query, what these functions would change and
 refuse: the import's preview checks thousands of rows with them, and the writes check again.
@@ -26,6 +28,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 
 from bazhou.core.services import EditConflict, collect_errors, raise_if, save_checked, sign
+from households import decisions
 from households.models import Household, HouseholdIncome, Member
 from villages.models import Village
 
@@ -69,7 +72,13 @@ MEMBER_FIELDS = (
 # The figures of a year's income a person may set (in 元); the household and the year are fixed once recorded.
 INCOME_FIELDS = (*HouseholdIncome.INCOME_FIELDS, "business_expenses")
 
+# A household's living conditions: the evidence of 一超六有 (households.readiness), changed only with a reason.
+LIVING_CONDITION_FIELDS = ("housing_grade", "safe_water", "electricity", "radio_tv", "road", "sanitary_toilet")
+
 MEMBER_LEFT = "该成员已不在册（迁出、死亡或注销），不能再修改。"
+REASON_LIVING = "修改住房、饮水、用电、广播电视、入户路或厕所等生活条件须填写修改原因。"
+REASON_INCOME = "修改家庭年收入须填写修改原因。"
+INCOME_CREATED = "登记家庭年收入"
 REASON_LEAVE = "成员不再在册（迁出、死亡或注销）须填写原因。"
 
 
@@ -160,36 +169,56 @@ def member_check(*, member: Member, data: Mapping) -> Check:
 
 
 @transaction.atomic
+@decisions.judged(decisions.Source.HOUSEHOLD_NEW)
 def household_create(*, user, village_id: int, number: str, data: Mapping, reason: str) -> Household:
     """Register a household in a village ``user`` may change."""
     village = get_object_or_404(Village.objects.editable_by(user), pk=village_id)
+    decisions.watch_villages([village.pk], detail=f"户 {number}")
     household = Household(village=village, number=(number or "").strip())
-    return _create(household, data, HOUSEHOLD_FIELDS, user=user, reason=reason)
+    _create(household, data, HOUSEHOLD_FIELDS, user=user, reason=reason)
+    decisions.registered_now(household.pk)
+    return household
 
 
 @transaction.atomic
+@decisions.judged(decisions.Source.HOUSEHOLD)
 def household_update(*, household_id: int, user, expected_version: int, data: Mapping, reason: str) -> Household:
-    """Change a household's facts; nothing is written when nothing changes."""
+    """Change a household's facts; nothing is written when nothing changes. A change to the living conditions
+    (:data:`LIVING_CONDITION_FIELDS`) without a reason is refused."""
     household = get_object_or_404(Household.objects.editable_by(user).select_for_update(of=("self",)), pk=household_id)
-    return _update(household, data, HOUSEHOLD_FIELDS, user=user, expected_version=expected_version, reason=reason)
+    _check_version(household, expected_version)
+    decisions.watch_households([household.pk], detail=f"户 {household.number}")
+    decisions.watch_villages([household.village_id])
+    changed = _assign(household, data, HOUSEHOLD_FIELDS)
+    if changed & set(LIVING_CONDITION_FIELDS) and not (reason or "").strip():
+        raise ValidationError({"reason": [REASON_LIVING]})
+    if changed:
+        _save_new_version(household, user=user, reason=(reason or "").strip())
+    return household
 
 
 @transaction.atomic
+@decisions.judged(decisions.Source.MEMBER_JOIN)
 def member_create(*, household_id: int, user, data: Mapping, reason: str) -> Member:
     """Add a member to a household ``user`` may change (an ID number active in another household is refused)."""
     household = get_object_or_404(Household.objects.editable_by(user), pk=household_id)
+    decisions.watch_households([household.pk], detail=f"户 {household.number} 新增成员")
+    decisions.watch_villages([household.village_id])
     return _create(Member(household=household), data, MEMBER_FIELDS, user=user, reason=reason)
 
 
 @transaction.atomic
+@decisions.judged(decisions.Source.MEMBER)
 def member_update(*, member_id: int, user, expected_version: int, data: Mapping, reason: str) -> Member:
     """Change an active member of a household ``user`` may change; nothing is written when nothing changes."""
     members = Member.objects.filter(household__in=Household.objects.editable_by(user), is_active=True)
     member = get_object_or_404(members.select_for_update(of=("self",)), pk=member_id)
+    decisions.watch_households([member.household_id], detail=f"成员 {member.name}")
     return _update(member, data, MEMBER_FIELDS, user=user, expected_version=expected_version, reason=reason)
 
 
 @transaction.atomic
+@decisions.judged(decisions.Source.MEMBER_LEAVE)
 def member_leave(*, member_id: int, user, expected_version: int, reason: str, data: Mapping | None = None) -> Member:
     """A member leaves the register (迁出、死亡或注销): never deleted, marked no longer active, with the reason in
     the history. ``data`` may correct the member's facts in the same step. A member who has left stays so."""
@@ -201,6 +230,8 @@ def member_leave(*, member_id: int, user, expected_version: int, reason: str, da
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REASON_LEAVE})
+    decisions.watch_households([member.household_id], detail=f"成员 {member.name} 不再在册")
+    decisions.watch_villages(Household.objects.filter(pk=member.household_id).values_list("village", flat=True))
     _assign(member, data or {}, MEMBER_FIELDS)
     member.is_active = False
     _save_new_version(member, user=user, reason=f"不再在册：{reason}")
@@ -216,28 +247,37 @@ def income_fingerprint(income: HouseholdIncome) -> str:
 
 
 @transaction.atomic
-def income_create(*, household_id: int, user, year: int, data: Mapping) -> HouseholdIncome:
+@decisions.judged(decisions.Source.INCOME)
+def income_create(*, household_id: int, user, year: int, data: Mapping, reason: str = "") -> HouseholdIncome:
     """Record a household's income for ``year`` (one a household and year; the figures not given are 0).
 
     The household is locked, so that two records of the same year cannot both pass the check."""
     households = Household.objects.editable_by(user).select_for_update(of=("self",))
     household = get_object_or_404(households, pk=household_id)
+    decisions.watch_households([household.pk], year=year, detail=f"户 {household.number} 登记{year}年家庭年收入")
     income = HouseholdIncome(household=household, year=year)
     _assign(income, data, INCOME_FIELDS)
     _clean(income)
+    sign(income, user, (reason or "").strip() or INCOME_CREATED)
     income.save()
     return income
 
 
 @transaction.atomic
-def income_update(*, income_id: int, user, expected: str, data: Mapping) -> HouseholdIncome:
+@decisions.judged(decisions.Source.INCOME)
+def income_update(*, income_id: int, user, expected: str, data: Mapping, reason: str = "") -> HouseholdIncome:
     """Change the figures of a year's income, if they are still those the caller read (``expected`` is their
-    :func:`income_fingerprint`, else IncomeConflict); nothing is written when nothing changes."""
+    :func:`income_fingerprint`, else IncomeConflict); nothing is written when nothing changes. A change needs a
+    ``reason`` (ValidationError on ``reason`` otherwise, nothing changed); it signs the income's history."""
     incomes = HouseholdIncome.objects.filter(household__in=Household.objects.editable_by(user))
     income = get_object_or_404(incomes.select_for_update(of=("self",)), pk=income_id)
     if income_fingerprint(income) != expected:
         raise IncomeConflict(income)
+    decisions.watch_households([income.household_id], year=income.year, detail=f"{income.year}年家庭年收入")
     if _assign(income, data, INCOME_FIELDS):
+        if not (reason or "").strip():
+            raise ValidationError({"reason": [REASON_INCOME]})
         _clean(income)
+        sign(income, user, reason.strip())
         income.save()
     return income

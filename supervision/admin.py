@@ -40,7 +40,7 @@ def rectification_of(finding):
 
 
 @admin.register(Inspection)
-class InspectionAdmin(ViewOnlyMixin, ModelAdmin):
+class InspectionAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "title",
         "kind",
@@ -314,7 +314,7 @@ class RectificationEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
 
 
 @admin.register(Accountability)
-class AccountabilityAdmin(ViewOnlyMixin, ModelAdmin):
+class AccountabilityAdmin(ViewOnlyMixin, HistoryAdmin):
     list_display = (
         "subject",
         "subject_kind",
@@ -342,7 +342,7 @@ class AccountabilityAdmin(ViewOnlyMixin, ModelAdmin):
 
 
 @admin.register(Bulletin)
-class BulletinAdmin(ViewOnlyMixin, ModelAdmin):
+class BulletinAdmin(ViewOnlyMixin, HistoryAdmin):
     class Media:
         css = ADMIN_CSS
 

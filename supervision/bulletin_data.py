@@ -30,7 +30,16 @@ from bazhou.core import access
 from bazhou.core.access import AreaPaths
 from households.models import Member
 from supervision.models import Bulletin, Finding, Organiser, Rectification, rectification_is_overdue
-from tasks.models import Category, Task, days_overdue, is_past_deadline
+from tasks.models import (
+    Category,
+    Task,
+    baseline_overdue_q,
+    days_overdue,
+    is_baseline_overdue_values,
+    is_overdue_values,
+    is_past_deadline,
+    overdue_q,
+)
 from villages.models import District, Township
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +131,8 @@ def build_snapshot(*, district, period_start: datetime.date, as_of: datetime.dat
     counted from those two lists. Dates are ISO strings and labels are stored as text, so the snapshot
     reads the same whatever later changes in the code or the data.
     """
-    tasks = [_task_entry(row, as_of) for row in _overdue_task_rows(district, as_of)]
+    task_rows = list(_overdue_task_rows(district, as_of))
+    tasks = [_task_entry(row, as_of) for row in task_rows if _is_overdue(row, as_of)]
     rectifications = [_rectification_entry(row, as_of) for row in _open_rectification_rows(district, as_of)]
     townships = rank_townships(tasks, rectifications)
     people = rank_people(tasks)
@@ -131,6 +141,8 @@ def build_snapshot(*, district, period_start: datetime.date, as_of: datetime.dat
         "period_start": period_start.isoformat(),
         "totals": {
             "overdue_tasks": len(tasks),
+            # Against the original deadline (原定逾期, 延期完成 included), whatever the current deadline says.
+            "baseline_overdue_tasks": sum(1 for row in task_rows if _is_baseline_overdue(row, as_of)),
             # New in the period: not yet overdue on its first day.
             "new_overdue_tasks": sum(1 for t in tasks if not is_past_deadline(_day(t["deadline"]), period_start)),
             "open_rectifications": len(rectifications),
@@ -155,10 +167,25 @@ def _head_of(household_path: str) -> Subquery:
     return Subquery(heads.values("name")[:1])
 
 
+def _is_overdue(row: dict, as_of: datetime.date) -> bool:
+    return is_overdue_values(status=row["status"], deadline=row["deadline"], is_removed=row["is_removed"], today=as_of)
+
+
+def _is_baseline_overdue(row: dict, as_of: datetime.date) -> bool:
+    return is_baseline_overdue_values(
+        baseline_deadline=row["baseline_deadline"],
+        completed_on=row["completed_on"],
+        is_removed=row["is_removed"],
+        today=as_of,
+    )
+
+
 def _overdue_task_rows(district, as_of):
+    """The rows overdue on ``as_of`` or overdue against their original deadline (one query; the Python twins
+    tell which is which)."""
     return (
         tasks_in(district)
-        .overdue(as_of)
+        .filter(overdue_q(as_of) | baseline_overdue_q(as_of))
         .annotate(head_name=_head_of("household"))
         .order_by("plan__village__township", "plan__village__code", "deadline", "id")
         .values(
@@ -167,6 +194,9 @@ def _overdue_task_rows(district, as_of):
             "category",
             "deadline",
             "deadline_text",
+            "baseline_deadline",
+            "completed_on",
+            "is_removed",
             "status",
             "progress",
             "responsible_unit",
@@ -216,6 +246,8 @@ def _task_entry(row: dict, as_of: datetime.date) -> dict:
         "item": row["item"],
         "deadline": row["deadline"].isoformat(),
         "deadline_text": row["deadline_text"],
+        "baseline_deadline": row["baseline_deadline"].isoformat() if row["baseline_deadline"] else None,
+        "baseline_overdue": _is_baseline_overdue(row, as_of),
         "days_overdue": days_overdue(row["deadline"], as_of),
         "status": str(TASK_STATUS_LABELS.get(row["status"], row["status"])),
         "progress": row["progress"],
@@ -337,6 +369,11 @@ def draft_body(snapshot: dict, *, issuer_name: str) -> str:
     else:
         rects = "督查发现问题均已整改销号"
     paragraphs = [f"截至{cn_date(as_of)}，{tasks}；{rects}。"]
+    if baseline := totals.get("baseline_overdue_tasks"):
+        paragraphs.append(
+            f"按原定完成时限计，全区施工图任务原定逾期（含延期完成）{baseline}项，"
+            "其中完成时限经变更的任务仍按原定时限计算。"
+        )
     worst = [t for t in snapshot["townships"] if t["total"]][:3]
     if worst:
         names = "、".join(

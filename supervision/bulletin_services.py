@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from bazhou.core import access, clock
+from bazhou.core.services import sign
 from supervision.bulletin_data import (
     build_snapshot,
     cn_date,
@@ -98,6 +99,7 @@ def bulletin_generate(
         state=Bulletin.State.DRAFT,
         created_by=user,
     )
+    sign(bulletin, user, "生成通报草稿")
     return _insert_with_next_number(bulletin)
 
 
@@ -155,6 +157,7 @@ def bulletin_update_draft(
         errors = {**error.message_dict, **errors}
     if errors:
         raise ValidationError(errors)
+    sign(bulletin, user, "修改通报草稿")
     bulletin.save(update_fields=["title", "issuer", "issued_on", "body"])
     return bulletin
 
@@ -170,6 +173,7 @@ def bulletin_publish_draft(*, bulletin_id: int, user, expected: str) -> Bulletin
     bulletin.state = Bulletin.State.PUBLISHED
     bulletin.published_by = user
     bulletin.published_at = timezone.now()
+    sign(bulletin, user, "发布通报")
     bulletin.save(update_fields=["state", "published_by", "published_at"])
     return bulletin
 

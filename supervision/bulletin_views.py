@@ -27,6 +27,7 @@ from supervision.bulletin_services import (
 )
 from supervision.exports import bulletin_xlsx_response, log_bulletin_export
 from supervision.forms import BulletinCreateForm, BulletinEditForm
+from supervision.history import bulletin_timeline
 from supervision.models import Bulletin, Organiser
 from tasks.forms import add_service_errors
 
@@ -123,6 +124,8 @@ def bulletin_detail(request, pk):
         "form": form,
         "expected": fingerprint(bulletin),
         "conflict": EDITED_MEANWHILE if conflict else "",
+        # Drafts are their writers' business: the history (drafts included) is shown to those who may edit them.
+        "history": bulletin_timeline(bulletin.pk) if editor else None,
     }
     status = 409 if conflict else 200
     return render(request, "supervision/bulletin_detail.html", context, status=status)

@@ -21,7 +21,7 @@ from supervision.bulletin_data import districts_for_bulletins
 from supervision.bulletin_services import CHOOSE_DISTRICT, fingerprint
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Organiser, Rectification
 from tasks.forms import EvidenceUploadForm, StyledForm, VersionForm
-from tasks.models import Category, Task, overdue_by_at_least_q
+from tasks.models import Category, Task, baseline_overdue_q, overdue_by_at_least_q
 from villages.forms import ALL, FilterForm, choice_filter, label
 from villages.models import District, Township, Village
 
@@ -85,10 +85,14 @@ class QueueFilterForm(FilterForm):
         max_value=3650,
         error_messages={"min_value": "逾期天数不能为负数。", "max_value": "逾期天数最多 3650 天。"},
     )
+    baseline_overdue = forms.BooleanField(
+        label="只看原定逾期", required=False, help_text="按原定完成时限已逾期（或延期完成）的任务，不论时限是否已变更。"
+    )
     sort = forms.ChoiceField(label="排序", choices=[(k, v[0]) for k, v in services.QUEUE_SORTS.items()], required=False)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
+        self.fields["baseline_overdue"].widget.attrs["class"] = "form-check-input"
         self.fields["township"].queryset = Township.objects.visible_to(user)
         self.fields["village"].queryset = village_choices(user)
         self.fields["days"].widget.attrs["placeholder"] = str(self.days_default())
@@ -117,6 +121,8 @@ class QueueFilterForm(FilterForm):
             queryset = queryset.filter(responsible_person__icontains=person)
         if min_days := self.value("min_days_overdue"):
             queryset = queryset.filter(overdue_by_at_least_q(today, min_days))
+        if self.value("baseline_overdue"):
+            queryset = queryset.filter(baseline_overdue_q(today))
         return queryset
 
     def ordering(self) -> tuple[str, ...]:

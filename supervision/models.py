@@ -80,6 +80,7 @@ class Inspection(models.Model):
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now, editable=False)
 
     objects = InspectionQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at"])
 
     class Meta:
         verbose_name = _("督查")
@@ -401,6 +402,8 @@ class Accountability(models.Model):
     document_number = models.CharField(_("文号"), max_length=100, blank=True)
     note = models.TextField(_("备注"), blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("责任追究")
         verbose_name_plural = _("责任追究")
@@ -469,6 +472,8 @@ class Bulletin(models.Model):
     created_at = models.DateTimeField(_("起草时间"), default=timezone.now, editable=False)
 
     objects = BulletinQuerySet.as_manager()
+    # The snapshot is the generated content itself (kept whole on the bulletin); the history tracks the rest.
+    history = HistoricalRecords(excluded_fields=["created_at", "snapshot"])
 
     class Meta:
         verbose_name = _("通报")

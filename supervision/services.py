@@ -114,7 +114,7 @@ def default_deadline(found_on: datetime.date) -> datetime.date:
 # Reads: the review queue
 # ---------------------------------------------------------------------------------------------
 
-QUEUE_VIEWS = {"overdue": "已逾期", "due": "即将到期", "stale": "长期未更新"}
+QUEUE_VIEWS = {"overdue": "已逾期", "baseline": "原定逾期", "due": "即将到期", "stale": "长期未更新"}
 QUEUE_SORTS = {
     "days": ("逾期天数（多→少）", ("deadline", "id")),
     "deadline": ("完成时限（晚→早）", ("-deadline", "id")),
@@ -126,7 +126,8 @@ RANKING_SIZE = 10
 
 def queue_rows(*, user, today: datetime.date, view: str = "overdue", days: int | None = None) -> QuerySet:
     """The plan rows a supervisor reviews, of the user's area: past the deadline and not complete
-    (``overdue``), due within ``days`` days (``due``), or without progress for ``days`` days (``stale``)."""
+    (``overdue``), past the original deadline and not completed by it, whatever the current deadline
+    (``baseline``, 原定逾期), due within ``days`` days (``due``), or without progress for ``days`` days (``stale``)."""
     if not access.may_supervise(user):
         raise Http404("只有督查人员和区级管理员可以查看督办清单。")
     rows = Task.objects.visible_to(user)
@@ -134,6 +135,8 @@ def queue_rows(*, user, today: datetime.date, view: str = "overdue", days: int |
         return rows.due_within(today, days)
     if view == "stale":
         return rows.stale(today, days)
+    if view == "baseline":
+        return rows.baseline_overdue(today)
     return rows.overdue(today)
 
 
@@ -224,6 +227,7 @@ def inspection_create(
     inspection = Inspection(district=district, created_by=user, **data)
     collect_errors(errors, inspection.full_clean)
     raise_if(errors)
+    sign(inspection, user, "录入督查")
     inspection.save()
     inspection.townships.set(townships)
     inspection.villages.set(villages)
@@ -364,7 +368,7 @@ def rectification_recheck(
 def accountability_add(*, finding_id: int, user, data: Mapping) -> Accountability:
     """Record a measure taken against a person or unit for a finding (责任追究).
 
-    Accountability rows keep no history of their own, so the finding's history records who added it.
+    The record's own history and the finding's both say who added it.
     """
     _require_supervisor(user)
     finding = get_object_or_404(Finding.objects.visible_to(user).select_for_update(of=("self",)), pk=finding_id)
@@ -375,6 +379,7 @@ def accountability_add(*, finding_id: int, user, data: Mapping) -> Accountabilit
         add_error(errors, "decided_on", "决定日期不能晚于今天。")
     collect_errors(errors, record.full_clean)
     raise_if(errors)
+    sign(record, user, "录入责任追究")
     record.save()
     sign(finding, user, f"责任追究：{record.subject} {record.get_measure_display()}")
     finding.save()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from supervision import bulletin_views, exports, views
+from supervision import bulletin_views, decision_views, exports, views
 
 app_name = "supervision"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("findings/<int:pk>/recheck/", views.finding_recheck, name="finding_recheck"),
     path("findings/<int:pk>/accountability/", views.finding_accountability, name="finding_accountability"),
     path("findings/<int:pk>/evidence/<int:evidence_id>/", views.finding_evidence, name="finding_evidence"),
+    path("decision-alerts/", decision_views.decision_alert_list, name="decision_alerts"),
     path("bulletins/", bulletin_views.bulletin_list, name="bulletins"),
     path("bulletins/new/", bulletin_views.bulletin_create, name="bulletin_create"),
     path("bulletins/<int:pk>/", bulletin_views.bulletin_detail, name="bulletin"),

@@ -42,6 +42,7 @@ from supervision.forms import (
     QueueFilterForm,
     RecheckForm,
 )
+from supervision.history import inspection_timeline
 from supervision.models import Finding, Inspection, Rectification, RectificationEvidence
 from tasks.forms import VersionForm
 from tasks.models import Task, days_overdue
@@ -81,6 +82,7 @@ def review_queue(request):
     page_obj = page_of(request, rows.select_related("plan__village__township", "household").order_by(*form.ordering()))
     for task in page_obj:
         task.overdue = task.is_overdue(today)
+        task.baseline_overdue = task.is_baseline_overdue(today)
         task.days_overdue = days_overdue(task.deadline, today)
         task.days_left = max(-task.days_overdue, 0)
     context = {
@@ -173,6 +175,7 @@ def inspection_detail(request, pk):
         "labels": labels(Inspection),
         "can_file": access.may_supervise(user),
         "today": today,
+        "history": inspection_timeline(inspection.pk),
     }
     return render(request, "supervision/inspection_detail.html", context)
 

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from bazhou.core import clock
 from bazhou.core.access import AreaPaths
 from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
-from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import ChangeRequest, ChangeRequestEvidence, FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 
 TASK_AREA = AreaPaths(
     district="task__plan__village__township__district",
@@ -355,3 +355,38 @@ class ProgressEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
     @admin.display(description="村", ordering="update__task__plan__village__name")
     def village(self, obj):
         return obj.update.task.plan.village
+
+
+# ---------------------------------------------------------------------------------------------
+# Change requests (变更申请): asked, approved, rejected and withdrawn on the pages (tasks.changes); read here.
+# ---------------------------------------------------------------------------------------------
+
+CHANGE_AREA = AreaPaths(
+    district="plan__village__township__district", township="plan__village__township", village="plan__village"
+)
+
+
+class ChangeRequestEvidenceInline(ViewOnlyMixin, EvidenceInlineMixin, admin.TabularInline):
+    model = ChangeRequestEvidence
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ViewOnlyMixin, HistoryAdmin):
+    list_display = ("__str__", "plan", "task", "kind", "reason_category", "state", "requested_by", "requested_at")
+    list_filter = ("state", "kind", "reason_category", "plan__village__township")
+    list_select_related = ("plan__village", "task", "requested_by")
+    search_fields = ("reason", "task__item", "plan__village__name")
+    autocomplete_fields = ("plan", "task", "requested_by", "decided_by")
+    ordering = ("-requested_at", "-id")
+    inlines = (ChangeRequestEvidenceInline,)
+    area_paths = CHANGE_AREA
+    history_list_display = ("state",)
+
+
+@admin.register(ChangeRequestEvidence)
+class ChangeRequestEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
+    list_display = ("original_name", "request", "content_type", "size_display", "uploaded_by", "uploaded_at")
+    list_select_related = ("request__plan__village", "request__task", "uploaded_by")
+    search_fields = ("original_name", "request__reason")
+    autocomplete_fields = ("request",)
+    area_paths = CHANGE_AREA.prefixed("request")

@@ -17,13 +17,18 @@ the plan list one, the progress list two (the reports; their evidence files).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import OuterRef, Subquery
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from bazhou.core import access, clock
@@ -36,7 +41,18 @@ from households.models import Household
 from tasks import services
 from tasks.figures import per_plan_figures
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
-from tasks.models import Category, FundLine, FundSource, Plan, ProgressEvidence, ProgressUpdate, Task, overdue_q
+from tasks.models import (
+    Category,
+    ChangeRequest,
+    FundLine,
+    FundSource,
+    Plan,
+    ProgressEvidence,
+    ProgressUpdate,
+    Task,
+    baseline_overdue_q,
+    overdue_q,
+)
 from tasks.views import task_timeline
 from villages.models import Village
 
@@ -92,6 +108,12 @@ class TaskSerializer(serializers.ModelSerializer):
     overdue = Overdue(help_text="已逾期：过了完成时限仍未完成（按系统的“今天”）")
     fund_lines = serializers.SerializerMethodField(help_text="资金来源明细（万元）；合计等于计划资金")
     responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
+    baseline_overdue = serializers.SerializerMethodField(
+        help_text="原定逾期：按原定完成时限已逾期或延期完成（不论时限是否已变更；草稿施工图的任务为 false）"
+    )
+    pending_change_request = serializers.IntegerField(
+        read_only=True, allow_null=True, default=None, help_text="待审批的变更申请 id；没有时为 null"
+    )
 
     class Meta:
         model = Task
@@ -115,6 +137,11 @@ class TaskSerializer(serializers.ModelSerializer):
             "unit",
             "deadline",
             "deadline_text",
+            "baseline_deadline",
+            "baseline_planned_funds",
+            "baseline_quantity",
+            "change_count",
+            "pending_change_request",
             "planned_funds",
             "invested_funds",
             "fund_lines",
@@ -128,6 +155,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed_on",
             "last_progress_on",
             "overdue",
+            "baseline_overdue",
             "is_removed",
             "removed_reason",
             "version",
@@ -142,6 +170,9 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_plan_type_display(self, task) -> str:
         return PLAN_TYPES[self.get_plan_type(task)]
+
+    def get_baseline_overdue(self, task) -> bool:
+        return task.is_baseline_overdue(self.context["today"])
 
     @extend_schema_field(FundLineSerializer(many=True))
     def get_fund_lines(self, task) -> list[dict]:
@@ -362,6 +393,9 @@ class TaskFilter(filters.FilterSet):
     category = filters.MultipleChoiceFilter(choices=Category.choices, label="类别（可多选）")
     deadline = filters.DateFromToRangeFilter(label="完成时限：deadline_after 起、deadline_before 止（含当天）")
     overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看已逾期的；false：只看未逾期的")
+    baseline_overdue = filters.BooleanFilter(
+        method="filter_baseline_overdue", label="true：只看原定逾期（按原定完成时限逾期或延期完成）的；false：其余"
+    )
     due_within = IntegerFilter(
         method="filter_due_within", min_value=1, max_value=3650, label="N 天内到期且未完成的（1–3650）"
     )
@@ -394,6 +428,10 @@ class TaskFilter(filters.FilterSet):
         overdue = overdue_q(self.today)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
+    def filter_baseline_overdue(self, queryset, name, value):
+        late = baseline_overdue_q(self.today)
+        return queryset.filter(late) if value else queryset.exclude(late)
+
     def filter_due_within(self, queryset, name, value):
         return queryset.due_within(self.today, value)
 
@@ -402,6 +440,11 @@ class TaskFilter(filters.FilterSet):
 
     def filter_removed(self, queryset, name, value):
         return queryset.filter(is_removed=value)
+
+
+def pending_request_of_row() -> Subquery:
+    """The id of the row's pending change request, or null (a subquery: no query per row)."""
+    return Subquery(ChangeRequest.objects.filter(task=OuterRef("pk")).pending().order_by().values("pk")[:1])
 
 
 class PlanFilter(filters.FilterSet):
@@ -485,15 +528,17 @@ class TaskViewSet(ApiViewSet):
             Task.objects.visible_to(self.request.user)
             .select_related("plan__village__township", "household")
             .prefetch_related("fund_lines")
+            .annotate(pending_change_request=pending_request_of_row())
         )
 
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
     def create(self, request):
         require(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         serializer = self.valid_input(TaskWriteSerializer, creating=True)
-        task = services.task_create(
-            plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
-        )
+        with change_request_needed():
+            task = services.task_create(
+                plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
+            )
         return self.created(task)
 
     @changes("修改一行任务的全部字段（If-Match 必填）", request=TaskWriteSerializer, response=TaskSerializer)
@@ -507,7 +552,8 @@ class TaskViewSet(ApiViewSet):
     def _update(self, request, *, partial: bool):
         task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         arguments = self.valid_input(TaskWriteSerializer, creating=False, partial=partial).service_arguments()
-        return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
+        with change_request_needed():
+            return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
 
     @changes(
         "标记完成：状态“已完成”、进度 100%、完成日期为今天（If-Match 必填）", request=None, response=TaskSerializer
@@ -522,7 +568,8 @@ class TaskViewSet(ApiViewSet):
     def remove(self, request, pk=None):
         task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
         reason = self.valid_input(RemoveSerializer).validated_data["reason"]
-        return self.changed(task, services.task_remove, task_id=task.pk, expected_version=version, reason=reason)
+        with change_request_needed():
+            return self.changed(task, services.task_remove, task_id=task.pk, expected_version=version, reason=reason)
 
     @changes(
         "填报进度，可附照片或 PDF（multipart/form-data 的 files；If-Match 必填）",
@@ -564,6 +611,36 @@ class TaskViewSet(ApiViewSet):
 
     def _with_etag(self, body, etag, code):
         return Response(body, status=code, headers={"ETag": etag} if etag else None)
+
+
+# An approved plan's plan fields change only by an approved change request: the API says where to ask.
+CHANGE_REQUEST_NEEDED = (
+    "施工图已批准：项目、类别、数量、单位、完成时限、计划资金、资金来源、责任单位和责任人只能通过变更申请修改；"
+    "新增或撤销任务也是如此，批准后生效。请提交变更申请：POST /api/v1/change-requests/（修改、撤销：task、"
+    "task_version；新增：plan、kind=add；以及 changes、reason_category、reason）。"
+    "进度、状态、已投入资金、完成日期和联系电话仍可直接修改。"
+)
+CHANGE_REQUEST_MESSAGES = {services.APPROVED_CHANGE, services.APPROVED_NEW, services.APPROVED_REMOVE}
+
+
+class ChangeRequestRequired(APIException):
+    """409: the row is on an approved plan; the change has to be asked for (``/api/v1/change-requests/``)."""
+
+    status_code = 409
+    default_detail = CHANGE_REQUEST_NEEDED
+    default_code = "change_request_required"
+
+
+@contextmanager
+def change_request_needed():
+    """A service's refusal of a direct change to an approved plan as 409 naming the change-request endpoint."""
+    try:
+        yield
+    except DjangoValidationError as e:
+        messages = set(getattr(e, "message_dict", {}).get(NON_FIELD_ERRORS, []))
+        if messages & CHANGE_REQUEST_MESSAGES:
+            raise ChangeRequestRequired() from None
+        raise
 
 
 @documented("施工图", list="进度填报记录（含佐证材料）", retrieve="一次进度填报")

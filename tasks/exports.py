@@ -45,6 +45,7 @@ SOURCE_SHORT = {
 SOURCES = list(FundSource.values)
 FUNDS_GROUP = "计划资金（万元）"
 KEY_GROUP = "导入用，请勿修改"
+BASELINE_GROUP = "原定与变更"
 CATEGORY_LABELS = {value: str(label) for value, label in Category.choices}
 STATUS_LABELS = {value: str(label) for value, label in Task.Status.choices}
 
@@ -71,6 +72,10 @@ COLUMNS = [
     Column("progress", "进度（%）", 7, "int", group="完成情况"),
     Column("completed_on", "完成日期", 11, "date", group="完成情况"),
     Column("overdue", "是否逾期", 6, "flag", group="完成情况"),
+    # The approved baseline beside the current deadline (empty while the plan is a draft), and how many approved
+    # change requests moved the row. Computed, not read by the import.
+    Column("baseline_deadline", "原定完成时限", 11, "date", group=BASELINE_GROUP),
+    Column("change_count", "变更次数", 6, "int", group=BASELINE_GROUP),
     Column("id", "编号", 8, "key", group=KEY_GROUP, key_column=True),
     Column("version", "版本", 6, "key", group=KEY_GROUP, key_column=True),
 ]
@@ -138,6 +143,8 @@ TASK_FIELDS = (
     "quantity",
     "unit",
     "deadline",
+    "baseline_deadline",
+    "change_count",
     "planned_funds",
     "invested_funds",
     "responsible_unit",
@@ -202,6 +209,8 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
         quantity,
         unit,
         deadline,
+        baseline_deadline,
+        change_count,
         planned,
         invested,
         r_unit,
@@ -239,6 +248,9 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
             "quantity": quantity,
             "unit": unit,
             "deadline": deadline,
+            # The approved baseline (empty while the plan is a draft) and how many approved changes moved the row.
+            "baseline_deadline": baseline_deadline,
+            "change_count": change_count,
             "planned_funds": planned,
             **{f"fund_{source}": amount for source, amount in funds.items()},
             "invested_funds": invested,
@@ -350,7 +362,7 @@ INSTRUCTIONS = [
     "计划资金：单位万元，最多 4 位小数（即精确到元）。填写资金来源时，各来源之和须等于合计。",
     "已投入资金：单位万元，不能超过计划资金。",
     "进度（%）：0–100 的整数；未启动的任务进度为 0。",
-    "是否逾期、小计、合计、总计各行：由系统计算，导入时不读取。",
+    "是否逾期、原定完成时限、变更次数、小计、合计、总计各行：由系统计算，导入时不读取。",
     "",
     "三、编号和版本（修改已有任务）",
     "1. 导出的施工图最右两列“编号”“版本”是系统用来找到每一行的，请勿修改；新增任务这两列留空。",

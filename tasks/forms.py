@@ -97,6 +97,12 @@ class TaskForm(StyledForm, forms.ModelForm):
         widget=forms.NumberInput(attrs={"min": "0", "max": "100", "inputmode": "numeric"}),
     )
 
+    # Duplicate projects (避免重复): a warning the person confirms, never a refusal. The ids of the rows the warning
+    # showed come back with the confirmation; a row that became a duplicate since (a second submit of the same form)
+    # is warned about again, so submitting twice never saves twice.
+    confirm_duplicate = forms.BooleanField(label="已核对，不是重复，仍然保存", required=False)
+    duplicates_seen = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+
     class Meta:
         model = Task
         fields = list(TASK_FIELDS)
@@ -112,6 +118,8 @@ class TaskForm(StyledForm, forms.ModelForm):
     def __init__(self, *args, plan, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
+        self.duplicates: list[Task] = []
+        self.duplicate_ids = ""
         if "household" in self.fields:
             self.fields["household"].queryset = Household.objects.filter(village_id=plan.village_id).order_by("number")
             self.fields["household"].empty_label = "（一村一案：村级任务）"
@@ -132,6 +140,35 @@ class TaskForm(StyledForm, forms.ModelForm):
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.cleaned_data}
+
+    def duplicates_to_confirm(self) -> list[Task]:
+        """The live rows of the plan's year that are the same item as this one (``Task.objects.duplicates_of``) and
+        that the person has not yet confirmed; also kept on ``self.duplicates`` for the warning. An edit that keeps
+        the row's category, item and household asks nothing (the row was accepted as it is)."""
+        data = self.cleaned_data
+        household = data.get("household") if "household" in self.fields else self.instance.household
+        category = data.get("category", self.instance.category)
+        item = data.get("item", self.instance.item)
+        if self.instance.pk and (
+            category == self.instance.category
+            and item == self.instance.item
+            and (household.pk if household else None) == self.instance.household_id
+        ):
+            return []
+        found = Task.objects.duplicates_of(
+            year=self.plan.year,
+            village_id=self.plan.village_id,
+            household_id=household.pk if household else None,
+            category=category,
+            item=item,
+            exclude_pk=self.instance.pk,
+        )
+        seen = {int(part) for part in data.get("duplicates_seen", "").split(",") if part.strip().isdigit()}
+        if not found or (data.get("confirm_duplicate") and {task.pk for task in found} <= seen):
+            return []
+        self.duplicates = found
+        self.duplicate_ids = ",".join(str(task.pk) for task in found)
+        return found
 
 
 class InlineTaskForm(TaskForm):

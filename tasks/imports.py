@@ -5,8 +5,8 @@ Which row is which: a row with 编号 is the plan row of that id, changed only i
 its 版本 is still the one in the file (otherwise it is a conflict, never overwritten); a row without 编号 is new,
 in the plan of its village (its 村 and 乡镇, or its household's village) for the chosen year, a draft plan being
 opened where the village has none. Re-importing an exported table therefore updates rows instead of duplicating
-them, and a table nobody edited changes nothing. Subtotal, total and empty rows are skipped; 序号, 户主 and 是否逾期
-are not read.
+them, and a table nobody edited changes nothing. Subtotal, total and empty rows are skipped; 序号, 户主, 是否逾期,
+原定完成时限 and 变更次数 are not read.
 
 :func:`preview_plan_import` reads and checks everything without writing (the rules of ``tasks.services``, checked
 in Python with :func:`tasks.services.task_check`: a fixed number of queries however many rows).
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 
 from bazhou.core.templatetags.bazhou import wan
 from bazhou.core.xlsx.importing import (
@@ -48,6 +49,7 @@ from bazhou.core.xlsx.reader import (
     read_sheet,
 )
 from households.models import Household
+from tasks import changes as change_services
 from tasks import services
 from tasks.exports import (
     CATEGORY_LABELS,
@@ -60,11 +62,23 @@ from tasks.exports import (
     STATUS_LABELS,
     is_summary_label,
 )
-from tasks.models import FundLine, FundSource, Plan, Task
+from tasks.models import (
+    PLAN_FIELDS,
+    ChangeRequest,
+    FundLine,
+    FundSource,
+    Plan,
+    Task,
+    duplicate_groups,
+    item_key,
+    live_q,
+)
 from villages.models import Village
 
 # Header texts the import knows: the one table's own, and a few a hand-made table may use.
-KNOWN = {c.header: c.key for c in COLUMNS if c.key not in ("seq", "head", "overdue")}
+# Not read: what the system computes or keeps (the baseline changes only by plan approval, the count by requests).
+NOT_READ = ("seq", "head", "overdue", "baseline_deadline", "change_count")
+KNOWN = {c.header: c.key for c in COLUMNS if c.key not in NOT_READ}
 KNOWN.update({str(label): f"fund_{value}" for value, label in FundSource.choices})
 KNOWN.update(
     {
@@ -83,6 +97,11 @@ CATEGORY_VALUES = {label: value for value, label in CATEGORY_LABELS.items()}
 STATUS_VALUES = {label: value for value, label in STATUS_LABELS.items()}
 SIMPLE_TEXT = ("item", "unit", "responsible_unit", "responsible_person", "responsible_phone")
 NOT_YOURS = "编号为 {id} 的任务不存在，或不在您可以修改的范围内。"
+# An approved plan: its rows' plan changes and new rows become change requests (tasks.changes), applied when approved.
+REQUESTS_NOTE = (
+    "已批准的施工图：以下修改将提交为变更申请，批准后生效（标有“变更申请”的行）。进度、状态等其余内容直接导入。"
+)
+REQUEST_MARK = "〔变更申请〕"
 
 
 @dataclass
@@ -92,6 +111,7 @@ class _Create:
     plan: Plan | None  # None: the village has no plan of the year yet; confirming opens one
     data: dict
     lines: list[dict] | None
+    requested: bool = False  # an approved plan: a change request to add the row, not the row
 
 
 @dataclass
@@ -103,6 +123,7 @@ class _Update:
     lines: list[dict] | None
     fields: set[str]
     lines_changed: bool
+    requested: bool = False  # an approved plan: the plan fields go to a change request, the rest are written
 
 
 @dataclass
@@ -134,6 +155,18 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
     opened: dict[int, Plan] = {}
     rows = []
     for op in plan.creates:
+        if op.requested:
+            change_services.change_request_create(
+                user=user,
+                plan=op.plan,
+                kind=ChangeRequest.Kind.ADD,
+                # A new row starts not started: its progress is reported once it is approved.
+                changes={name: value for name, value in op.data.items() if name in PLAN_FIELDS},
+                fund_lines=op.lines,
+                reason_category=ChangeRequest.ReasonCategory.OTHER,
+                reason=reason,
+            )
+            continue
         target = op.plan
         if target is None:
             if op.village.pk not in opened:
@@ -142,6 +175,9 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
         rows.append((target, op.data, op.lines))
     services.task_create_many(user=user, rows=rows, reason=reason)
     for op in plan.updates:
+        if op.requested:
+            _request_and_write_facts(op, user=user, reason=reason)
+            continue
         services.task_update(
             task_id=op.task_id,
             user=user,
@@ -151,6 +187,24 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
             reason=reason,
         )
     return preview
+
+
+def _request_and_write_facts(op: _Update, *, user, reason: str) -> None:
+    """A row of an approved plan: its plan fields (and fund lines) as a change request, the other fields (progress,
+    status, invested funds, completion, phone) written directly, as the pages do."""
+    plan_changes = {name: value for name, value in op.data.items() if name in PLAN_FIELDS}
+    change_services.change_request_create(
+        user=user,
+        task=op.task_id,
+        changes=plan_changes,
+        fund_lines=op.lines if op.lines_changed else None,
+        reason_category=ChangeRequest.ReasonCategory.OTHER,
+        reason=reason,
+        expected_version=op.version,
+    )
+    facts = {name: value for name, value in op.data.items() if name not in PLAN_FIELDS}
+    if op.fields - set(PLAN_FIELDS):
+        services.task_update(task_id=op.task_id, user=user, expected_version=op.version, data=facts, reason=reason)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +223,7 @@ class _Context:
     villages: dict[tuple[str, str], list[Village]]
     villages_by_id: dict[int, Village]
     plans: dict[int, Plan]
+    pending: set[int] = field(default_factory=set)  # rows with a change request waiting for a decision
 
 
 def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = False) -> _Plan:
@@ -198,6 +253,7 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
         else:
             _check_create(row, context, result)
         preview.problems.extend(row.problems)
+    preview.warnings = _duplicate_warnings(result, context)
     preview.notes = sorted(
         {
             f"{op.village.township.name}{op.village.name}还没有{year}年施工图：确认后新建（草稿）。"
@@ -205,8 +261,13 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
             if op.plan is None
         }
     )
+    requested_rows = sorted(op.row for op in [*result.creates, *result.updates] if op.requested)
+    if requested_rows:
+        preview.notes.insert(0, REQUESTS_NOTE)
     preview.fingerprint = digest(
         {
+            # Which rows become change requests (the plan approved after the preview changes the fingerprint).
+            **({"requests": requested_rows} if requested_rows else {}),
             "creates": [
                 (op.row, op.village.pk, op.plan.pk if op.plan else None, op.data, op.lines) for op in result.creates
             ],
@@ -340,7 +401,12 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
         households.update((h.number, h) for h in Household.objects.editable_by(user).filter(number__in=chunk))
     villages = list(Village.objects.editable_by(user).select_related("township"))
     plans = {p.village_id: p for p in Plan.objects.editable_by(user).filter(year=year)}
-    return _Context(year, tasks, lines, households, villages_by_name(villages), {v.pk: v for v in villages}, plans)
+    pending = set()
+    for chunk in chunks(sorted(t.pk for t in tasks.values() if t.plan.is_approved)):
+        pending.update(ChangeRequest.objects.pending().filter(task_id__in=chunk).values_list("task_id", flat=True))
+    return _Context(
+        year, tasks, lines, households, villages_by_name(villages), {v.pk: v for v in villages}, plans, pending
+    )
 
 
 def _by_id(queryset, ids: set) -> dict:
@@ -391,11 +457,22 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
             return
         data["household"] = household
     current = context.lines.get(task.pk, {})
+    approved = task.plan.is_approved
     check = services.task_check(
-        task=_copy(task), data=data, fund_lines=row.lines_for(current), current_lines=current, reason="导入"
+        task=_copy(task),
+        data=data,
+        fund_lines=row.lines_for(current),
+        current_lines=current,
+        reason="导入",
+        via_request=approved,
     )
     if not check.changed and not check.lines_changed:
         result.preview.unchanged += 1
+        return
+    # On an approved plan the plan fields change by a change request (approved later); the rest directly.
+    requested = approved and bool(check.changed & set(PLAN_FIELDS) or check.lines_changed)
+    if requested and task.pk in context.pending:
+        row.problem("id", f"编号为 {row.id} 的任务已有一项待审批的变更申请，请等待审批或先撤回后再导入修改。")
         return
     if row.version != task.version:
         row.problem(
@@ -415,11 +492,21 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
         for source in SOURCES:
             if before.get(source) != after.get(source):
                 fields.append((SOURCE_SHORT[source], _money(before.get(source)), _money(after.get(source))))
+    label = _label(village, task.household, check.task.item)
     result.preview.changes.append(
-        RowChange(row.number, "update", str(task.pk), _label(village, task.household, check.task.item), fields)
+        RowChange(row.number, "update", str(task.pk), f"{REQUEST_MARK}{label}" if requested else label, fields)
     )
     result.updates.append(
-        _Update(row.number, task.pk, task.version, data, row.lines_for(current), check.changed, check.lines_changed)
+        _Update(
+            row.number,
+            task.pk,
+            task.version,
+            data,
+            row.lines_for(current),
+            check.changed,
+            check.lines_changed,
+            requested=requested,
+        )
     )
 
 
@@ -442,12 +529,14 @@ def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
             return
     plan = context.plans.get(village.pk)
     data = {"status": Task.Status.NOT_STARTED, **row.values, "household": household}
+    requested = plan is not None and plan.is_approved
     check = services.task_check(
         task=Task(plan=plan or Plan(village=village, year=context.year)),
         data=data,
         fund_lines=row.lines_for({}),
         current_lines={},
         reason="导入",
+        via_request=requested,
     )
     if row.report(check.errors):
         return
@@ -457,8 +546,74 @@ def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
         for name in in_column_order(data, ORDER)
         if getattr(new, name) not in (None, "")
     ]
-    result.preview.changes.append(RowChange(row.number, "create", "", _label(village, household, new.item), fields))
-    result.creates.append(_Create(row.number, village, plan, data, row.lines_for({})))
+    label = _label(village, household, new.item)
+    result.preview.changes.append(
+        RowChange(row.number, "create", "", f"{REQUEST_MARK}{label}" if requested else label, fields)
+    )
+    result.creates.append(_Create(row.number, village, plan, data, row.lines_for({}), requested=requested))
+
+
+def _duplicate_warnings(result: _Plan, context: _Context) -> list[Problem]:
+    """Rows of the upload that are the same item as a live row of the year, or as another row of the upload, in the
+    same village (or household): warnings that do not block (``tasks.models.duplicate_groups``). One query (per
+    chunk of villages) for the rows already there."""
+    file_rows = []
+    for op in result.creates:
+        household = op.data.get("household")
+        file_rows.append(
+            {
+                "row": op.row,
+                "id": None,
+                "year": context.year,
+                "village_id": op.village.pk,
+                "household_id": household.pk if household else None,
+                "category": op.data.get("category"),
+                "item": op.data.get("item", ""),
+            }
+        )
+    for op in result.updates:
+        task = context.tasks[op.task_id]
+        household = op.data.get("household", task.household)
+        file_rows.append(
+            {
+                "row": op.row,
+                "id": task.pk,
+                "year": context.year,
+                "village_id": task.plan.village_id,
+                "household_id": household.pk if household else None,
+                "category": op.data.get("category") or task.category,
+                "item": op.data.get("item") or task.item,
+            }
+        )
+    if not file_rows:
+        return []
+    updated = {r["id"] for r in file_rows if r["id"] is not None}  # these rows are in the upload as they will be
+    keys = sorted({item_key(r["item"]) for r in file_rows} - {""})
+    same_names = {"item_key__in": keys} if len(keys) <= 1000 else {}  # few names: ask only for them
+    existing = []
+    for chunk in chunks(sorted({r["village_id"] for r in file_rows})):
+        rows = Task.objects.filter(live_q(), plan__year=context.year, plan__village_id__in=chunk, **same_names)
+        existing.extend(
+            row
+            for row in rows.values(
+                "id", "item", "category", "household_id", year=F("plan__year"), village_id=F("plan__village_id")
+            )
+            if row["id"] not in updated
+        )
+    warnings = []
+    for group in duplicate_groups([*existing, *file_rows]):
+        for row in group:
+            if row.get("row") is None:
+                continue
+            there = "、".join(f"编号 {o['id']}“{o['item']}”" for o in group if o is not row and o.get("row") is None)
+            here = "、".join(f"第 {o['row']} 行“{o['item']}”" for o in group if o is not row and o.get("row"))
+            said = [
+                f"本村（户）本年度已有同类同名任务：{there}" if there else "",
+                f"与本表{here}同类同名" if here else "",
+            ]
+            message = "；".join(part for part in said if part)
+            warnings.append(Problem(row["row"], "", "", f"{message}。确认导入仍会保存此行，请核对是否重复。"))
+    return sorted(warnings, key=lambda p: p.row)
 
 
 def _copy(task: Task) -> Task:

@@ -1,16 +1,19 @@
 """The plan table (施工图): one plan per village and year, one row per task, fund-source lines, progress."""
 
 import datetime
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Window
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.core.access import AreaPaths, area_q
+from bazhou.core.access import AreaPaths, area_q, may_decide_change_requests
 from bazhou.core.constraints import at_most, check, not_negative, unique
 from households.models import Household
 from villages.models import YEAR_VALIDATORS, Village
@@ -179,6 +182,30 @@ def is_overdue_values(*, status: str, deadline: datetime.date, is_removed: bool,
     return not is_removed and not is_done_status(status) and is_past_deadline(deadline, today)
 
 
+def baseline_overdue_q(today: datetime.date, prefix: str = "") -> Q:
+    """Overdue against the original deadline (原定逾期 / 延期完成) on ``today``: live, the approved baseline deadline
+    (原定完成时限) is before ``today`` and the row was not completed by it (not completed, or completed after it),
+    whatever its current deadline says. A row of a draft plan (no baseline) never is. On the baseline deadline day
+    itself a row is not late yet; completed on that day it never is."""
+    not_completed_by = Q(**{f"{prefix}completed_on__isnull": True}) | Q(
+        **{f"{prefix}completed_on__gt": F(f"{prefix}baseline_deadline")}
+    )
+    return live_q(prefix) & Q(**{f"{prefix}baseline_deadline__lt": today}) & not_completed_by
+
+
+def is_baseline_overdue_values(
+    *,
+    baseline_deadline: datetime.date | None,
+    completed_on: datetime.date | None,
+    is_removed: bool,
+    today: datetime.date,
+) -> bool:
+    """The Python twin of :func:`baseline_overdue_q`, for rows read as values."""
+    if is_removed or baseline_deadline is None or not is_past_deadline(baseline_deadline, today):
+        return False
+    return completed_on is None or completed_on > baseline_deadline
+
+
 def overdue_by_at_least_q(today: datetime.date, days: int, prefix: str = "") -> Q:
     """The deadline is at least ``days`` days before ``today`` (:func:`days_overdue` ≥ ``days``): the review queue's
     逾期至少 N 天. Only the deadline is asked: combine it with :func:`overdue_q` for the rows' state."""
@@ -218,6 +245,80 @@ def overdue_on_q(day: datetime.date, prefix: str = "") -> Q:
     return live_q(prefix) & past_deadline_q(day, prefix) & not_completed
 
 
+# ---------------------------------------------------------------------------------------------
+# Duplicate projects (避免重复): the same item planned twice for one village, or one household, in a year.
+#
+# Two rows are the same item when they are live, of the same year, the same village, the same household (or both
+# village rows), the same category, and their names have the same :func:`item_key` (stored on each row as
+# ``Task.item_key``). :func:`same_item_q` asks it in the database, :func:`duplicate_key` is its Python twin (rows not
+# saved yet: the task form, the Excel import preview), ``Task.objects.duplicate_groups`` the report's question. A
+# duplicate is a warning the user confirms, never a refusal.
+# ---------------------------------------------------------------------------------------------
+
+# Unicode categories dropped from names: punctuation (P*), separators such as spaces (Z*), control and invisible
+# format characters such as the zero-width space (C*).
+_ITEM_KEY_DROP = ("P", "Z", "C")
+
+
+def item_key(item: str) -> str:
+    """The normalised name of a plan item, for telling duplicates.
+
+    NFKC (full-width letters, digits and brackets become half-width, ㎡ becomes m2), case-folded, without whitespace,
+    punctuation or invisible characters. So “村文化室建设”, “村 文化室建设”, “村文化室建设。” and “村文化室建设\u200b”
+    are one item, “村文化室（一期）” and “村文化室(一期)” are one item, “ＡＢ路” and “ab路” are one item; but “一期” and
+    “二期”, or “通村硬化路” and “通组硬化路”, stay two. Chinese characters are kept as they are (no traditional →
+    simplified mapping, no synonyms).
+    """
+    text = unicodedata.normalize("NFKC", item or "").casefold()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in _ITEM_KEY_DROP)
+
+
+def same_item_q(
+    *, year: int, village_id: int, household_id: int | None, category: str, item: str, prefix: str = ""
+) -> Q:
+    """Live rows that are the same item as ``item``: the plan of ``year`` of the village, the same household (village
+    rows when ``household_id`` is None), the same category, the same :func:`item_key`. A name with nothing left after
+    normalising matches nothing."""
+    key = item_key(item)
+    if not key:
+        return Q(pk__in=[])
+    return live_q(prefix) & Q(
+        **{
+            f"{prefix}plan__year": year,
+            f"{prefix}plan__village_id": village_id,
+            f"{prefix}household_id": household_id,
+            f"{prefix}category": category,
+            f"{prefix}item_key": key,
+        }
+    )
+
+
+def duplicate_key(*, year: int, village_id: int, household_id: int | None, category: str, item: str):
+    """What makes two rows the same item (the Python twin of :func:`same_item_q` with :func:`item_key`); None for a
+    name with nothing left after normalising, which is never a duplicate."""
+    key = item_key(item)
+    return (year, village_id, household_id, category, key) if key else None
+
+
+def duplicate_groups(rows: Iterable[Mapping]) -> list[list[Mapping]]:
+    """The groups of two or more rows that are the same item, in the order their first rows come.
+
+    Each row is a mapping with ``year``, ``village_id``, ``household_id``, ``category`` and ``item`` (live rows only:
+    the caller filters with :func:`live_q`)."""
+    groups: dict[tuple, list[Mapping]] = defaultdict(list)
+    for row in rows:
+        key = duplicate_key(
+            year=row["year"],
+            village_id=row["village_id"],
+            household_id=row["household_id"],
+            category=row["category"],
+            item=row["item"],
+        )
+        if key is not None:
+            groups[key].append(row)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 class TaskQuerySet(models.QuerySet):
     paths = AreaPaths(
         district="plan__village__township__district", township="plan__village__township", village="plan__village"
@@ -241,6 +342,10 @@ class TaskQuerySet(models.QuerySet):
         """Past the deadline and not complete (:func:`overdue_q`)."""
         return self.filter(overdue_q(today))
 
+    def baseline_overdue(self, today: datetime.date):
+        """Overdue against the original deadline (:func:`baseline_overdue_q`)."""
+        return self.filter(baseline_overdue_q(today))
+
     def due_within(self, today: datetime.date, days: int):
         """Not complete, deadline from today to ``days`` days ahead (:func:`due_within_q`)."""
         return self.filter(due_within_q(today, days))
@@ -249,11 +354,68 @@ class TaskQuerySet(models.QuerySet):
         """Not complete, no progress reported for ``days`` days, counting from creation if never (:func:`stale_q`)."""
         return self.filter(stale_q(today, days))
 
+    def bulk_create(self, objs, *args, **kwargs):
+        """Keeps each row's ``item_key`` the normalised ``item``, as ``Task.save`` does (imports, the demo)."""
+        objs = list(objs)
+        for obj in objs:
+            obj.item_key = item_key(obj.item)
+        return super().bulk_create(objs, *args, **kwargs)
+
     def village_rows(self):
         return self.filter(household__isnull=True)
 
     def household_rows(self):
         return self.filter(household__isnull=False)
+
+    def duplicates_of(
+        self, *, year: int, village_id: int, household_id: int | None, category: str, item: str, exclude_pk=None
+    ) -> list["Task"]:
+        """The live rows that are the same item as the one described (:func:`same_item_q`), other than
+        ``exclude_pk`` (the row being edited), with their households: one query."""
+        rows = self.filter(
+            same_item_q(year=year, village_id=village_id, household_id=household_id, category=category, item=item)
+        ).select_related("household")
+        if exclude_pk is not None:
+            rows = rows.exclude(pk=exclude_pk)
+        return list(rows.order_by("id"))
+
+    def duplicate_groups(self, year: int) -> list[list[dict]]:
+        """The live rows of ``year`` planned more than once (:func:`same_item_q`: same plan, household, category and
+        normalised item), grouped, as values with the village, township and household to show. One query: the
+        database counts each row's group (a window) and returns only the rows of groups of two or more. Narrow the
+        queryset first (``visible_to``): a plan is one village's, so a group is never split by the area."""
+        group = [F("plan_id"), F("household_id"), F("category"), F("item_key")]
+        rows = (
+            self.filter(live_q(), plan__year=year)
+            .exclude(item_key="")
+            .annotate(same_item_rows=Window(Count("id"), partition_by=group))
+            .filter(same_item_rows__gt=1)
+            .order_by(
+                "plan__village__township__code",
+                "plan__village__code",
+                "household__number",
+                "category",
+                "item_key",
+                "id",
+            )
+            .values(
+                "id",
+                "item",
+                "category",
+                "household_id",
+                "quantity",
+                "unit",
+                "deadline",
+                "status",
+                "plan_id",
+                year=F("plan__year"),
+                village_id=F("plan__village_id"),
+                village_name=F("plan__village__name"),
+                township_name=F("plan__village__township__name"),
+                household_number=F("household__number"),
+            )
+        )
+        return duplicate_groups(rows)
 
 
 class Task(models.Model):
@@ -279,6 +441,8 @@ class Task(models.Model):
     )
     category = models.CharField(_("类别"), max_length=20, choices=Category.choices)
     item = models.CharField(_("项目"), max_length=200)
+    # Derived from ``item`` on every save (``Task.save``, ``TaskQuerySet.bulk_create``): never typed in, no history.
+    item_key = models.CharField(_("项目（规范化）"), max_length=200, default="", editable=False)
     quantity = models.DecimalField(
         _("数量"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[not_negative("数量")]
     )
@@ -297,6 +461,19 @@ class Task(models.Model):
     last_progress_on = models.DateField(_("最近进度日期"), null=True, blank=True, editable=False)
     is_removed = models.BooleanField(_("已撤销"), default=False)
     removed_reason = models.TextField(_("撤销原因"), blank=True)
+    # The approved baseline (原定): what the plan said when it was approved (or when an approved change request
+    # added the row). Empty while the plan is a draft. Only tasks.services.set_baseline writes it; a change request
+    # moves the current values, never these, so a moved deadline never hides that it slipped.
+    baseline_deadline = models.DateField(_("原定完成时限"), null=True, blank=True, editable=False)
+    baseline_planned_funds = models.DecimalField(
+        _("原定计划资金（万元）"), max_digits=14, decimal_places=4, null=True, blank=True, editable=False
+    )
+    baseline_quantity = models.DecimalField(
+        _("原定数量"), max_digits=12, decimal_places=2, null=True, blank=True, editable=False
+    )
+    change_count = models.PositiveIntegerField(
+        _("变更次数"), default=0, editable=False, help_text=_("批准后经批准的变更申请次数。")
+    )
 
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
     created_by = models.ForeignKey(
@@ -312,7 +489,7 @@ class Task(models.Model):
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = TaskQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "item_key"])
 
     class Meta:
         verbose_name = _("施工图任务")
@@ -327,6 +504,8 @@ class Task(models.Model):
             models.Index(fields=["plan", "status", "planned_funds", "deadline"], name="task_plan_status_idx"),
             # The supervisors' queue filtered by responsible person.
             models.Index(fields=["responsible_person"], name="task_responsible_idx"),
+            # Duplicate projects (same_item_q): a plan's rows by category and normalised item.
+            models.Index(fields=["plan", "category", "item_key"], name="task_same_item_idx"),
         ]
         constraints = [
             check("task_planned_funds_nonneg", Q(planned_funds__gte=0), "计划资金不能为负数。"),
@@ -356,6 +535,14 @@ class Task(models.Model):
 
     def __str__(self):
         return self.item
+
+    def save(self, *args, **kwargs):
+        """Keeps ``item_key`` the normalised ``item`` (:func:`item_key`)."""
+        self.item_key = item_key(self.item)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "item" in update_fields and "item_key" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "item_key"]
+        super().save(*args, **kwargs)
 
     def clean(self):
         errors = {}
@@ -396,6 +583,20 @@ class Task(models.Model):
     def is_overdue(self, today: datetime.date) -> bool:
         """Overdue on ``today`` (:func:`overdue_q`)."""
         return is_overdue_values(status=self.status, deadline=self.deadline, is_removed=self.is_removed, today=today)
+
+    def is_baseline_overdue(self, today: datetime.date) -> bool:
+        """Overdue against the original deadline on ``today`` (:func:`baseline_overdue_q`)."""
+        return is_baseline_overdue_values(
+            baseline_deadline=self.baseline_deadline,
+            completed_on=self.completed_on,
+            is_removed=self.is_removed,
+            today=today,
+        )
+
+    @property
+    def deadline_moved(self) -> bool:
+        """The current deadline differs from the approved baseline (原定完成时限)."""
+        return self.baseline_deadline is not None and self.baseline_deadline != self.deadline
 
 
 class FundLine(models.Model):
@@ -488,3 +689,172 @@ class ProgressEvidence(Evidence):
     class Meta:
         verbose_name = _("进度佐证材料")
         verbose_name_plural = _("进度佐证材料")
+
+
+# ---------------------------------------------------------------------------------------------
+# Change requests (变更申请): once a plan is approved, its rows change only through an approved request.
+# ---------------------------------------------------------------------------------------------
+
+
+class ChangeRequestQuerySet(models.QuerySet):
+    paths = AreaPaths(
+        district="plan__village__township__district", township="plan__village__township", village="plan__village"
+    )
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+    def decidable_by(self, user):
+        """The requests ``user`` may approve or reject (:func:`bazhou.core.access.may_decide_change_requests`): those
+        of the plans they may change, never their own. Pending or not: add ``.pending()``."""
+        if not may_decide_change_requests(user):
+            return self.none()
+        return self.editable_by(user).exclude(requested_by=user)
+
+    def pending(self):
+        """Waiting for a decision (:func:`pending_q`)."""
+        return self.filter(pending_q())
+
+    def closed(self):
+        """Approved, rejected or withdrawn: the change ledger (变更台账)."""
+        return self.exclude(pending_q())
+
+
+def pending_q(prefix: str = "") -> Q:
+    """A change request waiting for a decision (待审批)."""
+    return Q(**{f"{prefix}state": ChangeRequest.State.PENDING})
+
+
+# The fields of a row that are the plan (计划内容): on an approved plan only an approved request changes them (with
+# the fund lines). Progress, status, invested funds and completion are facts reported directly; the responsible
+# person's phone and e-mail are contact details, also changed directly.
+PLAN_FIELDS = (
+    "household",
+    "category",
+    "item",
+    "quantity",
+    "unit",
+    "deadline",
+    "deadline_text",
+    "planned_funds",
+    "responsible_unit",
+    "responsible_person",
+)
+
+
+class ChangeRequest(models.Model):
+    """A request to change, add or withdraw a row of an approved plan: the plan fields before and after, why, and
+    who decided. ``before``/``after`` hold the row's :data:`PLAN_FIELDS` and ``fund_lines`` as JSON (dates and
+    amounts as text, the household as its id)."""
+
+    class Kind(models.TextChoices):
+        CHANGE = "change", _("修改")
+        ADD = "add", _("新增")
+        REMOVE = "remove", _("撤销")
+
+    class ReasonCategory(models.TextChoices):
+        POLICY = "policy", _("政策调整")
+        FUNDS = "funds", _("资金变化")
+        DISASTER = "disaster", _("自然灾害")
+        WISHES = "wishes", _("群众意愿")
+        OTHER = "other", _("其他")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待审批")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("已驳回")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="change_requests", verbose_name=_("施工图"))
+    task = models.ForeignKey(
+        Task,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="change_requests",
+        verbose_name=_("任务"),
+        help_text=_("新增任务的申请在批准前为空，批准后指向新增的任务。"),
+    )
+    kind = models.CharField(_("变更类型"), max_length=10, choices=Kind.choices)
+    before = models.JSONField(_("变更前"), default=dict, blank=True)
+    after = models.JSONField(_("变更后"), default=dict, blank=True)
+    reason_category = models.CharField(_("变更原因类别"), max_length=10, choices=ReasonCategory.choices)
+    reason = models.TextField(_("变更原因"))
+    state = models.CharField(_("审批状态"), max_length=10, choices=State.choices, default=State.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.TextField(_("审批意见"), blank=True)
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+
+    objects = ChangeRequestQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("变更申请")
+        verbose_name_plural = _("变更申请")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The approvers' pending list and the navigation count: pending requests, oldest first.
+            models.Index(
+                fields=["requested_at", "id"], condition=Q(state="pending"), name="change_request_pending_idx"
+            ),
+            # The change ledger: a plan's decided requests, newest first.
+            models.Index(fields=["plan", "state", "-decided_at"], name="change_request_ledger_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(state="pending"),
+                name="change_request_one_pending_per_row",
+                violation_error_message="该任务已有一项待审批的变更申请，请等待审批或先撤回。",
+            ),
+            check(
+                "change_request_row_unless_add",
+                Q(kind="add") | Q(task__isnull=False),
+                "修改或撤销的申请须指明任务。",
+            ),
+            check(
+                "change_request_decided_has_time",
+                Q(state="pending") | Q(decided_at__isnull=False),
+                "已处理的变更申请须有处理时间。",
+            ),
+            check(
+                "change_request_rejected_has_note",
+                ~Q(state="rejected") | ~Q(decision_note=""),
+                "驳回变更申请须填写意见。",
+            ),
+            check("change_request_has_reason", ~Q(reason=""), "变更申请须说明原因。"),
+        ]
+
+    def __str__(self):
+        return f"变更申请 #{self.pk}（{self.get_kind_display()}）"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == self.State.PENDING
+
+
+class ChangeRequestEvidence(Evidence):
+    """An attachment of a change request (the approving document, photos of the damage …)."""
+
+    request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("变更申请")
+    )
+
+    class Meta:
+        verbose_name = _("变更申请附件")
+        verbose_name_plural = _("变更申请附件")

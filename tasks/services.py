@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, DecimalField, Sum, Value
+from django.db.models import Count, DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -36,6 +36,7 @@ from bazhou.core.history import record_in_bulk
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
 from bazhou.core.templatetags.bazhou import wan
 from tasks.models import (
+    PLAN_FIELDS,
     FundLine,
     FundSource,
     Plan,
@@ -66,11 +67,15 @@ TASK_FIELDS = (
     "progress",
     "completed_on",
 )
-# On an approved plan these change only with a reason (and so do the fund lines).
-GUARDED_FIELDS = ("deadline", "planned_funds")
-
-REASON_APPROVED_CHANGE = "已批准的施工图修改完成时限或资金须填写原因。"
-REASON_APPROVED_NEW = "已批准的施工图新增任务须填写原因。"
+# On an approved plan the plan fields (tasks.models.PLAN_FIELDS) and the fund lines change, and rows are added or
+# withdrawn, only through an approved change request (tasks.changes); progress, status, invested funds, completion
+# and the responsible person's phone and e-mail stay direct.
+APPROVED_CHANGE = (
+    "施工图已批准：项目、类别、数量、单位、完成时限、计划资金、资金来源、责任单位和责任人只能通过变更申请修改，"
+    "请在该任务上点“申请变更”。"
+)
+APPROVED_NEW = "施工图已批准：新增任务须提交变更申请（新增），批准后生效。"
+APPROVED_REMOVE = "施工图已批准：撤销任务须提交变更申请（撤销），批准后生效。"
 REASON_REMOVE = "撤销任务须说明原因。"
 TASK_REMOVED = "该任务已撤销，不能再修改。"
 
@@ -124,14 +129,14 @@ def plan_totals(plan: Plan, today) -> dict:
 
 @transaction.atomic
 def task_create(*, plan: Plan, user, data: Mapping, fund_lines: Iterable[Mapping] | None = None, reason: str = ""):
-    """Add a row to ``plan``. On an approved plan a new row needs a reason."""
+    """Add a row to a draft ``plan``. On an approved plan a row is added only by an approved change request."""
     plan = get_object_or_404(Plan.objects.editable_by(user), pk=plan.pk)
+    if plan.is_approved:
+        raise ValidationError({NON_FIELD_ERRORS: [APPROVED_NEW]})
     reason = (reason or "").strip()
     task = Task(plan=plan, created_by=user)
     _assign(task, data)
     errors: dict[str, list[str]] = {}
-    if plan.is_approved and not reason:
-        add_error(errors, "reason", REASON_APPROVED_NEW)
     lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
     collect_errors(errors, task.full_clean)
     raise_if(errors)
@@ -155,8 +160,9 @@ def task_update(
 ):
     """Change a row. ``fund_lines`` None keeps the fund lines as they are; a list (even empty) replaces them.
 
-    Raises TaskConflict if the row is no longer at ``expected_version``. On an approved plan a change of
-    the deadline, the planned funds or the fund lines needs a ``reason``; it is kept in the history.
+    Raises TaskConflict if the row is no longer at ``expected_version``. On an approved plan the plan fields
+    (``PLAN_FIELDS``) and the fund lines are refused: they change only through a change request (tasks.changes);
+    progress, status, invested funds, completion and contact details stay direct. ``reason`` goes to the history.
     Saving without any change writes nothing.
     """
     task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
@@ -180,8 +186,8 @@ def task_update(
                 f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致，"
                 "请在完整编辑页同时修改资金来源。",
             )
-    if task.plan.is_approved and (changed & set(GUARDED_FIELDS) or lines_changed) and not reason:
-        add_error(errors, "reason", REASON_APPROVED_CHANGE)
+    if task.plan.is_approved and (changed & set(PLAN_FIELDS) or lines_changed):
+        add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
     collect_errors(errors, task.full_clean)
     raise_if(errors)
 
@@ -214,6 +220,8 @@ def task_complete(*, task_id: int, user, expected_version: int):
 def task_remove(*, task_id: int, user, expected_version: int, reason: str):
     """Withdraw a row (撤销). Rows are never deleted: the row stays, marked removed, with the reason."""
     task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    if task.plan.is_approved:
+        raise ValidationError({NON_FIELD_ERRORS: [APPROVED_REMOVE]})
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REASON_REMOVE})
@@ -304,10 +312,14 @@ class TaskCheck:
     errors: dict[str, list[str]]
 
 
-def task_check(*, task: Task, data: Mapping, fund_lines, current_lines: Mapping, reason: str) -> TaskCheck:
+def task_check(
+    *, task: Task, data: Mapping, fund_lines, current_lines: Mapping, reason: str, via_request: bool = False
+) -> TaskCheck:
     """The rules of task_create / task_update for one row, checked in Python without a query (for the import's
     preview of thousands of rows). ``task`` carries its plan and household objects and is changed in memory
-    (never saved); ``current_lines`` are its fund lines (source → amount), empty for a new row.
+    (never saved); ``current_lines`` are its fund lines (source → amount), empty for a new row. On an approved
+    plan a change of a plan field or a new row is refused, unless the caller files it as a change request
+    (``via_request``, tasks.changes), which checks the new values with these same rules.
 
     The database constraints are not asked (Task.clean and the field validators say the same things); the
     writes themselves (task_update, task_create_many) still check everything.
@@ -320,8 +332,8 @@ def task_check(*, task: Task, data: Mapping, fund_lines, current_lines: Mapping,
     lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
     lines_changed = lines is not None and dict(lines) != dict(current_lines)
     if task.pk is None:
-        if task.plan.is_approved and not reason:
-            add_error(errors, "reason", REASON_APPROVED_NEW)
+        if task.plan.is_approved and not via_request:
+            add_error(errors, NON_FIELD_ERRORS, APPROVED_NEW)
     else:
         if lines is None and current_lines and "planned_funds" in changed:
             total = sum(current_lines.values(), Decimal("0"))
@@ -331,8 +343,8 @@ def task_check(*, task: Task, data: Mapping, fund_lines, current_lines: Mapping,
                     "planned_funds",
                     f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致。",
                 )
-        if task.plan.is_approved and (changed & set(GUARDED_FIELDS) or lines_changed) and not reason:
-            add_error(errors, "reason", REASON_APPROVED_CHANGE)
+        if task.plan.is_approved and not via_request and (changed & set(PLAN_FIELDS) or lines_changed):
+            add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
     if task.household is not None and task.household.village_id != task.plan.village_id:
         add_error(errors, "household", "该户不属于本施工图所在的村。")
     collect_errors(
@@ -423,7 +435,26 @@ def plan_approve(*, plan_id: int, user):
     plan.full_clean()
     sign(plan, user, "批准施工图")
     plan.save()
+    rows = Task.objects.filter(plan=plan)
+    rows.update(**BASELINE_FROM_CURRENT)
+    record_in_bulk(rows, when=plan.approved_at, user=user, reason="批准施工图：记录原定基线", history_type="~")
     return plan
+
+
+# The approved baseline (原定) and the current field it copies.
+BASELINE_FIELDS = {
+    "baseline_deadline": "deadline",
+    "baseline_planned_funds": "planned_funds",
+    "baseline_quantity": "quantity",
+}
+BASELINE_FROM_CURRENT = {baseline: F(current) for baseline, current in BASELINE_FIELDS.items()}
+
+
+def set_baseline(task: Task) -> None:
+    """Set ``task``'s approved baseline to its current values (a row added to an approved plan by an approved change
+    request). The caller saves the row (in its transaction, signed): this only assigns."""
+    for baseline, current in BASELINE_FIELDS.items():
+        setattr(task, baseline, getattr(task, current))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import excel_views, views
+from tasks import change_exports, change_views, duplicate_views, excel_views, views
 
 app_name = "tasks"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("plans/new/", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("plans/<int:plan_id>/approve/", views.plan_approve, name="plan_approve"),
+    path("duplicates/", duplicate_views.duplicates, name="duplicates"),
     path("plans/<int:plan_id>/new/", views.task_create, name="task_create"),
     path("<int:pk>/", views.task_detail, name="task_detail"),
     path("<int:pk>/edit/", views.task_edit, name="task_edit"),
@@ -17,6 +18,17 @@ urlpatterns = [
     path("<int:pk>/complete/", views.task_complete, name="task_complete"),
     path("<int:pk>/remove/", views.task_remove, name="task_remove"),
     path("<int:pk>/history/", views.task_history, name="task_history"),
+    # Change requests (变更申请) on approved plans: ask, the request, decide (each its own POST), pending list, ledger.
+    path("<int:pk>/change/", change_views.change_request_create, name="change_request_create"),
+    path("plans/<int:plan_id>/change/new/", change_views.change_request_add, name="change_request_add"),
+    path("changes/", change_views.change_requests, name="change_requests"),
+    path("changes/ledger/", change_views.change_ledger, name="change_ledger"),
+    path("changes/<int:pk>/", change_views.change_request_detail, name="change_request"),
+    path("changes/<int:pk>/approve/", change_views.change_request_approve, name="change_request_approve"),
+    path("changes/<int:pk>/reject/", change_views.change_request_reject, name="change_request_reject"),
+    path("changes/<int:pk>/withdraw/", change_views.change_request_withdraw, name="change_request_withdraw"),
+    path("changes/evidence/<int:pk>/", change_views.change_evidence, name="change_evidence"),
+    path("changes/ledger.xlsx", change_exports.change_ledger_xlsx, name="change_ledger_xlsx"),
     # Evidence files are served through the access check, not from MEDIA_URL.
     path("evidence/<int:pk>/", views.evidence_file, name="evidence"),
     # Excel: the one table out, the import template, upload → preview → confirm.

@@ -41,7 +41,7 @@ from tasks.forms import (
     add_service_errors,
     fund_line_formset,
 )
-from tasks.models import FundLine, Plan, ProgressEvidence, Task
+from tasks.models import ChangeRequest, FundLine, Plan, ProgressEvidence, Task
 
 # ---------------------------------------------------------------------------------------------
 # The plan's table
@@ -104,7 +104,7 @@ def plan_approve(request, plan_id):
     except ValidationError as error:
         messages.error(request, "；".join(error.messages))
     else:
-        messages.success(request, "施工图已批准。此后修改完成时限或资金、新增或撤销任务都须填写原因。")
+        messages.success(request, "施工图已批准。此后计划内容的修改和新增、撤销任务都须提交变更申请，经批准后生效。")
     return _go(request, reverse("tasks:plan", args=[plan.pk]))
 
 
@@ -113,8 +113,12 @@ def _plan_rows(plan) -> list[Task]:
     heads = Member.objects.filter(relation=Member.Relation.HEAD, is_active=True)
     return list(
         Task.objects.filter(plan=plan)
-        .select_related("household")
-        .prefetch_related("fund_lines", Prefetch("household__members", queryset=heads, to_attr="heads"))
+        .select_related("household", "plan")
+        .prefetch_related(
+            "fund_lines",
+            Prefetch("household__members", queryset=heads, to_attr="heads"),
+            Prefetch("change_requests", queryset=ChangeRequest.objects.pending(), to_attr="pending_changes"),
+        )
         .order_by(F("household__number").asc(nulls_first=True), "deadline", "id")
     )
 
@@ -122,6 +126,13 @@ def _plan_rows(plan) -> list[Task]:
 def _decorate(task: Task, today: datetime.date, can_edit: bool) -> Task:
     task.overdue = task.is_overdue(today)
     task.editable = can_edit and not task.is_removed
+    # On an approved plan the plan fields change only through a change request (tasks.changes): the row offers
+    # 申请变更 instead of 编辑, or shows its pending request (变更审批中).
+    task.on_approved_plan = task.plan.is_approved
+    pending = getattr(task, "pending_changes", None)
+    if pending is None:
+        pending = list(ChangeRequest.objects.pending().filter(task=task)) if task.on_approved_plan else []
+    task.pending_change = pending[0] if pending else None
     return task
 
 
@@ -209,7 +220,7 @@ def task_create(request, plan_id):
     if request.method == "POST":
         form = TaskForm(request.POST, plan=plan)
         formset = fund_line_formset(request.POST)
-        if all([form.is_valid(), formset.is_valid()]):
+        if all([form.is_valid(), formset.is_valid()]) and not form.duplicates_to_confirm():
             try:
                 task = services.task_create(
                     plan=plan,
@@ -239,7 +250,7 @@ def task_edit(request, pk):
     if request.method == "POST":
         form = TaskForm(request.POST, instance=task, plan=task.plan)
         formset = fund_line_formset(request.POST, task=task)
-        if all([form.is_valid(), formset.is_valid()]):
+        if all([form.is_valid(), formset.is_valid()]) and not form.duplicates_to_confirm():
             try:
                 services.task_update(
                     task_id=task.pk,

@@ -34,7 +34,13 @@ def township(district_obj=None, number=204, name=None):
 
 def village(township_obj=None, number=None, **fields):
     township_obj = township_obj or township()
-    number = number or next(_seq) % 1000
+    if number is None:
+        # Codes have three digits: the sequence wraps after 1,000 villages in one test process, so skip the numbers
+        # another test's fixture already took in this township (1 query).
+        taken = set(Village.objects.filter(township=township_obj).values_list("code", flat=True))
+        number = next(
+            n for n in iter(lambda: next(_seq) % 1000, None) if n and f"{township_obj.code}{n:03d}" not in taken
+        )
     fields.setdefault("name", f"村{number}")
     return Village.objects.create(township=township_obj, code=f"{township_obj.code}{number:03d}", **fields)
 

@@ -60,20 +60,22 @@ ROLE_DECISIONS = {
     "may_approve_plans": access.may_approve_plans,
     "sees_id_numbers": access.sees_id_numbers,
     "district_wide": access.district_wide,
+    "may_request_changes": access.may_request_changes,
+    "may_decide_change_requests": access.may_decide_change_requests,
 }
 
 # One flag per decision above, in that order.
 ROLE_RULES = {
-    "district_admin": "YYYYYYYY",
-    "township_staff": "YYY---Y-",
-    "village_cadre": "YYY---Y-",
-    "supervisor": "---YY--Y",
-    "district_leader": "-------Y",
-    "township_leader": "--------",
-    "village_leader": "--------",
-    "superuser": "YYYYYYYY",
-    "inactive": "--------",
-    "anonymous": "--------",
+    "district_admin": "YYYYYYYYYY",
+    "township_staff": "YYY---Y-Y-",
+    "village_cadre": "YYY---Y-Y-",
+    "supervisor": "---YY--Y--",
+    "district_leader": "-------Y--",
+    "township_leader": "----------",
+    "village_leader": "----------",
+    "superuser": "YYYYYYYYYY",
+    "inactive": "----------",
+    "anonymous": "----------",
 }
 
 # ---------------------------------------------------------------------------------------------

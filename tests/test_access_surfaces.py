@@ -22,7 +22,7 @@ from bazhou.core.xlsx.importing import ImportRefused
 from bazhou.surfaces.dashboard import Scope, compute
 from households import exports as household_exports
 from households import imports as household_imports
-from households.models import Household, Member
+from households.models import DecisionAlert, Household, Member
 from supervision import bulletin_services
 from supervision.models import Bulletin, Inspection
 from tasks import exports as task_exports
@@ -140,6 +140,8 @@ LIST_PAGES = {
     "inspections": reverse("supervision:inspections"),
     "bulletins": reverse("supervision:bulletins"),
     "queue": reverse("supervision:queue"),
+    "duplicate projects": reverse("tasks:duplicates"),
+    "decision alerts": reverse("supervision:decision_alerts"),
 }
 
 
@@ -185,7 +187,25 @@ API_ROWS = {
     "rectifications": lambda w, a: w.rectification_a.pk,
     "inspections": lambda w, a: w.inspection.pk,
     "bulletins": lambda w, a: w.bulletin.pk,
+    "decision-alerts": lambda w, a: alert_in_township_a(a),
 }
+
+
+def alert_in_township_a(area) -> int:
+    """A flipped decision of household A (茅垭村, township A), as households.decisions writes it."""
+    return DecisionAlert.objects.create(
+        scope="household",
+        village=area.village_a,
+        household=area.household_a,
+        year=2017,
+        criterion="water",
+        criterion_name="有安全饮用水",
+        met_before=True,
+        met_after=False,
+        before="饮水安全",
+        after="饮水不安全",
+        source="household",
+    ).pk
 
 
 @pytest.mark.parametrize("resource", list(API_ROWS))

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 
 from bazhou.core.admin import EDITED_MEANWHILE, REASON_REQUIRED, HistoryAdmin, has_history
 from bazhou.core.models import AnnualGoal, ApiToken, ExportLog, ImportBatch, Role, User
-from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from households.models import DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import (
     Accountability,
     Bulletin,
@@ -31,7 +31,7 @@ from supervision.models import (
     Rectification,
     RectificationEvidence,
 )
-from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import ChangeRequest, ChangeRequestEvidence, FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
 from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
 
@@ -69,6 +69,20 @@ def build_everything(area, user, n: int):
     for h in households:
         HouseholdIncome.objects.create(household=h, year=2016, wage=Decimal("8000"), dibao=Decimal("1200"))
         HouseholdHelper.objects.create(household=h, name="李帮扶", unit="区财政局", start_date=day)
+    DecisionAlert.objects.create(
+        scope="household",
+        village=village,
+        household=households[0],
+        year=2017,
+        criterion="water",
+        criterion_name="有安全饮用水",
+        met_before=True,
+        met_after=False,
+        before="饮水安全",
+        after="饮水不安全",
+        source="household",
+        changed_by=user,
+    )
     plan = factories.plan(village, state="approved", approved_by=user, approved_at=datetime.datetime.now(datetime.UTC))
     road = factories.task(plan, responsible_person="吴玉峰")
     house = factories.task(
@@ -83,6 +97,24 @@ def build_everything(area, user, n: int):
         update=update,
         file=SimpleUploadedFile("road.pdf", PDF, content_type="application/pdf"),
         original_name="road.pdf",
+        content_type="application/pdf",
+        size=len(PDF),
+        uploaded_by=user,
+    )
+    change = ChangeRequest.objects.create(
+        plan=plan,
+        task=house,
+        kind="change",
+        before={"deadline": "2017-12-31"},
+        after={"deadline": "2018-03-31"},
+        reason_category="disaster",
+        reason="雨季延误",
+        requested_by=user,
+    )
+    ChangeRequestEvidence.objects.create(
+        request=change,
+        file=SimpleUploadedFile("doc.pdf", PDF, content_type="application/pdf"),
+        original_name="doc.pdf",
         content_type="application/pdf",
         size=len(PDF),
         uploaded_by=user,
@@ -163,6 +195,9 @@ SERVICE_RECORDS = [
     Bulletin,
     OverdueRecord,
     DailyDigest,
+    DecisionAlert,
+    ChangeRequest,
+    ChangeRequestEvidence,
 ]
 # Logs, tokens and uploads: read by superusers only, never written.
 LOGS = [ExportLog, ApiToken, ImportBatch]
@@ -525,6 +560,10 @@ def test_a_change_to_reference_data_needs_a_reason_which_its_history_keeps_with_
     if has_history(model):
         record = obj.history.latest()
         assert (record.history_change_reason, record.history_user) == ("依据区扶贫办2017年9月通知", root)
+        # Before and after, both in the history.
+        attname = model._meta.get_field(field).attname
+        assert str(getattr(record, attname)) == value
+        assert str(getattr(record.prev_record, attname)) == str(before[attname])
 
     # Never deleted here.
     assert root_client.get(admin_url(model, "delete", obj.pk)).status_code == 403

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks import services
+from tasks import changes, services
 from tasks.models import Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
 
@@ -362,20 +362,19 @@ def test_a_form_row_without_its_version_asks_to_reload_and_saves_nothing(client,
     assert snapshot(rows.task_a) == before
 
 
-def test_an_approved_plan_refuses_a_new_deadline_without_a_reason(client, personas, rows):
+def test_an_approved_plan_refuses_a_new_deadline_even_with_a_reason(client, personas, rows):
+    """Changes through a change request (tests/test_change_request_pages.py); never through the edit forms."""
     services.plan_approve(plan_id=rows.plan_a.pk, user=personas.district_admin)
     rows.task_a.refresh_from_db()
     before = snapshot(rows.task_a)
-    data = inline_data(rows.task_a, deadline="2017-10-31")
-    response = signed_in(client, personas.village_cadre).post(url_of("task_inline", rows), data, headers=HX)
-    assert 'data-field-error="reason">已批准的施工图修改完成时限或资金须填写原因。<' in text(response)
+    for reason in ("", "雨季推迟"):
+        data = inline_data(rows.task_a, deadline="2017-10-31", reason=reason)
+        response = signed_in(client, personas.village_cadre).post(url_of("task_inline", rows), data, headers=HX)
+        assert services.APPROVED_CHANGE in text(response).replace("&ldquo;", "“").replace("&rdquo;", "”")
+        assert snapshot(rows.task_a) == before
+    response = client.post(url_of("task_edit", rows), full_data(rows.task_a, deadline="2017-10-31", reason="雨季推迟"))
+    assert response.status_code == 200
     assert snapshot(rows.task_a) == before
-
-    data["reason"] = "雨季推迟"
-    client.post(url_of("task_inline", rows), data, headers=HX)
-    rows.task_a.refresh_from_db()
-    assert rows.task_a.deadline == datetime.date(2017, 10, 31)
-    assert rows.task_a.history.first().history_change_reason == "雨季推迟"
 
 
 def test_a_conflict_shows_both_versions_and_overwrites_nothing(client, personas, rows):
@@ -620,24 +619,27 @@ def test_removing_asks_for_a_reason_and_keeps_the_row(client, personas, rows):
 
 def test_the_history_shows_who_when_what_before_and_after_and_why(client, personas, rows):
     services.plan_approve(plan_id=rows.plan_a.pk, user=personas.district_admin)
-    services.task_update(
-        task_id=rows.task_a.pk,
+    request = changes.change_request_create(
         user=personas.township_a,
-        expected_version=1,
-        data={"deadline": datetime.date(2017, 10, 31), "planned_funds": Decimal("120")},
+        task=rows.task_a,
+        changes={"deadline": datetime.date(2017, 10, 31), "planned_funds": Decimal("120")},
         fund_lines=[{"source": "central", "amount": Decimal("120")}],
+        reason_category="disaster",
         reason="雨季施工推迟",
+        expected_version=1,
     )
+    # The township asked; the district office approves.
+    changes.change_request_approve(user=personas.district_admin, request_id=request.pk, expected_version=1)
     record = rows.task_a.history.first()
 
     page = text(signed_in(client, personas.supervisor).get(url_of("task_history", rows)))
 
     entry = page[page.index('data-testid="history-entry"') :]
-    assert "baimiao" in entry
+    assert str(personas.district_admin) in entry
     assert timezone.localtime(record.history_date).strftime("%Y-%m-%d %H:%M:%S") in entry
     assert re.search(r"完成时限</th>\s*<td>2017-08-31 → 2017-10-31</td>", entry)
     assert re.search(r"计划资金（万元）</th>\s*<td>100 → 120</td>", entry)
-    assert "原因：雨季施工推迟" in entry
+    assert f"原因：变更申请 #{request.pk}（自然灾害）：雨季施工推迟" in entry
     assert re.search(r"中央财政专项扶贫资金</th>\s*<td>– → 120</td>", page)
 
 
@@ -672,8 +674,8 @@ def add_rows(plan, area, count):
 # The plan page, signed in as a village cadre:
 #   session, user, the user's village (the layout's area badge), savepoint and its release (ATOMIC_REQUESTS),
 #   the plan with its village, township and approver, "may this user edit it", the rows with their households,
-#   their fund lines, the households' heads, the totals.
-PLAN_PAGE_QUERIES = 11
+#   their fund lines, the households' heads, their pending change requests, the totals.
+PLAN_PAGE_QUERIES = 12
 
 
 def test_the_plan_page_runs_the_same_queries_for_ten_times_the_rows(client, personas, area, django_assert_num_queries):

@@ -203,7 +203,7 @@ def test_every_write_to_a_row_checks_the_version(task, personas, write):
     assert state(task) == before
 
 
-# Approved plans: deadline and funds change only with a reason -------------------------------------------
+# Approved plans: plan fields change only through a change request (tests/test_change_requests.py) ---------
 
 
 @pytest.mark.parametrize(
@@ -214,24 +214,22 @@ def test_every_write_to_a_row_checks_the_version(task, personas, write):
         pytest.param({"data": {}, "fund_lines": [{"source": "central", "amount": Decimal("100")}]}, id="fund lines"),
     ],
 )
-def test_on_an_approved_plan_deadline_or_funds_change_only_with_a_reason(approved_plan, task, personas, change):
+def test_on_an_approved_plan_deadline_or_funds_are_refused_even_with_a_reason(approved_plan, task, personas, change):
     task.refresh_from_db()
     before = state(task)
 
-    with pytest.raises(ValidationError) as excinfo:
-        update(task, personas.village_cadre, fund_lines=change.get("fund_lines"), **change["data"])
-    assert errors_of(excinfo)["reason"] == ["已批准的施工图修改完成时限或资金须填写原因。"]
-    assert state(task) == before
-
-    update(task, personas.village_cadre, reason="区政府调整计划", fund_lines=change.get("fund_lines"), **change["data"])
-    assert task.history.first().history_change_reason == "区政府调整计划"
+    for reason in ("", "区政府调整计划"):
+        with pytest.raises(ValidationError) as excinfo:
+            update(task, personas.village_cadre, reason=reason, fund_lines=change.get("fund_lines"), **change["data"])
+        assert errors_of(excinfo)["__all__"] == [services.APPROVED_CHANGE]
+        assert state(task) == before
 
 
-def test_on_an_approved_plan_other_fields_change_without_a_reason(approved_plan, task, personas):
+def test_on_an_approved_plan_progress_and_contact_details_change_directly(approved_plan, task, personas):
     task.refresh_from_db()
-    update(task, personas.village_cadre, responsible_person="秦和平", status="in_progress", progress=30)
+    update(task, personas.village_cadre, responsible_phone="13800000000", status="in_progress", progress=30)
     task.refresh_from_db()
-    assert (task.responsible_person, task.progress) == ("秦和平", 30)
+    assert (task.responsible_phone, task.progress) == ("13800000000", 30)
 
 
 def test_on_a_draft_plan_the_deadline_changes_without_a_reason(task, personas):
@@ -240,20 +238,18 @@ def test_on_a_draft_plan_the_deadline_changes_without_a_reason(task, personas):
     assert task.deadline == datetime.date(2017, 10, 31)
 
 
-def test_a_new_row_on_an_approved_plan_needs_a_reason(approved_plan, personas):
+def test_a_new_row_on_an_approved_plan_is_refused_even_with_a_reason(approved_plan, personas):
     data = {
         "category": "road",
         "item": "产业路",
         "deadline": datetime.date(2017, 11, 30),
         "planned_funds": Decimal("5"),
     }
-    with pytest.raises(ValidationError) as excinfo:
-        services.task_create(plan=approved_plan, user=personas.village_cadre, data=data)
-    assert "reason" in errors_of(excinfo)
+    for reason in ("", "新增产业路"):
+        with pytest.raises(ValidationError) as excinfo:
+            services.task_create(plan=approved_plan, user=personas.village_cadre, data=data, reason=reason)
+        assert errors_of(excinfo)["__all__"] == [services.APPROVED_NEW]
     assert not Task.objects.filter(item="产业路").exists()
-
-    task = services.task_create(plan=approved_plan, user=personas.village_cadre, data=data, reason="新增产业路")
-    assert task.history.get().history_change_reason == "新增产业路"
 
 
 # Funds ----------------------------------------------------------------------------------------------------
@@ -468,8 +464,7 @@ def test_marking_complete_sets_done_full_progress_and_today(task, personas):
     assert task.history.first().history_change_reason == "标记完成"
 
 
-def test_removing_a_row_keeps_it_marked_removed_with_the_reason(approved_plan, task, personas):
-    task.refresh_from_db()
+def test_removing_a_row_keeps_it_marked_removed_with_the_reason(plan, task, personas):
     services.task_remove(
         task_id=task.pk, user=personas.township_a, expected_version=task.version, reason="与水利项目重复"
     )
@@ -479,7 +474,7 @@ def test_removing_a_row_keeps_it_marked_removed_with_the_reason(approved_plan, t
     record = task.history.first()
     assert record.history_user == personas.township_a
     assert "与水利项目重复" in record.history_change_reason
-    assert not Task.objects.filter(plan=approved_plan).live().filter(pk=task.pk).exists()
+    assert not Task.objects.filter(plan=plan).live().filter(pk=task.pk).exists()
 
 
 def test_removing_without_a_reason_is_refused(task, personas):

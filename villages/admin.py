@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from bazhou.core import clock
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import ModelAdmin, ViewOnlyMixin, count_of
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
 from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
 
 
@@ -85,7 +85,7 @@ class AssistanceAssignmentInline(ViewOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Village)
-class VillageAdmin(ModelAdmin):
+class VillageAdmin(HistoryAdmin):
     list_display = (
         "code",
         "name",
@@ -130,7 +130,7 @@ class ExitIndicatorAdmin(ModelAdmin):
 
 
 @admin.register(VillageIndicator)
-class VillageIndicatorAdmin(ModelAdmin):
+class VillageIndicatorAdmin(HistoryAdmin):
     list_display = ("village", "township", "indicator", "met", "assessed_on")
     list_filter = ("met", "indicator__year", "indicator", "village__township")
     list_select_related = ("village__township", "indicator")
@@ -162,7 +162,7 @@ class CurrentAssignmentFilter(admin.SimpleListFilter):
 
 
 @admin.register(AssistanceAssignment)
-class AssistanceAssignmentAdmin(ModelAdmin):
+class AssistanceAssignmentAdmin(HistoryAdmin):
     list_display = (
         "village",
         "township",

@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from bazhou.core.access import AreaPaths, area_choices_q, area_q
 from bazhou.core.constraints import check, not_negative, unique
@@ -148,6 +149,7 @@ class Village(models.Model):
     )
 
     objects = VillageQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("村（社区）")
@@ -256,6 +258,8 @@ class VillageIndicator(models.Model):
     evidence = models.TextField(_("佐证说明"), blank=True)
     assessed_on = models.DateField(_("核查日期"), null=True, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("村退出指标达标情况")
         verbose_name_plural = _("村退出指标达标情况")
@@ -315,6 +319,7 @@ class AssistanceAssignment(models.Model):
     end_date = models.DateField(_("结束日期"), null=True, blank=True)
 
     objects = AssignmentQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("帮扶力量（五个一）")

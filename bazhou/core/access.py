@@ -150,6 +150,29 @@ def may_approve_plans(user) -> bool:
     return _has_role(user, APPROVING)
 
 
+def may_request_changes(user) -> bool:
+    """Requests a change (变更申请) to a row of an approved plan: change, add or withdraw a row (in their area:
+    ``ChangeRequest.objects.editable_by``), and withdraws their own pending request."""
+    return _keeps_area_rows(user)
+
+
+def may_decide_change_requests(user) -> bool:
+    """Approves or rejects change requests: whoever approves plans (the district office by default); which
+    requests: ``ChangeRequest.objects.decidable_by(user)`` (their area, never their own)."""
+    return may_approve_plans(user)
+
+
+def may_decide_change_request(user, request) -> bool:
+    """Whether ``user`` may approve or reject this change request, already fetched through
+    ``ChangeRequest.objects.editable_by(user)``: an approver, and never the person who asked for it."""
+    return may_decide_change_requests(user) and request.requested_by_id != user.pk
+
+
+def may_withdraw_change_request(user, request) -> bool:
+    """Only the person who asked for a change withdraws it."""
+    return signed_in(user) and request.requested_by_id == user.pk
+
+
 def sees_id_numbers(user) -> bool:
     """Sees ID numbers in full (pages, exports, the admin); everyone else sees them masked."""
     return _keeps_area_rows(user)

@@ -15,5 +15,7 @@ def navigation(request):
             "may_edit_registry": access.may_edit_registry(user),
             "may_supervise": access.may_supervise(user),
             "may_approve_plans": access.may_approve_plans(user),
+            "may_decide_change_requests": access.may_decide_change_requests(user),
+            "may_request_changes": access.may_request_changes(user),
         }
     }

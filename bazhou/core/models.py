@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from bazhou.core.constraints import check, not_negative, unique
 
@@ -142,6 +143,8 @@ class AnnualGoal(models.Model):
         _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[not_negative("完成值")]
     )
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("年度目标")

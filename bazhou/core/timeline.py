@@ -56,3 +56,81 @@ def display_value(model, name: str, value, related: dict | None = None) -> str:
     if isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any record's history: entries from its django-simple-history records
+# ---------------------------------------------------------------------------------------------
+
+VERBS = {"+": "新增", "~": "修改", "-": "删除"}
+
+
+def history_entries(
+    records,
+    *,
+    model,
+    fields: tuple[str, ...],
+    label=None,
+    related: dict | None = None,
+    shown=None,
+    kind: str | None = None,
+) -> list[Entry]:
+    """Who changed what, when and why, from the history ``records`` of one or more rows of ``model``.
+
+    ``records`` are read oldest first (they may mix several rows: a household's incomes); each record is compared
+    with the previous record *of the same row*. A first record shows every field that has a value (– → value);
+    a change shows the ``fields`` that differ (before → after), and a record that changed none of them (only a
+    version) is left out. ``label(record)`` names the row in the title ("2017年"), ``related`` maps a foreign key's
+    id to the object it shows, ``shown(field, value)`` may replace a value's display (a masked ID number).
+    No queries beyond reading ``records`` (select their ``history_user``)."""
+    kind = kind or model._meta.model_name
+    name = str(model._meta.verbose_name)
+    attnames = {f: model._meta.get_field(f).attname for f in fields}
+
+    def show(field, value):
+        if shown is not None:
+            replaced = shown(field, value)
+            if replaced is not None:
+                return replaced
+        return display_value(model, field, value, related)
+
+    entries = []
+    last: dict = {}
+    for record in records:
+        values = {f: getattr(record, attnames[f]) for f in fields}
+        before = last.get(record.id)
+        if record.history_type == "-":
+            changes = [
+                Change(f, field_label(model, f), show(f, v), "–") for f, v in values.items() if v not in (None, "", [])
+            ]
+        elif before is None:
+            changes = [
+                Change(f, field_label(model, f), "–", show(f, v)) for f, v in values.items() if v not in (None, "", [])
+            ]
+        else:
+            changes = [
+                Change(f, field_label(model, f), show(f, before[f]), show(f, v))
+                for f, v in values.items()
+                if v != before[f]
+            ]
+            if not changes:
+                last[record.id] = values
+                continue
+        last[record.id] = values
+        verb = VERBS.get(record.history_type, "修改")
+        if before is None and record.history_type == "~":
+            verb = "记录"
+        title = f"{verb}{name}" + (f"：{label(record)}" if label else "")
+        reason = record.history_change_reason or ""
+        entries.append(Entry(kind, record.history_date, record.history_user, title, changes, reason))
+    return entries
+
+
+def newest_first(*groups: list[Entry]) -> list[Entry]:
+    """Several rows' entries as one timeline, the newest first."""
+    return sorted((e for g in groups for e in g), key=lambda e: e.when, reverse=True)
+
+
+def records_of(history_queryset):
+    """A model's history records, oldest first, with who made them (one query)."""
+    return history_queryset.select_related("history_user").order_by("history_date", "history_id")

@@ -7,7 +7,7 @@ the change page, no lost update, no delete); there is no editing in the list, wh
 from django import forms
 from django.contrib import admin
 
-from bazhou.core.admin import ModelAdmin
+from bazhou.core.admin import HistoryAdmin
 from bazhou.core.models import AnnualGoal
 from tasks.models import Category
 
@@ -22,7 +22,7 @@ class AnnualGoalForm(forms.ModelForm):
 
 
 @admin.register(AnnualGoal)
-class AnnualGoalAdmin(ModelAdmin):
+class AnnualGoalAdmin(HistoryAdmin):
     form = AnnualGoalForm
     list_display = ("name", "year", "district", "metric", "target", "unit", "manual_actual", "order")
     list_display_links = ("name",)

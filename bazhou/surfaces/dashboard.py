@@ -51,6 +51,7 @@ from tasks.models import (
     FundLine,
     FundSource,
     Task,
+    baseline_overdue_q,
     done_q,
     due_within_q,
     live_q,
@@ -114,6 +115,7 @@ def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: l
             done=Count("pk", filter=done_q()),
             in_progress=Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
             overdue=Count("pk", filter=overdue_q(today)),
+            baseline_overdue=Count("pk", filter=baseline_overdue_q(today)),
             due_soon=Count("pk", filter=due_within_q(today, DUE_SOON_DAYS)),
             planned=Sum("planned_funds"),
             invested=Sum("invested_funds"),
@@ -181,8 +183,10 @@ def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted
 
 
 def plan_rows(groups: dict) -> dict:
-    """Rows of the year's plans: total, done, in progress, overdue, due within 30 days."""
-    figures = {name: _sum(groups, name) for name in ("total", "done", "in_progress", "overdue", "due_soon")}
+    """Rows of the year's plans: total, done, in progress, overdue, overdue against the original deadline (原定逾期,
+    延期完成 included), due within 30 days."""
+    names = ("total", "done", "in_progress", "overdue", "baseline_overdue", "due_soon")
+    figures = {name: _sum(groups, name) for name in names}
     figures["done_percent"] = percent(figures["done"], figures["total"])
     return figures
 

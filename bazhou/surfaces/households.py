@@ -8,6 +8,8 @@ from django.shortcuts import render
 from bazhou.core import clock
 from bazhou.core.access import get_visible_or_404
 from bazhou.core.pages import labels
+from households.decisions import recent_decision_alerts
+from households.history import household_timeline
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from households.readiness import CRITERIA, age_on, household_readiness, plan_year
 from tasks.models import Task
@@ -51,6 +53,7 @@ def household_detail(request, pk):
         "incomes": incomes,
         "helpers": helpers,
         "tasks": tasks,
+        "decision_alerts": recent_decision_alerts(request.user, household=household),
         "can_edit": Household.objects.editable_by(request.user).filter(pk=household.pk).exists(),
         "readiness": household_readiness(
             household, year, members=members, incomes=incomes, poverty_line=lines.get(year)
@@ -64,5 +67,6 @@ def household_detail(request, pk):
         },
         "income_rows": income_rows(incomes),
         "criteria": CRITERIA,
+        "history": household_timeline(request.user, household.pk),
     }
     return render(request, "households/detail.html", context)

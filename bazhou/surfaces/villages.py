@@ -13,11 +13,13 @@ from django.shortcuts import render
 from bazhou.core import clock
 from bazhou.core.access import get_visible_or_404
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list, year_param
+from households.decisions import recent_decision_alerts
 from households.models import Household, Member, incidence_below, poverty_incidence, still_poor_q
 from supervision.models import Finding
 from tasks.figures import plan_figures
 from tasks.models import Task, done_q, overdue_q
 from villages.forms import VillageFilterForm
+from villages.history import village_timeline
 from villages.models import AssistanceAssignment, ExitIndicator, Village
 
 
@@ -58,6 +60,8 @@ def village_detail(request, pk):
         **assistance_forces(village, today),
         "household_statuses": household_statuses(request.user, village),
         "findings": open_findings(request.user, village, today),
+        "decision_alerts": recent_decision_alerts(request.user, village=village),
+        "history": village_timeline(village.pk),
     }
     return render(request, "villages/detail.html", context)
 

@@ -59,15 +59,34 @@ def task_row(task) -> str:
         c for c in ("row-overdue" if task.overdue else "", "row-removed" if task.is_removed else "") if c
     )
     removed = mark_safe(' <span class="badge text-bg-secondary">已撤销</span>') if task.is_removed else ""
+    changed = (
+        format_html(
+            ' <span class="badge text-bg-light border" data-testid="change-count" title="变更次数">已变更 {} 次</span>',
+            task.change_count,
+        )
+        if task.change_count
+        else ""
+    )
     item = format_html(
-        '<a href="{}" data-testid="task-item">{}</a>{}', row_url("tasks:task_detail", task.pk), task.item, removed
+        '<a href="{}" data-testid="task-item">{}</a>{}{}',
+        row_url("tasks:task_detail", task.pk),
+        task.item,
+        removed,
+        changed,
     )
     quantity = format_html("{} {}", wan(task.quantity), task.unit) if task.quantity is not None else "–"
     overdue = (
         mark_safe(' <span class="badge badge-overdue" data-testid="overdue-badge">逾期</span>') if task.overdue else ""
     )
     text = format_html('<div class="small text-muted">{}</div>', task.deadline_text) if task.deadline_text else ""
-    deadline = format_html("{}{}{}", task.deadline.isoformat(), overdue, text)
+    baseline = (
+        format_html(
+            '<div class="small text-muted" data-testid="baseline-deadline">原定 {}</div>', task.baseline_deadline
+        )
+        if task.deadline_moved
+        else ""
+    )
+    deadline = format_html("{}{}{}{}", task.deadline.isoformat(), overdue, text, baseline)
     lines = (
         format_html_join(
             "", "<div>{} {}</div>", ((label(line, "source"), wan(line.amount)) for line in task.fund_lines.all())
@@ -80,7 +99,30 @@ def task_row(task) -> str:
         else ""
     )
     actions = ""
-    if task.editable:
+    pending = getattr(task, "pending_change", None)
+    if pending is not None:
+        actions = format_html(
+            '<a href="{}" class="badge text-bg-warning text-decoration-none" data-testid="change-pending">'
+            "变更审批中</a> ",
+            row_url("tasks:change_request", pending.pk),
+        )
+    if task.editable and getattr(task, "on_approved_plan", False):
+        # An approved plan: the plan fields change only through a change request (tasks.changes).
+        request_link = (
+            format_html(
+                '<a href="{}" class="btn btn-sm btn-outline-primary" data-testid="request-change">申请变更</a> ',
+                row_url("tasks:change_request_create", task.pk),
+            )
+            if pending is None
+            else ""
+        )
+        actions = format_html(
+            '{}{}<a href="{}" class="btn btn-sm btn-outline-success" data-testid="progress-link">进度</a> ',
+            actions,
+            request_link,
+            row_url("tasks:task_progress", task.pk),
+        )
+    elif task.editable:
         actions = format_html(
             '<a href="{}" class="btn btn-sm btn-outline-primary" hx-get="{}" hx-target="closest tr" '
             'hx-swap="outerHTML" data-testid="inline-edit">编辑</a> '

@@ -476,7 +476,7 @@ def test_an_income_change_needs_the_etag_it_was_read_with(api, personas, area, i
         "year": ["收入的年度不能修改；另一年度的收入请新增一条。"],
     }
     assert snapshot(income_a) == before
-    changed = first.patch(path, {"wage": "12000", "pension": "1200"}, HTTP_IF_MATCH=etag)
+    changed = first.patch(path, {"wage": "12000", "pension": "1200", "reason": "入户核实"}, HTTP_IF_MATCH=etag)
     assert changed.status_code == 200, changed.json()
     assert changed.json()["net_income"] == "13200.00" and changed["ETag"] != etag
     before = snapshot(income_a)
@@ -492,7 +492,8 @@ def test_a_members_arrival_does_not_make_the_income_etag_stale(api, personas, ar
     client = api(personas.township_a)
     etag = client.get(url(INCOMES, income_a))["ETag"]
     assert client.post(MEMBERS, new_member(area.household_a)).status_code == 201
-    assert client.patch(url(INCOMES, income_a), {"wage": "9500"}, HTTP_IF_MATCH=etag).status_code == 200
+    changed = client.patch(url(INCOMES, income_a), {"wage": "9500", "reason": "入户核实"}, HTTP_IF_MATCH=etag)
+    assert changed.status_code == 200
 
 
 # ---------------------------------------------------------------------------------------------

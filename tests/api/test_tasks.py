@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from tasks import changes
 from tasks.models import FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
 from tests.api.helpers import ids, if_match, results
@@ -217,22 +218,30 @@ def approved(rows, personas):
     return rows
 
 
-def test_on_an_approved_plan_a_deadline_change_needs_a_reason_kept_in_the_history(api, personas, approved):
+def test_on_an_approved_plan_a_deadline_changes_only_by_an_approved_request_kept_in_the_history(
+    api, personas, approved
+):
     client = api(personas.township_a)
     before = snapshot(approved.task_a)
-    refused = client.patch(url(approved.task_a), {"deadline": "2017-10-31"}, **if_match(1))
-    assert refused.status_code == 400
-    assert refused.json() == {"reason": ["已批准的施工图修改完成时限或资金须填写原因。"]}
-    assert snapshot(approved.task_a) == before
+    for extra in ({}, {"reason": "雨季延误，经乡党委同意顺延"}):
+        refused = client.patch(url(approved.task_a), {"deadline": "2017-10-31", **extra}, **if_match(1))
+        assert refused.status_code == 409  # tasks.api.ChangeRequestRequired: where to ask instead
+        assert "POST /api/v1/change-requests/" in refused.json()["detail"]
+        assert snapshot(approved.task_a) == before
 
-    saved = client.patch(
-        url(approved.task_a), {"deadline": "2017-10-31", "reason": "雨季延误，经乡党委同意顺延"}, **if_match(1)
+    request = changes.change_request_create(
+        user=personas.township_a,
+        task=approved.task_a,
+        changes={"deadline": datetime.date(2017, 10, 31)},
+        reason_category="disaster",
+        reason="雨季延误，经乡党委同意顺延",
+        expected_version=1,
     )
-    assert saved.status_code == 200
-    assert saved.json()["deadline"] == "2017-10-31"
-    assert approved.task_a.history.first().history_change_reason == "雨季延误，经乡党委同意顺延"
+    changes.change_request_approve(user=personas.district_admin, request_id=request.pk, expected_version=1)
+    assert client.get(url(approved.task_a)).json()["deadline"] == "2017-10-31"
+    reason = f"变更申请 #{request.pk}（自然灾害）：雨季延误，经乡党委同意顺延"
     history = client.get(f"{url(approved.task_a)}history/").json()
-    assert history[0]["reason"] == "雨季延误，经乡党委同意顺延"
+    assert history[0]["reason"] == reason
     assert {"field": "deadline", "label": "完成时限", "before": "2017-08-31", "after": "2017-10-31"} in history[0][
         "changes"
     ]
@@ -297,13 +306,14 @@ def test_a_new_row_in_another_areas_plan_is_refused_as_if_the_plan_did_not_exist
     assert Task.objects.count() == count
 
 
-def test_a_new_row_on_an_approved_plan_needs_a_reason(api, personas, approved):
+def test_a_new_row_on_an_approved_plan_is_refused_directly_even_with_a_reason(api, personas, approved):
     client = api(personas.township_a)
     data = {"plan": approved.plan_a.pk, "category": "road", "item": "联户路", "deadline": "2017-12-31"}
     count = Task.objects.count()
-    assert client.post(TASKS, data).json() == {"reason": ["已批准的施工图新增任务须填写原因。"]}
+    refused = client.post(TASKS, data)
+    assert refused.status_code == 409 and "kind=add" in refused.json()["detail"]
+    assert client.post(TASKS, {**data, "reason": "区脱贫办第3次会议增补"}).status_code == 409
     assert Task.objects.count() == count
-    assert client.post(TASKS, {**data, "reason": "区脱贫办第3次会议增补"}).status_code == 201
 
 
 def test_required_fields_of_a_new_row_are_named_in_chinese(api, personas, rows):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from bazhou.core.models import User
 from tasks import imports
 from tasks.exports import KEYS
-from tasks.models import FundLine, Task
+from tasks.models import ChangeRequest, FundLine, Task
 from tests.excel.helpers import body, calamine_rows, edit
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("demo", "pinned_today")]
@@ -91,6 +91,9 @@ def test_three_changed_cells_of_the_demo_table_are_three_changes(exported):
         user=admin, content=changed, file_name="改三处.xlsx", year=2017, fingerprint=result.fingerprint
     )
     one, two = Task.objects.get(pk=int(a[AT["id"]])), Task.objects.get(pk=int(b[AT["id"]]))
-    assert (one.item, one.responsible_person) == (f"{a[AT['item']]}（调整）", "秦和平")
+    # The demo's plans are approved: item and person (plan fields) become a change request, the phone is written.
+    assert (one.item, one.responsible_person) == (a[AT["item"]], a[AT["responsible_person"]])
+    request = ChangeRequest.objects.get(task=one, state="pending")
+    assert (request.after["item"], request.after["responsible_person"]) == (f"{a[AT['item']]}（调整）", "秦和平")
     assert two.responsible_phone == "13912345678"
-    assert Task.history.count() == history + 2
+    assert Task.history.count() == history + 1

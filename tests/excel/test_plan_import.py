@@ -14,7 +14,7 @@ from django.urls import reverse
 from bazhou.core.models import ExportLog, ImportBatch
 from bazhou.core.xlsx.importing import ImportRefused
 from tasks import imports, services
-from tasks.models import FundLine, Plan, Task
+from tasks.models import ChangeRequest, FundLine, Plan, Task
 from tests import factories
 from tests.excel.helpers import assert_changes_nothing, body, calamine_rows, edit, openpyxl_book, upload
 
@@ -45,7 +45,7 @@ def snapshot():
 def row_of(content: bytes, task: Task) -> int:
     """The Excel row number of ``task`` in an exported table."""
     for number, row in enumerate(calamine_rows(content, SHEET), start=1):
-        if isinstance(row[30], float) and int(row[30]) == task.pk:
+        if isinstance(row[32], float) and int(row[32]) == task.pk:  # 编号 (AG)
             return number
     raise AssertionError(f"task {task.pk} not in the table")
 
@@ -141,7 +141,7 @@ def test_a_row_changed_since_the_export_is_a_conflict_and_is_not_overwritten(cli
     before = snapshot()
     result = preview(personas.township_a, changed)
     (problem,) = result.problems
-    assert (problem.column, problem.header) == ("AF", "版本")
+    assert (problem.column, problem.header) == ("AH", "版本")
     assert "导出后已被修改（表中版本 1，当前版本 2）" in problem.message
     with pytest.raises(ImportRefused):
         apply(personas.township_a, changed, result.fingerprint)
@@ -210,9 +210,9 @@ def test_duplicated_rows_and_rows_of_another_year_are_refused(client, area, pers
     extra = len(calamine_rows(content, SHEET)) + 1
     book = openpyxl_book(content)
     sheet = book[SHEET]
-    for column in range(1, 33):
+    for column in range(1, 35):
         sheet.cell(extra, column).value = sheet.cell(road, column).value
-    sheet.cell(extra + 1, 31).value, sheet.cell(extra + 1, 32).value = table.old.pk, 1
+    sheet.cell(extra + 1, 33).value, sheet.cell(extra + 1, 34).value = table.old.pk, 1
     for column, value in zip(
         ("B", "C", "G", "H", "K", "AA"), ["白庙乡", "茅垭村", "道路", "x", "2017-09-01", "未启动"], strict=True
     ):
@@ -230,7 +230,8 @@ def test_a_table_of_another_year_is_refused(client, personas, table):
     assert result.problems[0].message == "表格标题是2017年的施工图，与所选的计划年度2018年不一致。请核对年度。"
 
 
-def test_changing_the_deadline_of_an_approved_plan_records_the_import_as_the_reason(client, personas, table):
+def test_changing_the_deadline_of_an_approved_plan_asks_for_it_with_the_import_as_the_reason(client, personas, table):
+    # An approved plan changes only by an approved request (tests/excel/test_plan_import_requests.py has the rest).
     services.plan_approve(plan_id=table.plan_a.pk, user=personas.district_admin)
     content = export(client, personas.township_a)
     changed = edit(content, SHEET, {f"K{row_of(content, table.road)}": datetime.date(2017, 10, 15)})
@@ -238,8 +239,13 @@ def test_changing_the_deadline_of_an_approved_plan_records_the_import_as_the_rea
     assert result.problems == [] and result.changed_cells == 1
     apply(personas.township_a, changed, result.fingerprint, name="调整时限.xlsx")
     table.road.refresh_from_db()
-    assert table.road.deadline == datetime.date(2017, 10, 15)
-    assert table.road.history.first().history_change_reason == "Excel 导入：调整时限.xlsx"
+    assert table.road.deadline == datetime.date(2017, 8, 31)
+    request = ChangeRequest.objects.get(task=table.road)
+    assert (request.state, request.after["deadline"], request.reason) == (
+        "pending",
+        "2017-10-15",
+        "Excel 导入：调整时限.xlsx",
+    )
 
 
 def test_confirming_after_the_data_changed_shows_the_new_preview_and_writes_nothing(client, personas, table):
@@ -320,7 +326,7 @@ def test_a_file_with_errors_can_be_downloaded_back_with_the_bad_cells_marked(cli
     sheet = book[book.sheetnames[0]]
     assert sheet[f"K{road}"].value == "八月底" and sheet[f"K{road}"].fill.fgColor.rgb == "FFFF9999"
     assert sheet[f"H{road}"].fill.fgColor.rgb != "FFFF9999"
-    assert "完成时限应为日期" in sheet.cell(road, 33).value  # the row's errors in a last column
+    assert "完成时限应为日期" in sheet.cell(road, 35).value  # the row's errors in a last column
     errors = list(book["错误清单"].iter_rows(min_row=2, values_only=True))
     assert errors == [(road, "K", "完成时限", "完成时限应为日期，如 2017-08-31，不能是“八月底”。")]
     assert ExportLog.objects.filter(kind="other").count() == 1
@@ -345,7 +351,7 @@ def test_the_template_has_the_tables_layout_drop_downs_and_instructions(client, 
     assert book.sheetnames == ["施工图", "填写说明"]
     sheet = book["施工图"]
     assert sheet["A1"].value == "巴州区白庙乡茅垭村2017年施工图任务导入模板"
-    assert [sheet.cell(4, c).value for c in (2, 3, 12, 31)] == ["乡镇", "村", "合计", "编号"]
+    assert [sheet.cell(4, c).value for c in (2, 3, 12, 31, 33)] == ["乡镇", "村", "合计", "原定完成时限", "编号"]
     assert len(sheet.data_validations.dataValidation) == 3
     assert "编号和版本" in "".join(str(r[0].value) for r in book["填写说明"].iter_rows())
     assert ExportLog.objects.get().kind == "template"

@@ -150,7 +150,7 @@ def test_the_export_is_the_wall_table_the_office_prints(client, area, personas, 
     assert sheet.freeze_panes == "D5"
     assert sheet.print_title_rows == "$3:$4"
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
-    assert sheet.print_area.endswith(f"$AD${sheet.max_row}")  # 编号 and 版本 (AE, AF) are not printed
+    assert sheet.print_area.endswith(f"$AF${sheet.max_row}")  # 编号, 版本 (AG, AH) not printed
     assert sheet["H7"].value == '=HYPERLINK("http://x")' and sheet["H7"].data_type == "s" and sheet["H7"].quotePrefix
     assert sheet["H5"].alignment.wrap_text
     validations = {

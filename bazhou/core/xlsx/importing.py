@@ -63,6 +63,7 @@ class ImportPreview:
     changes: list[RowChange] = field(default_factory=list)
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. plans that will be opened
+    warnings: list[Problem] = field(default_factory=list)  # worth a look, never blocking (e.g. duplicate rows)
     fingerprint: str = ""
 
     @property
@@ -91,6 +92,7 @@ class ImportPreview:
             "changes": [[c.row, c.action, c.key, c.label, [list(f) for f in c.fields]] for c in self.changes],
             "unchanged": self.unchanged,
             "notes": self.notes,
+            "warnings": [[p.row, p.column, p.header, p.message] for p in self.warnings],
             "fingerprint": self.fingerprint,
         }
 
@@ -107,6 +109,7 @@ class ImportPreview:
             ],
             unchanged=data.get("unchanged", 0),
             notes=data.get("notes", []),
+            warnings=[Problem(*p) for p in data.get("warnings", [])],
             fingerprint=data.get("fingerprint", ""),
         )
 

@@ -74,7 +74,9 @@ def scope_json(scope: Scope) -> dict:
                 "year": serializers.IntegerField(),
                 "today": serializers.DateField(),
                 "goals": serializers.JSONField(help_text="年度目标：目标值、完成值、百分比"),
-                "rows": serializers.JSONField(help_text="任务行：合计、完成、进行中、逾期、30 天内到期"),
+                "rows": serializers.JSONField(
+                    help_text="任务行：合计、完成、进行中、逾期、原定逾期（baseline_overdue）、30 天内到期"
+                ),
                 "funds": serializers.JSONField(help_text="资金（万元）：按类别、按资金来源"),
                 "township_ranking": serializers.JSONField(help_text="区级：各乡镇完成率排名"),
                 "village_table": serializers.JSONField(help_text="乡镇级：各村的同样数字"),

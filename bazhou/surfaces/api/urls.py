@@ -18,9 +18,11 @@ from bazhou.surfaces.api.villages import (
     VillageViewSet,
 )
 from households.api import HouseholdViewSet, IncomeViewSet, MemberViewSet
+from households.decision_api import DecisionAlertViewSet
 from supervision.api import BulletinViewSet, FindingViewSet, InspectionViewSet, RectificationViewSet
 from tasks.api import PlanViewSet, ProgressUpdateViewSet, TaskViewSet
 from tasks.api_exports import PlanTableView
+from tasks.change_api import ChangeRequestViewSet
 
 app_name = "api"
 
@@ -34,9 +36,11 @@ router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("members", MemberViewSet, basename="member")
 router.register("incomes", IncomeViewSet, basename="income")
+router.register("decision-alerts", DecisionAlertViewSet, basename="decision-alert")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("progress-updates", ProgressUpdateViewSet, basename="progress-update")
+router.register("change-requests", ChangeRequestViewSet, basename="change-request")
 router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("rectifications", RectificationViewSet, basename="rectification")

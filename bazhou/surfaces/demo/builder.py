@@ -282,7 +282,7 @@ class DemoBuilder:
                     order=i,
                 )
             )
-        self._bulk(AnnualGoal, goals)
+        self._bulk(AnnualGoal, goals, "演示数据：初始记录", at(datetime.date(2017, 2, 20)))
 
     def assistance(self):
         start = datetime.date(2015, 8, 1)
@@ -366,7 +366,7 @@ class DemoBuilder:
                     start_date=start,
                 )
             )
-        self._bulk(AssistanceAssignment, rows)
+        self._bulk(AssistanceAssignment, rows, "演示数据：初始记录", at(datetime.date(2016, 12, 20)))
 
     # -- the registry ---------------------------------------------------------------------------
 
@@ -468,6 +468,13 @@ class DemoBuilder:
             v.registered_population = max(v.registered_population, int(people[v.code] * 2.6) + 50)
             v.registered_households = int(v.registered_population / 3.2)
         Village.objects.bulk_update(self.villages, ["registered_population", "registered_households"], batch_size=BATCH)
+        # Seed data is written in bulk (no signals): the villages' first history record, as they now stand.
+        self.counts["villages.Village 历史"] += record_in_bulk(
+            Village.objects.filter(pk__in=[v.pk for v in self.villages]),
+            when=at(datetime.date(2016, 12, 20)),
+            user=self.admin,
+            reason="演示数据：初始记录",
+        )
 
     def family(self, h: Household, size: int) -> list[Member]:
         """Members of a household: a head, a spouse or parent, children and grandchildren of fitting ages."""
@@ -599,7 +606,7 @@ class DemoBuilder:
                         business_expenses=money(business_net / 0.7 * 0.3),
                     )
                 )
-        self._bulk(HouseholdIncome, objs)
+        self._bulk(HouseholdIncome, objs, "演示数据：初始记录", at(datetime.date(2016, 12, 20)))
 
     def helpers(self, rows):
         pools: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
@@ -624,7 +631,7 @@ class DemoBuilder:
                     household=h, name=name, unit=unit, post=post, phone=phone, start_date=datetime.date(2015, 9, 1)
                 )
             )
-        self._bulk(HouseholdHelper, objs)
+        self._bulk(HouseholdHelper, objs, "演示数据：初始记录", at(datetime.date(2016, 12, 20)))
 
     # -- plan rows --------------------------------------------------------------------------------
 
@@ -932,7 +939,7 @@ class DemoBuilder:
                         village=v, indicator=ind, met=met, evidence=evidence, assessed_on=datetime.date(2017, 8, 31)
                     )
                 )
-        self._bulk(VillageIndicator, rows)
+        self._bulk(VillageIndicator, rows, "演示数据：初始记录", at(datetime.date(2017, 8, 31)))
 
     # -- supervision ----------------------------------------------------------------------------
 
