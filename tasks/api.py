@@ -32,6 +32,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from bazhou.core import access, clock
+from bazhou.core.api import history
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
@@ -264,23 +265,8 @@ class ProgressReportSerializer(ProgressUpdateSerializer):
         return self.context["task_now"]
 
 
-class ChangeSerializer(serializers.Serializer):
-    field = serializers.CharField()
-    label = serializers.CharField()
-    before = serializers.CharField()
-    after = serializers.CharField()
-
-
-class HistoryEntrySerializer(serializers.Serializer):
+class HistoryEntrySerializer(history.HistoryEntrySerializer):
     kind = serializers.CharField(help_text="task（任务本身）、fund_line（资金来源）或 progress（进度填报）")
-    when = serializers.DateTimeField()
-    who = serializers.SerializerMethodField()
-    title = serializers.CharField()
-    reason = serializers.CharField()
-    changes = ChangeSerializer(many=True)
-
-    def get_who(self, entry) -> str | None:
-        return str(entry.who) if entry.who else None
 
 
 # ---------------------------------------------------------------------------------------------

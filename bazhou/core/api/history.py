@@ -25,23 +25,30 @@ PARAMETERS = [
 ]
 
 
-class RecordChangeSerializer(serializers.Serializer):
+class ChangeSerializer(serializers.Serializer):
     field = serializers.CharField()
     label = serializers.CharField()
     before = serializers.CharField()
     after = serializers.CharField()
 
 
-class RecordHistoryEntrySerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="记录的种类：household、member、householdincome、householdhelper 等")
+# One entry of a record's history timeline (bazhou.core.timeline): the plan rows' history and the registry's share
+# it; each endpoint's subclass says in ``kind`` which records it lists. (No docstring: it would become the schema's
+# description.)
+class HistoryEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField()
     when = serializers.DateTimeField()
     who = serializers.SerializerMethodField()
     title = serializers.CharField()
     reason = serializers.CharField()
-    changes = RecordChangeSerializer(many=True)
+    changes = ChangeSerializer(many=True)
 
     def get_who(self, entry) -> str | None:
         return str(entry.who) if entry.who else None
+
+
+class RecordHistoryEntrySerializer(HistoryEntrySerializer):
+    kind = serializers.CharField(help_text="记录的种类：household、member、householdincome、householdhelper 等")
 
 
 class RecordHistoryPage(serializers.Serializer):
