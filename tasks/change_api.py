@@ -130,7 +130,7 @@ class ChangeRequestFilter(filters.FilterSet):
     """The pending list's filters (the page's): township, village, kind, how long it has waited; and the state."""
 
     township = filters.CharFilter(method="filter_township", label="乡镇代码（9 位）")
-    village = filters.NumberFilter(method="filter_village", label="村 id")
+    village = IntegerFilter(method="filter_village", min_value=1, max_value=2**63 - 1, label="村 id")
     kind = filters.ChoiceFilter(choices=ChangeRequest.Kind.choices, label="类型：change、add、remove")
     state = filters.MultipleChoiceFilter(
         choices=ChangeRequest.State.choices, label="状态（可多选）：pending 待审批、approved、rejected、withdrawn"

@@ -544,3 +544,14 @@ def test_other_poverty_causes_are_shown_by_name_in_the_history(api, personas, ar
     assert entry["changes"] == [
         {"field": "other_causes", "label": "其他致贫原因", "before": "–", "after": "因残、缺技术"}
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("param", ["page", "page_size"])
+@pytest.mark.parametrize("value", ["²", "٣", "99999999999999999999999", "-1", "0", "x"])
+def test_odd_paging_of_a_history_is_a_chinese_400(personas, area, param, value):
+    client = APIClient()
+    client.force_authenticate(personas.district_admin)
+    response = client.get(f"/api/v1/households/{area.household_a.pk}/history/", {param: value})
+    assert response.status_code == 400
+    assert "应为" in str(response.json())

@@ -167,3 +167,9 @@ def test_the_list_takes_the_same_queries_at_1_and_10_rows(api, area, personas, c
     with django_assert_num_queries(5):  # the same at 1 and 10 rows: the requests are one query with their relations
         results = client.get(URL, {"page_size": 100}).json()["results"]
     assert len(results) == copies
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["99999999999999999999999", "²", "-1", "x"])
+def test_an_odd_village_filter_is_a_400_not_a_server_error(api, personas, value):
+    assert api(personas.district_admin).get("/api/v1/change-requests/", {"village": value}).status_code == 400

@@ -60,7 +60,10 @@ class RecordHistoryPage(serializers.Serializer):
 def _positive(raw, default: int, message: str, maximum: int | None = None) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+    # ASCII digits only, and not too many: str.isdigit() accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        raise ParseError(message)
+    if maximum is not None and int(raw) > maximum:
         raise ParseError(message)
     return int(raw)
 
