@@ -94,6 +94,8 @@ TEMPLATES = [
                 "bazhou.core.context_processors.navigation",
                 # The count of change requests waiting for the user's decision (one COUNT, approvers only).
                 "tasks.context_processors.change_requests",
+                # The counts beside 我的待办 and 消息 (one query for both, only when the navigation shows them).
+                "bazhou.surfaces.context_processors.todo_counts",
             ],
         },
     },
@@ -185,6 +187,34 @@ BAZHOU_STALE_DAYS = envint("BAZHOU_STALE_DAYS", "30")
 
 # The address people open the site at, for links in e-mails (e.g. https://fupin.example.gov.cn); empty = no links.
 BAZHOU_SITE_URL = os.environ.get("BAZHOU_SITE_URL", "").rstrip("/")
+
+# The supervision chain (docs/supervision-chain.md). Days a rectification may be overdue before it is put before
+# the 挂包 leader, days the leader has to answer, and days overdue after which a rectification or a plan row is
+# referred to the 纪委's accountability inbox. Rows due within BAZHOU_TODO_DUE_DAYS show on 我的待办.
+BAZHOU_ESCALATE_AFTER_DAYS = envint("BAZHOU_ESCALATE_AFTER_DAYS", "15")
+BAZHOU_ESCALATION_RESPONSE_DAYS = envint("BAZHOU_ESCALATION_RESPONSE_DAYS", "7")
+BAZHOU_CASE_RECTIFICATION_DAYS = envint("BAZHOU_CASE_RECTIFICATION_DAYS", "30")
+BAZHOU_CASE_TASK_DAYS = envint("BAZHOU_CASE_TASK_DAYS", "60")
+BAZHOU_TODO_DUE_DAYS = envint("BAZHOU_TODO_DUE_DAYS", "7")
+
+# Message channels besides the in-app inbox and e-mail (docs/notifications.md): each is on when its address is set.
+# SMS through an HTTP gateway: BAZHOU_SMS_KIND "aliyun" (阿里云短信 SendSms) or "json" (a generic JSON gateway).
+BAZHOU_SMS_KIND = os.environ.get("BAZHOU_SMS_KIND", "aliyun")
+BAZHOU_SMS_URL = os.environ.get("BAZHOU_SMS_URL", "")
+BAZHOU_SMS_KEY_ID = os.environ.get("BAZHOU_SMS_KEY_ID", "")
+BAZHOU_SMS_KEY_SECRET = os.environ.get("BAZHOU_SMS_KEY_SECRET", "")
+BAZHOU_SMS_SIGN_NAME = os.environ.get("BAZHOU_SMS_SIGN_NAME", "")
+BAZHOU_SMS_TEMPLATE = os.environ.get("BAZHOU_SMS_TEMPLATE", "")
+# 企业微信 group robot: the webhook address with its key; 钉钉 custom robot: the webhook with its access_token,
+# and the secret of its 加签 security setting.
+BAZHOU_WECOM_WEBHOOK = os.environ.get("BAZHOU_WECOM_WEBHOOK", "")
+BAZHOU_DINGTALK_WEBHOOK = os.environ.get("BAZHOU_DINGTALK_WEBHOOK", "")
+BAZHOU_DINGTALK_SECRET = os.environ.get("BAZHOU_DINGTALK_SECRET", "")
+# A delivery is tried at most this many times, waiting BAZHOU_NOTIFY_BACKOFF_SECONDS × 2^(n-1) between tries;
+# BAZHOU_NOTIFY_TIMEOUT seconds for one HTTP request.
+BAZHOU_NOTIFY_MAX_ATTEMPTS = envint("BAZHOU_NOTIFY_MAX_ATTEMPTS", "5")
+BAZHOU_NOTIFY_BACKOFF_SECONDS = envint("BAZHOU_NOTIFY_BACKOFF_SECONDS", "60")
+BAZHOU_NOTIFY_TIMEOUT = envint("BAZHOU_NOTIFY_TIMEOUT", "10")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "bazhou-plan@localhost")

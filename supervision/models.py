@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.core.access import NOTHING, AreaPaths, area_q, may_write_bulletins, within
+from bazhou.core.access import NOTHING, AreaPaths, area_q, may_write_bulletins, public_notices_q, within
 from bazhou.core.constraints import check, unique
 from households.models import Household
 from tasks.models import Evidence, Task, is_past_deadline, past_deadline_q
@@ -107,6 +107,7 @@ FINDING_TARGET_PATHS = {
         district="task__plan__village__township__district",
         township="task__plan__village__township",
         village="task__plan__village",
+        department="task__department",
     ),
     "village": AreaPaths(district="village__township__district", township="village__township", village="village"),
     "household": AreaPaths(
@@ -184,6 +185,12 @@ class Finding(models.Model):
     type = models.CharField(_("问题类型"), max_length=12, choices=Type.choices)
     severity = models.CharField(_("严重程度"), max_length=8, choices=Severity.choices, default=Severity.MINOR)
     description = models.TextField(_("问题描述"))
+    # 提请挂包领导协调: a major finding the supervisor flags goes to the 挂包 leader of its area (Escalation).
+    escalate = models.BooleanField(
+        _("提请挂包领导协调"),
+        default=False,
+        help_text=_("重大问题勾选后，转挂包该乡镇或村的区级领导协调，并限期回复。"),
+    )
     found_on = models.DateField(_("发现日期"))
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -241,6 +248,17 @@ def rectification_overdue_q(today: datetime.date, prefix: str = "") -> Q:
     return rectification_open_q(prefix) & past_deadline_q(today, prefix)
 
 
+def rectification_to_answer_q(prefix: str = "") -> Q:
+    """Waiting for the area's answer: 待整改 or 整改中 (a recheck that sends an answer back returns it to 整改中).
+    The states in which ``supervision.services.allowed_actions`` offers the answer."""
+    return Q(**{f"{prefix}status__in": [Rectification.Status.PENDING, Rectification.Status.IN_PROGRESS]})
+
+
+def rectification_awaits_answer(status: str) -> bool:
+    """The Python twin of :func:`rectification_to_answer_q`."""
+    return status in (Rectification.Status.PENDING, Rectification.Status.IN_PROGRESS)
+
+
 def rectification_is_overdue(*, status: str, deadline: datetime.date, today: datetime.date) -> bool:
     """The Python twin of :func:`rectification_overdue_q`, for rectifications read as values (the bulletin)."""
     return status != Rectification.Status.CLOSED and is_past_deadline(deadline, today)
@@ -257,6 +275,10 @@ class RectificationQuerySet(models.QuerySet):
     def overdue(self, today: datetime.date):
         """Past the deadline and not closed (逾期, :func:`rectification_overdue_q`)."""
         return self.filter(rectification_overdue_q(today))
+
+    def to_answer(self):
+        """Waiting for the area's answer (:func:`rectification_to_answer_q`)."""
+        return self.filter(rectification_to_answer_q())
 
 
 class Rectification(models.Model):
@@ -306,6 +328,8 @@ class Rectification(models.Model):
     )
     rechecked_at = models.DateTimeField(_("复查时间"), null=True, blank=True)
     closed_on = models.DateField(_("销号日期"), null=True, blank=True)
+    # How many times a recheck sent the answer back (复查未通过); twice opens a case in the 纪委 inbox.
+    rejections = models.PositiveSmallIntegerField(_("复查未通过次数"), default=0, editable=False)
 
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
 
@@ -417,8 +441,9 @@ class BulletinQuerySet(models.QuerySet):
     paths = DISTRICT_RECORD_PATHS
 
     def visible_to(self, user):
-        """The published bulletins of the user's district; the drafts too for those who write bulletins."""
-        rows = self.filter(area_q(user, self.paths))
+        """The published bulletins of the user's district (a department's user included: public notices,
+        ``access.public_notices_q``); the drafts too for those who write bulletins."""
+        rows = self.filter(public_notices_q(user, self.paths))
         if not may_write_bulletins(user):
             rows = rows.filter(state=Bulletin.State.PUBLISHED)
         return rows
@@ -561,3 +586,292 @@ class DailyDigest(models.Model):
 
     def __str__(self):
         return f"{self.district} {self.day} 督查摘要"
+
+
+# ---------------------------------------------------------------------------------------------
+# The supervision chain (贫困村督查信息员 → 区脱贫办 → 区人大/政协 → 挂包领导 → 区纪委)
+# ---------------------------------------------------------------------------------------------
+
+VILLAGE_PATHS = AreaPaths(district="village__township__district", township="village__township", village="village")
+
+
+class LeadQuerySet(models.QuerySet):
+    paths = VILLAGE_PATHS
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def new(self):
+        return self.filter(state=Lead.State.NEW)
+
+
+class Lead(models.Model):
+    """线索 / 进度观察: what a village's supervision information officer (村督查信息员) saw, for the district
+    supervisors to turn into a finding (``finding``), keep on file, or dismiss, with a note."""
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", _("问题线索")
+        OBSERVATION = "observation", _("进度观察")
+
+    class State(models.TextChoices):
+        NEW = "new", _("待处理")
+        FINDING = "finding", _("已转为问题")
+        NOTED = "noted", _("已阅存档")
+        DISMISSED = "dismissed", _("不予采纳")
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="leads", verbose_name=_("村"))
+    task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, null=True, blank=True, related_name="leads", verbose_name=_("任务")
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, null=True, blank=True, related_name="leads", verbose_name=_("户")
+    )
+    kind = models.CharField(_("类别"), max_length=12, choices=Kind.choices, default=Kind.LEAD)
+    description = models.TextField(_("情况描述"))
+    observed_on = models.DateField(_("发现日期"))
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("报送人")
+    )
+    filed_at = models.DateTimeField(_("报送时间"), default=timezone.now, editable=False)
+    # The form's one-time token: a second submission of the same form finds this row instead of filing another.
+    token = models.CharField(_("提交标识"), max_length=64, blank=True, editable=False)
+    state = models.CharField(_("处理状态"), max_length=10, choices=State.choices, default=State.NEW)
+    finding = models.OneToOneField(
+        Finding, on_delete=models.PROTECT, null=True, blank=True, related_name="lead", verbose_name=_("转为问题")
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("处理人"),
+    )
+    handled_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    handling_note = models.TextField(_("处理意见"), blank=True)
+
+    objects = LeadQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["filed_at", "token"])
+
+    class Meta:
+        verbose_name = _("督查线索")
+        verbose_name_plural = _("督查线索")
+        ordering = ["-observed_on", "-id"]
+        indexes = [models.Index(fields=["state", "village"], name="lead_state_village_idx")]
+        constraints = [
+            unique("lead_token_once", ["filed_by", "token"], "这条线索已报送。", condition=~Q(token="")),
+            check(
+                "lead_finding_when_turned",
+                ~Q(state="finding") | Q(finding__isnull=False),
+                "转为问题的线索须关联所转的问题。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.description[:30]
+
+
+class Opinion(models.Model):
+    """督导意见: what the district people's congress or CPPCC (人大/政协) asks of a finding or its rectification."""
+
+    class Body(models.TextChoices):
+        CONGRESS = "congress", _("区人大")
+        CPPCC = "cppcc", _("区政协")
+
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="opinions", verbose_name=_("问题"))
+    body = models.CharField(_("督导机关"), max_length=10, choices=Body.choices)
+    text = models.TextField(_("督导意见"))
+    given_on = models.DateField(_("日期"))
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("录入人")
+    )
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now, editable=False)
+    token = models.CharField(_("提交标识"), max_length=64, blank=True, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["created_at", "token"])
+
+    class Meta:
+        verbose_name = _("督导意见")
+        verbose_name_plural = _("督导意见")
+        ordering = ["-given_on", "-id"]
+        constraints = [
+            unique("opinion_token_once", ["given_by", "token"], "这条督导意见已提交。", condition=~Q(token="")),
+        ]
+
+    def __str__(self):
+        return self.text[:30]
+
+
+def escalation_open_q() -> Q:
+    """An escalation the leader has not answered yet."""
+    return Q(responded_at__isnull=True)
+
+
+def escalation_late_q(today: datetime.date) -> Q:
+    """Open and past its response deadline (超期未回复): :func:`tasks.models.past_deadline_q` on ``respond_by``."""
+    return escalation_open_q() & past_deadline_q(today, field="respond_by")
+
+
+class EscalationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The escalations of findings ``user`` sees."""
+        return self.filter(finding__in=Finding.objects.visible_to(user))
+
+    def open(self):
+        """Not answered yet (:func:`escalation_open_q`)."""
+        return self.filter(escalation_open_q())
+
+    def late(self, today: datetime.date):
+        """Open and past the response deadline (超期未回复, :func:`escalation_late_q`)."""
+        return self.filter(escalation_late_q(today))
+
+
+class Escalation(models.Model):
+    """提请挂包领导协调: a major finding, or a rectification overdue past ``BAZHOU_ESCALATE_AFTER_DAYS``, put before
+    the 挂包 leader of its area, who answers by ``respond_by``. One per finding and reason."""
+
+    class Reason(models.TextChoices):
+        MAJOR_FINDING = "major_finding", _("重大问题")
+        RECTIFICATION_OVERDUE = "rect_overdue", _("整改逾期")
+
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("问题"))
+    reason = models.CharField(_("事由"), max_length=16, choices=Reason.choices)
+    leader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalations",
+        verbose_name=_("挂包领导"),
+    )
+    opened_on = models.DateField(_("提请日期"))
+    respond_by = models.DateField(_("回复时限"))
+    response = models.TextField(_("协调意见"), blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("回复人"),
+    )
+    responded_at = models.DateTimeField(_("回复时间"), null=True, blank=True)
+
+    objects = EscalationQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("提请协调")
+        verbose_name_plural = _("提请协调")
+        ordering = ["respond_by", "id"]
+        indexes = [
+            models.Index(
+                fields=["leader", "respond_by"], condition=Q(responded_at__isnull=True), name="escalation_open_idx"
+            ),
+        ]
+        constraints = [
+            unique("escalation_once_per_reason", ["finding", "reason"], "该问题已因同一事由提请协调。"),
+            check(
+                "escalation_response_complete",
+                Q(responded_at__isnull=True) | ~Q(response="") & Q(responded_by__isnull=False),
+                "回复须填写协调意见。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()}：{self.finding}"
+
+
+class CaseQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Cases of the rows and findings ``user`` sees (the 纪委 and the supervisors see the district's)."""
+        return self.filter(
+            Q(task__in=Task.objects.visible_to(user).values("pk"))
+            | Q(rectification__finding__in=Finding.objects.visible_to(user).values("pk"))
+        )
+
+    def open(self):
+        return self.filter(state=AccountabilityCase.State.OPEN)
+
+
+class AccountabilityCase(models.Model):
+    """追责线索 in the 区纪委 inbox, opened by the daily run: a rectification overdue by more than
+    ``BAZHOU_CASE_RECTIFICATION_DAYS`` days, a rectification rejected at recheck twice, or a plan row overdue by
+    more than ``BAZHOU_CASE_TASK_DAYS`` days. The 纪委 decides it: an accountability record (追责), or no action
+    with a reason. One case per object and reason."""
+
+    class Reason(models.TextChoices):
+        RECTIFICATION_OVERDUE = "rect_overdue", _("整改逾期")
+        RECHECK_REJECTED = "recheck_rejected", _("复查两次未通过")
+        TASK_OVERDUE = "task_overdue", _("任务严重逾期")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("待处理")
+        DECIDED = "decided", _("已追责")
+        DISMISSED = "dismissed", _("不予追责")
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="cases", verbose_name=_("区县"))
+    reason = models.CharField(_("事由"), max_length=20, choices=Reason.choices)
+    task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("任务")
+    )
+    rectification = models.ForeignKey(
+        Rectification, on_delete=models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("整改")
+    )
+    opened_on = models.DateField(_("移送日期"))
+    detail = models.CharField(_("情况"), max_length=200, blank=True)
+    state = models.CharField(_("处理状态"), max_length=10, choices=State.choices, default=State.OPEN)
+    accountability = models.ForeignKey(
+        Accountability,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("追责记录"),
+    )
+    decision_note = models.TextField(_("处理意见"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("处理人"),
+    )
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("追责线索")
+        verbose_name_plural = _("追责线索")
+        ordering = ["-opened_on", "-id"]
+        indexes = [models.Index(fields=["district", "state"], name="case_district_state_idx")]
+        constraints = [
+            check(
+                "case_one_target",
+                Q(task__isnull=False, rectification__isnull=True) | Q(task__isnull=True, rectification__isnull=False),
+                "追责线索须且只须对应一个任务或一项整改。",
+            ),
+            unique("case_task_once", ["task", "reason"], "该任务已移送。", condition=Q(task__isnull=False)),
+            unique(
+                "case_rectification_once",
+                ["rectification", "reason"],
+                "该整改已因同一事由移送。",
+                condition=Q(rectification__isnull=False),
+            ),
+            check(
+                "case_decided_has_record",
+                ~Q(state="decided") | Q(accountability__isnull=False),
+                "已追责的线索须关联追责记录。",
+            ),
+            check(
+                "case_dismissed_has_reason",
+                ~Q(state="dismissed") | ~Q(decision_note=""),
+                "不予追责须写明理由。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()}：{self.task or self.rectification}"

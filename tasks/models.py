@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.core.access import AreaPaths, area_q, may_decide_change_requests
+from bazhou.core.access import AreaPaths, area_q, may_decide_change_requests, progress_q
 from bazhou.core.constraints import at_most, check, not_negative, unique
 from households.models import Household
 from villages.models import YEAR_VALIDATORS, Village
@@ -156,10 +156,10 @@ def open_q(prefix: str = "") -> Q:
     return live_q(prefix) & ~done_q(prefix)
 
 
-def past_deadline_q(day: datetime.date, prefix: str = "") -> Q:
-    """The deadline is before ``day``. A row becomes late the day after its deadline: on the deadline day itself
-    it is not late yet. The one deadline comparison of the product."""
-    return Q(**{f"{prefix}deadline__lt": day})
+def past_deadline_q(day: datetime.date, prefix: str = "", field: str = "deadline") -> Q:
+    """The deadline (``field``: an escalation's is ``respond_by``) is before ``day``. A row becomes late the day
+    after its deadline: on the deadline day itself it is not late yet. The one deadline comparison of the product."""
+    return Q(**{f"{prefix}{field}__lt": day})
 
 
 def is_past_deadline(deadline: datetime.date, day: datetime.date) -> bool:
@@ -321,7 +321,10 @@ def duplicate_groups(rows: Iterable[Mapping]) -> list[list[Mapping]]:
 
 class TaskQuerySet(models.QuerySet):
     paths = AreaPaths(
-        district="plan__village__township__district", township="plan__village__township", village="plan__village"
+        district="plan__village__township__district",
+        township="plan__village__township",
+        village="plan__village",
+        department="department",
     )
 
     def visible_to(self, user):
@@ -329,6 +332,11 @@ class TaskQuerySet(models.QuerySet):
 
     def editable_by(self, user):
         return self.filter(area_q(user, self.paths, write=True))
+
+    def reportable_by(self, user):
+        """The rows whose progress ``user`` may report (:func:`bazhou.core.access.progress_q`): those they may
+        change, and a department's user their department's."""
+        return self.filter(progress_q(user, self.paths))
 
     def live(self):
         """Rows of the plan: those not withdrawn (:func:`live_q`)."""
@@ -452,6 +460,17 @@ class Task(models.Model):
     planned_funds = wan_field(_("计划资金（万元）"), "计划资金")
     invested_funds = wan_field(_("已投入资金（万元）"), "已投入资金")
     responsible_unit = models.CharField(_("责任单位"), max_length=100, blank=True)
+    # The sector department the row belongs to (部门主帮), when ``responsible_unit`` names one
+    # (villages.departments.match); its users see the row and report its progress. Units that name no department
+    # (a township government, a village committee) keep their text and no department.
+    department = models.ForeignKey(
+        "villages.Department",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("责任部门"),
+    )
     responsible_person = models.CharField(_("责任人"), max_length=50, blank=True)
     responsible_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     responsible_email = models.EmailField(_("电子邮箱"), blank=True, help_text=_("逾期提醒发到此邮箱。"))

@@ -37,6 +37,38 @@ class District(models.Model):
         return self.name
 
 
+class DepartmentQuerySet(models.QuerySet):
+    def of_district(self, district):
+        return self.filter(district=district)
+
+
+class Department(models.Model):
+    """行业部门: a sector department of the district (区交通运输局, 区水务局, …) that helps the townships and villages
+    carry out plan rows ("部门主帮"). A plan row names its department (``Task.department``); the department's
+    users see and report progress on those rows (``bazhou.core.access``). ``aliases`` are other spellings of the
+    name, one per line, that ``villages.departments.match`` recognises in imported or older free-text units."""
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="departments", verbose_name=_("区县"))
+    name = models.CharField(_("部门名称"), max_length=100)
+    aliases = models.TextField(_("其他写法"), blank=True, help_text=_("每行一个，用于识别导入或旧数据中的责任单位。"))
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+
+    objects = DepartmentQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("行业部门")
+        verbose_name_plural = _("行业部门")
+        ordering = ["district", "name"]
+        constraints = [unique("department_name_unique", ["district", "name"], "本区县已有同名部门。")]
+
+    def __str__(self):
+        return self.name
+
+    def alias_list(self) -> list[str]:
+        return [line.strip() for line in self.aliases.splitlines() if line.strip()]
+
+
 class TownshipQuerySet(models.QuerySet):
     paths = AreaPaths(district="district", township="code", village=None)
 

@@ -8,6 +8,14 @@ Roles and areas (``User.role``, ``User.district``/``township``/``village``):
 - 乡镇工作人员 (township staff): reads and edits their township.
 - 村干部 (village cadre / first secretary): reads and edits their village; reads their township's own rows
   (a finding against the township) without answering for them.
+- 区级挂包领导 (a leader responsible for a 片区): reads the townships and villages of their charge
+  (``User.charge_townships``/``charge_villages``, :func:`charge_of`); answers the escalations put before them.
+- 行业部门 (a sector department's user): reads the plan rows of their department (``Task.department``) across the
+  district, with their findings, and reports those rows' progress (:func:`progress_q`); nothing else of the plan.
+- 村督查信息员 (a village's supervision information officer): reads their village like its cadre; files leads
+  (线索) and progress observations; changes nothing of the plan.
+- 人大/政协督导: reads what the supervisors read (:func:`may_read_supervision`); records supervision opinions.
+- 区纪委: reads what the supervisors read; decides the cases of the accountability inbox (:func:`may_decide_cases`).
 - A superuser reads and edits everything and may do everything; an inactive or anonymous user nothing at all.
 
 The vocabulary has three parts.
@@ -49,6 +57,12 @@ AREA_STAFF = frozenset({Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.VILLAGE_C
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.DISTRICT_ADMIN})
 # Who approves a plan (一村一案) of a village they may edit.
 APPROVING = frozenset({Role.DISTRICT_ADMIN})
+# Who reads what the supervisors read (the queue, findings, rectifications, inspections, leads, bulletin drafts)
+# without supervising: the people's congress / CPPCC and the discipline commission.
+# A 挂包 leader reads them too, for their charge only (the rows come through ``visible_to``).
+READING_SUPERVISION = SUPERVISING | frozenset({Role.OVERSIGHT, Role.DISCIPLINE, Role.PATCH_LEADER})
+# Who reports progress on plan rows: the area staff (their area's rows) and the departments (their own rows).
+REPORTING_PROGRESS = AREA_STAFF | frozenset({Role.DEPARTMENT})
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,9 @@ class AreaPaths:
     district: str
     township: str
     village: str | None
+    # The path to the plan row's department (``Task.department``), for the rows a department's users see; None for
+    # models that are not about a plan row (a department's user sees none of them).
+    department: str | None = None
 
     def prefixed(self, prefix: str) -> AreaPaths:
         """The same paths from a row that reaches these rows through ``prefix`` (e.g. ``"task"``)."""
@@ -69,6 +86,7 @@ class AreaPaths:
             district=f"{prefix}__{self.district}",
             township=f"{prefix}__{self.township}",
             village=f"{prefix}__{self.village}" if self.village is not None else None,
+            department=f"{prefix}__{self.department}" if self.department is not None else None,
         )
 
 
@@ -96,10 +114,47 @@ def area_of(user) -> tuple[str, object] | None:
     return None
 
 
+def charge_of(user) -> tuple[frozenset, frozenset] | None:
+    """The township codes and village ids of a 挂包 leader's charge (分片挂包); None for every other user.
+
+    Read once per user object (two small queries) and kept on it for the rest of the request."""
+    if not signed_in(user) or user.role != Role.PATCH_LEADER:
+        return None
+    cached = getattr(user, "_bazhou_charge", None)
+    if cached is None:
+        cached = (
+            frozenset(user.charge_townships.values_list("code", flat=True)),
+            frozenset(user.charge_villages.values_list("pk", flat=True)),
+        )
+        user._bazhou_charge = cached
+    return cached
+
+
+def charge_q(paths: AreaPaths, charge: tuple[frozenset, frozenset]) -> Q:
+    """A filter for the rows (reached through ``paths``) inside a charge: its townships' and its villages'. The
+    rows of a township that sit above villages are inside it when the township is charged."""
+    townships, villages = charge
+    q = NOTHING
+    if townships:
+        q |= Q(**{f"{paths.township}__in": sorted(townships)})
+    if villages and paths.village is not None:
+        q |= Q(**{f"{paths.village}__in": sorted(villages)})
+    return q
+
+
+def department_of(user):
+    """The id of the sector department a department's user works for; None for every other user."""
+    if not signed_in(user) or user.role != Role.DEPARTMENT:
+        return None
+    return user.department_id
+
+
 def district_wide(user) -> bool:
     """Whether the user reads a whole district (district roles, a district leader) or the whole instance (a
-    superuser without an area)."""
+    superuser without an area). A 挂包 leader and a department's user do not: they read a part of it."""
     if not signed_in(user):
+        return False
+    if charge_of(user) is not None or department_of(user) is not None:
         return False
     area = area_of(user)
     if area is None:
@@ -173,6 +228,74 @@ def may_withdraw_change_request(user, request) -> bool:
     return signed_in(user) and request.requested_by_id == user.pk
 
 
+def may_view_dashboard(user) -> bool:
+    """Reads the dashboard (page, print view, API) of their area: everyone signed in but a department's user, who
+    sees their department's rows and nothing else of the plan."""
+    return signed_in(user) and department_of(user) is None
+
+
+def may_report_progress(user) -> bool:
+    """Reports progress (and its evidence) on plan rows: which rows, :func:`progress_q`."""
+    return _has_role(user, REPORTING_PROGRESS)
+
+
+def may_read_supervision(user) -> bool:
+    """Reads what the supervisors read: the queue of late rows, findings and rectifications, inspections, leads,
+    accountability, bulletin drafts and the daily digest (of their district)."""
+    return _has_role(user, READING_SUPERVISION)
+
+
+def may_give_opinions(user) -> bool:
+    """Records supervision opinions (督导意见) on findings and their rectification: the 人大/政协."""
+    return _has_role(user, frozenset({Role.OVERSIGHT}))
+
+
+def may_file_leads(user) -> bool:
+    """Files leads (线索) and progress observations for their village: the information officer."""
+    return _has_role(user, frozenset({Role.INFORMANT}))
+
+
+def may_handle_leads(user) -> bool:
+    """Turns a lead into a finding, keeps it on file, or dismisses it: whoever supervises."""
+    return may_supervise(user)
+
+
+def may_read_leads(user) -> bool:
+    """Opens the leads (线索) list and pages: the information officers (their village's, through
+    ``Lead.objects.visible_to``) and whoever reads what the supervisors read (:func:`may_read_supervision`)."""
+    return may_file_leads(user) or may_read_supervision(user)
+
+
+def may_decide_cases(user) -> bool:
+    """Decides the cases of the accountability inbox (追责 or not): the 纪委."""
+    return _has_role(user, frozenset({Role.DISCIPLINE}))
+
+
+def may_respond_to_escalations(user) -> bool:
+    """Answers the escalations put before them (``Escalation.leader``): a 挂包 leader."""
+    return _has_role(user, frozenset({Role.PATCH_LEADER}))
+
+
+def may_respond_to_escalation(user, escalation) -> bool:
+    """Whether ``user`` answers this escalation: the 挂包 leader it was put before, while it is unanswered."""
+    return may_respond_to_escalations(user) and escalation.leader_id == user.pk and escalation.responded_at is None
+
+
+def escalations_q(user) -> Q:
+    """A filter on escalations (on top of their findings' ``visible_to``): a 挂包 leader reads those put before
+    them (``leader``), who reads supervision reads the district's; anyone else none (the pages are a 404)."""
+    if not may_read_supervision(user):
+        return NOTHING
+    if charge_of(user) is not None:
+        return Q(leader=user.pk)
+    return EVERYTHING
+
+
+def may_read_cases(user) -> bool:
+    """Reads the accountability inbox (追责线索) of their district: the 纪委, the supervisors and the 人大/政协."""
+    return _has_role(user, SUPERVISING | frozenset({Role.OVERSIGHT, Role.DISCIPLINE}))
+
+
 def sees_id_numbers(user) -> bool:
     """Sees ID numbers in full (pages, exports, the admin); everyone else sees them masked."""
     return _keeps_area_rows(user)
@@ -181,6 +304,29 @@ def sees_id_numbers(user) -> bool:
 def supervisors_of(district) -> Q:
     """The active users who supervise ``district`` (a District or its code): a filter on users."""
     return Q(is_active=True, district=district, role__in=sorted(SUPERVISING))
+
+
+def area_staff_of(*, township, village=None) -> Q:
+    """The active area staff who answer for a row of ``village`` (an id) or, above villages, of ``township`` (a
+    code): that village's cadres and that township's staff; a township's row, its staff only. A filter on users."""
+    q = Q(role=Role.TOWNSHIP_STAFF, township=township)
+    if village is not None:
+        q |= Q(role=Role.VILLAGE_CADRE, village=village)
+    return Q(is_active=True) & q
+
+
+def discipline_of(district) -> Q:
+    """The active 纪委 users of ``district`` (a District or its code): a filter on users (the cases' recipients)."""
+    return Q(is_active=True, district=district, role=Role.DISCIPLINE)
+
+
+def charge_leaders_of(*, township, village=None) -> Q:
+    """The active 挂包 leaders whose charge holds ``village`` (an id) or its ``township`` (a code): a filter on users
+    (add ``.distinct()``)."""
+    q = Q(charge_townships=township)
+    if village is not None:
+        q |= Q(charge_villages=village)
+    return Q(is_active=True, role=Role.PATCH_LEADER) & q
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +359,12 @@ def area_q(user, paths: AreaPaths, *, write: bool = False) -> Q:
         return EVERYTHING
     if write and not _keeps_area_rows(user):
         return NOTHING
+    department = department_of(user)
+    if department is not None:
+        return NOTHING if paths.department is None else Q(**{paths.department: department})
+    charge = charge_of(user)
+    if charge is not None:
+        return charge_q(paths, charge)
     area = area_of(user)
     if area is None:
         return NOTHING
@@ -220,6 +372,28 @@ def area_q(user, paths: AreaPaths, *, write: bool = False) -> Q:
     if level == "village" and paths.village is None:
         return NOTHING if write else Q(**{paths.township: user.village_township_code})
     return within(paths, level, key)
+
+
+def progress_q(user, paths: AreaPaths) -> Q:
+    """A filter for the plan rows (reached through ``paths``) whose progress ``user`` may report: the rows they
+    may change (:func:`area_q` with ``write``), and a department's user the rows of their department."""
+    if not may_report_progress(user):
+        return NOTHING
+    department = department_of(user)
+    if department is not None:
+        return NOTHING if paths.department is None else Q(**{paths.department: department})
+    return area_q(user, paths, write=True)
+
+
+def public_notices_q(user, paths: AreaPaths) -> Q:
+    """A filter for the district-wide public notices (published bulletins, 通报) ``user`` reads: those of their area
+    (:func:`area_q`), and a department's user those of their district: a bulletin is sent to the district's
+    departments too, though a department reads nothing else of the district. A 挂包 leader reads those of their
+    district as well (a record of the whole district concerns their charge; filtering it by the charge's townships
+    and villages would also repeat it once per charged place)."""
+    if department_of(user) is not None or charge_of(user) is not None:
+        return Q(**{paths.district: user.district_id})
+    return area_q(user, paths)
 
 
 def area_choices_q(user, paths: AreaPaths) -> Q:
@@ -232,6 +406,11 @@ def area_choices_q(user, paths: AreaPaths) -> Q:
         return NOTHING
     if user.is_superuser:
         return EVERYTHING
+    if department_of(user) is not None:
+        return NOTHING
+    charge = charge_of(user)
+    if charge is not None:
+        return charge_q(paths, charge)
     area = area_of(user)
     if area is None:
         return NOTHING

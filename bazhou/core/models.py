@@ -22,14 +22,26 @@ class Role(models.TextChoices):
     VILLAGE_CADRE = "village_cadre", _("村干部（第一书记）")
     SUPERVISOR = "supervisor", _("督查人员")
     LEADER = "leader", _("区级领导")
+    PATCH_LEADER = "patch_leader", _("区级挂包领导")
+    DEPARTMENT = "department", _("行业部门")
+    INFORMANT = "informant", _("村督查信息员")
+    OVERSIGHT = "oversight", _("人大/政协督导")
+    DISCIPLINE = "discipline", _("区纪委")
 
 
-# The area level each role is scoped to; a leader may be scoped to any one level.
+# The area level each role is scoped to; a leader may be scoped to any one level. A 挂包 leader belongs to the
+# district and reads the townships and villages of their charge (``User.charge_townships``/``charge_villages``);
+# a department's users belong to the district and read their department's rows (``User.department``).
 ROLE_AREA = {
     Role.DISTRICT_ADMIN: "district",
     Role.SUPERVISOR: "district",
     Role.TOWNSHIP_STAFF: "township",
     Role.VILLAGE_CADRE: "village",
+    Role.PATCH_LEADER: "district",
+    Role.DEPARTMENT: "district",
+    Role.INFORMANT: "village",
+    Role.OVERSIGHT: "district",
+    Role.DISCIPLINE: "district",
 }
 
 _ONLY_DISTRICT = Q(district__isnull=False, township__isnull=True, village__isnull=True)
@@ -67,6 +79,23 @@ class User(AbstractUser):
         verbose_name=_("所属村"),
     )
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    department = models.ForeignKey(
+        "villages.Department",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("所属行业部门"),
+        help_text=_("行业部门的用户必填：只能查看并填报本部门负责的任务。"),
+    )
+    # 分片挂包: the townships and villages a 挂包 leader is responsible for (their dashboard, queue, digest and the
+    # escalations they answer). Read through ``bazhou.core.access.charge_of``.
+    charge_townships = models.ManyToManyField(
+        "villages.Township", blank=True, related_name="charge_leaders", verbose_name=_("挂包乡镇")
+    )
+    charge_villages = models.ManyToManyField(
+        "villages.Village", blank=True, related_name="charge_leaders", verbose_name=_("挂包村")
+    )
 
     objects = UserManager()
 
@@ -77,11 +106,19 @@ class User(AbstractUser):
             check(
                 "user_area_matches_role",
                 Q(is_superuser=True, role="")
-                | Q(role__in=["district_admin", "supervisor"]) & _ONLY_DISTRICT
+                | Q(role__in=["district_admin", "supervisor", "patch_leader", "oversight", "discipline"])
+                & _ONLY_DISTRICT
+                | Q(role="department") & _ONLY_DISTRICT
                 | Q(role="township_staff") & _ONLY_TOWNSHIP
-                | Q(role="village_cadre") & _ONLY_VILLAGE
+                | Q(role__in=["village_cadre", "informant"]) & _ONLY_VILLAGE
                 | Q(role="leader") & (_ONLY_DISTRICT | _ONLY_TOWNSHIP | _ONLY_VILLAGE),
-                "角色与所属区域不符：区级管理员和督查人员属区县，乡镇工作人员属乡镇，村干部属村，领导属其中一级。",
+                "角色与所属区域不符：区级管理员、督查人员、挂包领导、行业部门、人大/政协督导和纪委属区县，"
+                "乡镇工作人员属乡镇，村干部和村督查信息员属村，领导属其中一级。",
+            ),
+            check(
+                "user_department_matches_role",
+                Q(role="department", department__isnull=False) | ~Q(role="department") & Q(department__isnull=True),
+                "行业部门的用户须选择所属部门，其他角色不选部门。",
             ),
         ]
 
@@ -106,6 +143,12 @@ class User(AbstractUser):
             )
         if not wanted and len(set_levels) != 1:
             raise ValidationError(_("区级领导须且只须选择一个所属区域（区县、乡镇或村）。"))
+        if self.role == Role.DEPARTMENT and not self.department_id:
+            raise ValidationError({"department": _("行业部门的用户须选择所属部门。")})
+        if self.role != Role.DEPARTMENT and self.department_id:
+            raise ValidationError({"department": _("只有行业部门的用户选择所属部门。")})
+        if self.department_id and self.district_id and self.department.district_id != self.district_id:
+            raise ValidationError({"department": _("所属部门须是本区县的部门。")})
 
     @property
     def village_township_code(self) -> str | None:
@@ -330,3 +373,127 @@ class ImportBatch(models.Model):
         days = getattr(settings, "BAZHOU_IMPORT_KEEP_DAYS", 7)
         cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
         return cls.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+class Notification(models.Model):
+    """A message to one person about one thing, for one reason, on one day (unique together): shown in the person's
+    in-app inbox (when ``user`` is set) and delivered through the channels the deployment configures
+    (``Delivery``; bazhou/core/notify). ``read_at`` is when the person opened it: evidence for accountability.
+
+    The recipient is a user (``recipient_key`` "user:<id>"), or a responsible person known only by a phone number
+    ("phone:<digits>") or an e-mail address ("email:<address>"). The object is named by ``target_type`` (a model
+    label such as "tasks.task") and ``target_id``; ``url`` is where one tap takes the reader.
+    """
+
+    class Reason(models.TextChoices):
+        TASK_OVERDUE = "task_overdue", _("任务逾期")
+        TASK_DUE_SOON = "task_due_soon", _("任务临期")
+        RECTIFICATION_OVERDUE = "rect_overdue", _("整改逾期")
+        FINDING = "finding", _("待整改问题")
+        RECHECK = "recheck", _("待复查")
+        ESCALATION = "escalation", _("提请协调")
+        ACCOUNTABILITY = "accountability", _("追责线索")
+        LEAD = "lead", _("督查线索")
+        OPINION = "opinion", _("督导意见")
+        CHANGE_REQUEST = "change_request", _("变更申请")
+        DIGEST = "digest", _("督查摘要")
+
+    recipient_key = models.CharField(_("收件人标识"), max_length=120)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("收件人账号"),
+    )
+    name = models.CharField(_("收件人"), max_length=50, blank=True)
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    email = models.EmailField(_("电子邮箱"), blank=True)
+    district = models.ForeignKey(
+        "villages.District", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("区县")
+    )
+    reason = models.CharField(_("事由"), max_length=20, choices=Reason.choices)
+    target_type = models.CharField(_("对象类型"), max_length=40)
+    target_id = models.PositiveBigIntegerField(_("对象编号"))
+    day = models.DateField(_("日期"))
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    url = models.CharField(_("链接"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now, editable=False)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("消息")
+        verbose_name_plural = _("消息")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique(
+                "notification_once_a_day",
+                ["recipient_key", "target_type", "target_id", "reason", "day"],
+                "同一收件人、同一对象、同一事由每天只生成一条消息。",
+            ),
+        ]
+        indexes = [
+            # The inbox and the unread count in the navigation.
+            models.Index(fields=["user", "-created_at"], name="notification_user_idx"),
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
+            # The day's notifications of a district, for the delivery planning (bazhou/core/notify/delivery.py).
+            models.Index(fields=["day", "district"], name="notification_day_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Delivery(models.Model):
+    """One message sent (or to be sent) through one channel to one address: the delivery log.
+
+    It carries one or more notifications of the same recipient and day (one SMS lists all of a person's newly
+    overdue rows); a group robot's delivery carries the district's notifications of the run. ``attempts``,
+    ``last_error`` and ``next_attempt_at`` drive the retries with backoff; a delivery that failed
+    ``BAZHOU_NOTIFY_MAX_ATTEMPTS`` times is given up (``failed``). Phone numbers show masked everywhere but here.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("电子邮件")
+        SMS = "sms", _("短信")
+        WECOM = "wecom", _("企业微信群机器人")
+        DINGTALK = "dingtalk", _("钉钉群机器人")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        RETRYING = "retrying", _("重试中")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    recipient_key = models.CharField(_("收件人标识"), max_length=120)
+    address = models.CharField(_("地址"), max_length=254, blank=True)
+    day = models.DateField(_("日期"))
+    subject = models.CharField(_("标题"), max_length=200, blank=True)
+    body = models.TextField(_("内容"))
+    mentions = models.JSONField(_("提醒手机号"), default=list, blank=True)
+    notifications = models.ManyToManyField(Notification, related_name="deliveries", verbose_name=_("消息"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    next_attempt_at = models.DateTimeField(_("下次尝试时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("发送记录")
+        verbose_name_plural = _("发送记录")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # What a channel carried on a day (the delivery planning's NOT IN).
+            models.Index(fields=["day", "channel"], name="delivery_day_channel_idx"),
+            # The retry run: deliveries not sent yet, by when they are due.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]), name="delivery_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.subject or self.body[:20]}"
