@@ -2,8 +2,9 @@
 approval, and changes with a reason, through the same services as the pages (``tasks.services``).
 
 - Reading: ``Plan.objects.visible_to`` / ``Task.objects.visible_to``; a row outside the area is a 404.
-- Writing: district admins, township staff and village cadres (others: 403); the service fetches the row
-  through ``editable_by`` (outside the area: 404), checks the version from ``If-Match`` under a row lock
+- Writing: district admins, township staff and village cadres (others: 403; a sector department's users report
+  progress on their department's rows, ``Task.objects.reportable_by``, and write nothing else); the service fetches
+  the row through ``editable_by`` (outside the area: 404), checks the version from ``If-Match`` under a row lock
   (stale: 412 with the row as it stands), validates the whole row with ``full_clean()`` (400, the messages the
   pages show) and writes the history. On an approved plan a change of deadline or funds, a new row and a
   withdrawal need a ``reason``, kept in the history.
@@ -58,6 +59,14 @@ from tasks.views import task_timeline
 from villages.models import Village
 
 PLAN_TYPES = {"village": "一村一案", "household": "一户一策"}
+DEPARTMENT_PROGRESS_ONLY = "行业部门的用户只能查看本部门负责的任务并填报其进度，不能修改施工图。"
+
+
+def read_only_message(user) -> str:
+    """The 403 of a write the user's role may not make: a department's user is told what they may do instead."""
+    return DEPARTMENT_PROGRESS_ONLY if access.department_of(user) is not None else READ_ONLY_ROLE
+
+
 FUND_SOURCES = dict(FundSource.choices)
 PLAN_FIXED = "任务所属的施工图不能修改。"
 ZERO = Decimal("0")
@@ -109,6 +118,9 @@ class TaskSerializer(serializers.ModelSerializer):
     overdue = Overdue(help_text="已逾期：过了完成时限仍未完成（按系统的“今天”）")
     fund_lines = serializers.SerializerMethodField(help_text="资金来源明细（万元）；合计等于计划资金")
     responsible_email = serializers.CharField(read_only=True, help_text="责任人电子邮箱，未填时为空字符串")
+    department_name = serializers.CharField(
+        source="department.name", read_only=True, allow_null=True, default=None, help_text="责任部门（行业部门）名称"
+    )
     baseline_overdue = serializers.SerializerMethodField(
         help_text="原定逾期：按原定完成时限已逾期或延期完成（不论时限是否已变更；草稿施工图的任务为 false）"
     )
@@ -147,6 +159,8 @@ class TaskSerializer(serializers.ModelSerializer):
             "invested_funds",
             "fund_lines",
             "responsible_unit",
+            "department",
+            "department_name",
             "responsible_person",
             "responsible_phone",
             "responsible_email",
@@ -394,7 +408,7 @@ class TaskFilter(filters.FilterSet):
 
     class Meta:
         model = Task
-        fields = ["plan", "household"]
+        fields = ["plan", "household", "department"]
 
     @property
     def qs(self):
@@ -469,7 +483,7 @@ class PlanViewSet(ApiViewSet):
 
     @creates("新建一个村某年度的施工图（草稿）", request=PlanCreateSerializer, response=PlanSerializer)
     def create(self, request):
-        require(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        require(access.may_edit_plans(request.user), read_only_message(request.user))
         data = self.valid_input(PlanCreateSerializer).validated_data
         plan = services.plan_create(village_id=data["village"].pk, year=data["year"], user=request.user)
         return self.created(plan)
@@ -512,14 +526,14 @@ class TaskViewSet(ApiViewSet):
     def visible(self):
         return (
             Task.objects.visible_to(self.request.user)
-            .select_related("plan__village__township", "household")
+            .select_related("plan__village__township", "household", "department")
             .prefetch_related("fund_lines")
             .annotate(pending_change_request=pending_request_of_row())
         )
 
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
     def create(self, request):
-        require(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        require(access.may_edit_plans(request.user), read_only_message(request.user))
         serializer = self.valid_input(TaskWriteSerializer, creating=True)
         with change_request_needed():
             task = services.task_create(
@@ -536,7 +550,7 @@ class TaskViewSet(ApiViewSet):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), read_only_message(request.user))
         arguments = self.valid_input(TaskWriteSerializer, creating=False, partial=partial).service_arguments()
         with change_request_needed():
             return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
@@ -546,13 +560,13 @@ class TaskViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), read_only_message(request.user))
         return self.changed(task, services.task_complete, task_id=task.pk, expected_version=version)
 
     @changes("撤销一行任务（不删除，须说明原因；If-Match 必填）", request=RemoveSerializer, response=TaskSerializer)
     @action(detail=True, methods=["post"])
     def remove(self, request, pk=None):
-        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        task, version = self.to_change(access.may_edit_plans(request.user), read_only_message(request.user))
         reason = self.valid_input(RemoveSerializer).validated_data["reason"]
         with change_request_needed():
             return self.changed(task, services.task_remove, task_id=task.pk, expected_version=version, reason=reason)
@@ -565,7 +579,8 @@ class TaskViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def progress(self, request, pk=None):
-        task, version = self.to_change(access.may_edit_plans(request.user), READ_ONLY_ROLE)
+        # The area staff and a department's users (their department's rows: the service asks reportable_by).
+        task, version = self.to_change(access.may_report_progress(request.user), read_only_message(request.user))
         data = self.valid_input(ProgressInputSerializer).validated_data
         with self.guarded():
             update = services.progress_record(

@@ -251,6 +251,7 @@ def change_request_approve(*, user, request_id: int, expected_version: int) -> C
         _apply(task, request.after, PLAN_FIELDS)
         _full_clean(task)
         services.set_baseline(task)
+        services.link_departments([task])
         sign(task, user, why)
         task.save()
         lines = _lines(request.after)
@@ -267,6 +268,8 @@ def change_request_approve(*, user, request_id: int, expected_version: int) -> C
         else:
             names = [n for n in PLAN_FIELDS if request.before.get(n) != request.after.get(n)]
             _apply(task, request.after, names)
+            if "responsible_unit" in names:
+                services.link_departments([task])
         _full_clean(task)
         task.change_count += 1
         task.version += 1

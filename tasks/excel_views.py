@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
@@ -53,6 +54,17 @@ def plan_template_file(user, params) -> tuple[object, str, str]:
     return render_plan_template(scope), name, f"施工图任务 {scope.log_area}"
 
 
+NO_IMPORT_FOR_DEPARTMENTS = "行业部门的用户不能导入施工图：请在“本部门任务”中逐项填报本部门任务的进度。"
+
+
+def may_import_plans(user) -> bool:
+    """Who imports plan rows: whoever edits plans (their area). A department's user is told why not (a 403 in
+    Chinese) rather than shown a missing page: their rows are updated one by one through the progress form."""
+    if access.department_of(user) is not None:
+        raise PermissionDenied(NO_IMPORT_FOR_DEPARTMENTS)
+    return access.may_edit_plans(user)
+
+
 PLAN_IMPORTER = Importer(
     kind=ImportBatch.Kind.PLAN,
     title="施工图任务",
@@ -61,7 +73,7 @@ PLAN_IMPORTER = Importer(
     template=plan_template_file,
     preview=imports.preview_plan_import,
     apply=imports.apply_plan_import,
-    may_import=access.may_edit_plans,
+    may_import=may_import_plans,
     sheet_name=imports.SHEET,
     back_url="villages:list",
 )

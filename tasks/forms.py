@@ -114,6 +114,11 @@ class TaskForm(StyledForm, forms.ModelForm):
             "invested_funds": forms.NumberInput(attrs={"step": "0.0001", "min": "0", "inputmode": "decimal"}),
             "responsible_phone": forms.TextInput(attrs={"inputmode": "tel"}),
         }
+        help_texts = {
+            # The department is derived from this text (tasks.services.link_departments), never chosen separately.
+            "responsible_unit": "填写行业部门的名称（如“区交通运输局”）时，任务自动关联该部门，"
+            "部门的用户可以查看并填报进度；乡镇、村等其他单位照原文保存。",
+        }
 
     def __init__(self, *args, plan, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,9 +21,11 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 
+from bazhou.core import access
 from bazhou.core.templatetags.bazhou import wan
 from bazhou.core.xlsx.importing import (
     ImportPreview,
@@ -135,8 +137,20 @@ class _Plan:
     updates: list[_Update] = field(default_factory=list)
 
 
+NOT_AREA_STAFF = "只有区级管理员、乡镇工作人员和村干部可以导入施工图（行业部门的用户请逐项填报本部门任务的进度）。"
+
+
+def _refuse_unless_area_staff(user) -> None:
+    """Imports are the area staff's (their area's rows); anyone else, a department's user included, is refused
+    before anything is read (the pages say so too: ``tasks.excel_views.may_import_plans``)."""
+    if not access.may_edit_plans(user):
+        raise PermissionDenied(NOT_AREA_STAFF)
+
+
 def preview_plan_import(*, user, content: bytes, file_name: str, year: int) -> ImportPreview:
-    """Every row the upload would create or update and every error, by row and column; writes nothing."""
+    """Every row the upload would create or update and every error, by row and column; writes nothing. Rows that
+    name a sector department in 责任单位 are linked to it when written (``tasks.services.link_departments``)."""
+    _refuse_unless_area_staff(user)
     return _evaluate(user=user, content=content, file_name=file_name, year=year).preview
 
 
@@ -148,6 +162,7 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
     ``fingerprint`` did (someone changed the data in between); TaskConflict or ValidationError from the services
     also leave nothing written.
     """
+    _refuse_unless_area_staff(user)
     plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True)
     preview = plan.preview
     refuse_unless_previewed(preview, fingerprint)

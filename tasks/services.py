@@ -15,6 +15,7 @@ anything. Each function:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -47,7 +48,8 @@ from tasks.models import (
     is_done_status,
     overdue_q,
 )
-from villages.models import Village
+from villages import departments as department_rules
+from villages.models import Department, Village
 
 # The fields of a row a person may set (the rest are kept by these functions: version, removal, dates).
 TASK_FIELDS = (
@@ -141,6 +143,7 @@ def task_create(*, plan: Plan, user, data: Mapping, fund_lines: Iterable[Mapping
     collect_errors(errors, task.full_clean)
     raise_if(errors)
 
+    link_departments([task])
     sign(task, user, reason or "新增任务")
     task.save()
     if lines:
@@ -191,6 +194,8 @@ def task_update(
     collect_errors(errors, task.full_clean)
     raise_if(errors)
 
+    if "responsible_unit" in changed:
+        link_departments([task])
     # The fund lines are part of the row: a change to them alone also moves the version on.
     task.version += 1
     sign(task, user, reason)
@@ -250,9 +255,10 @@ def progress_record(
     """Report progress on a row, with photos or PDFs as evidence.
 
     Writes a ProgressUpdate and its evidence files and brings the row up to date (progress, status,
-    invested to date, last progress date; the completion date when it becomes done).
+    invested to date, last progress date; the completion date when it becomes done). Whose rows:
+    ``Task.objects.reportable_by(user)`` (the area staff their area's, a department's user their department's).
     """
-    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
+    task = _locked_task(task_id=task_id, user=user, expected_version=expected_version, reporting=True)
     today = clock.today()
     reported_on = reported_on or today
     errors: dict[str, list[str]] = {}
@@ -384,6 +390,7 @@ def task_create_many(
     raise_if(errors)
     if not tasks:
         return []
+    link_departments(tasks)
     now = timezone.now()
     Task.objects.bulk_create(tasks, batch_size=500)
     fund_lines = [
@@ -399,6 +406,100 @@ def task_create_many(
 def _chunks(values: list, size: int = 5000):
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sector departments (行业部门): derived from the responsible unit, never typed separately
+# ---------------------------------------------------------------------------------------------
+
+
+def department_matcher(district_ids) -> dict:
+    """district id → (the :func:`villages.departments.index` of its departments, the district's name), in one query
+    (districts without departments are missing: nothing in them matches)."""
+    found: dict = {}
+    for department in Department.objects.filter(district__in=sorted(set(district_ids))).select_related("district"):
+        found.setdefault(department.district_id, (department.district.name, []))[1].append(department)
+    return {key: (department_rules.index(rows, name), name) for key, (name, rows) in found.items()}
+
+
+def link_departments(tasks: Iterable[Task]) -> list[Task]:
+    """Set each row's ``department`` from its ``responsible_unit`` (:func:`villages.departments.match` against the
+    departments of the row's district): the one place the link is made, for the pages, the API, imports, approved
+    change requests and ``manage.py link_departments``. A unit that names no department keeps its text and no
+    department. Assigns only (the caller saves); at most two queries whatever the number of rows, none when no row
+    names a unit. Returns the rows whose department changed."""
+    tasks = list(tasks)
+    named = [task for task in tasks if (task.responsible_unit or "").strip()]
+    village_ids = {task.plan.village_id for task in named}
+    districts = dict(
+        Village.objects.filter(pk__in=sorted(village_ids)).values_list("pk", "township__district_id")
+        if village_ids
+        else []
+    )
+    matchers = department_matcher(districts.values()) if districts else {}
+    changed = []
+    for task in tasks:
+        department = None
+        if (task.responsible_unit or "").strip():
+            known, name = matchers.get(districts.get(task.plan.village_id), ({}, ""))
+            department = department_rules.match(known, task.responsible_unit, name)
+        if task.department_id != (department.pk if department else None):
+            task.department = department
+            changed.append(task)
+    return changed
+
+
+LINK_REASON = "关联行业部门（按责任单位识别）"
+
+
+@dataclass
+class DepartmentLinks:
+    """What :func:`link_unlinked_departments` did (or, in a dry run, would do): rows linked per department, and
+    the units still unmatched with their row counts."""
+
+    linked: dict = dataclasses.field(default_factory=dict)  # Department → rows
+    unmatched: dict = dataclasses.field(default_factory=dict)  # unit text → rows
+
+    @property
+    def total(self) -> int:
+        return sum(self.linked.values())
+
+
+@transaction.atomic
+def link_unlinked_departments(*, user=None, district=None, dry_run: bool = False) -> DepartmentLinks:
+    """Link the rows without a department whose ``responsible_unit`` now names one (after departments or aliases
+    were added): the rule of :func:`link_departments`, applied in bulk (one UPDATE per department), with a history
+    row for each linked row signed ``LINK_REASON``. ``district`` limits it to one district; ``dry_run`` only counts.
+    Rows that already have a department are left alone."""
+    rows = Task.objects.filter(department__isnull=True).exclude(responsible_unit="")
+    if district is not None:
+        rows = rows.filter(plan__village__township__district=district)
+    district_path = "plan__village__township__district_id"
+    units = list(
+        rows.values_list(district_path, "responsible_unit").annotate(n=Count("id")).order_by(district_path, "n")
+    )
+    matchers = department_matcher({district_id for district_id, _, _ in units})
+    result = DepartmentLinks()
+    targets: dict = {}
+    for district_id, unit, count in units:
+        known, name = matchers.get(district_id, ({}, ""))
+        department = department_rules.match(known, unit, name)
+        if department is None:
+            if unit.strip():
+                result.unmatched[unit] = result.unmatched.get(unit, 0) + count
+            continue
+        result.linked[department] = result.linked.get(department, 0) + count
+        targets.setdefault(department, (district_id, []))[1].append(unit)
+    if dry_run:
+        return result
+    now = timezone.now()
+    for department, (district_id, texts) in targets.items():
+        batch = rows.filter(**{district_path: district_id, "responsible_unit__in": texts})
+        ids = list(batch.values_list("pk", flat=True))
+        Task.objects.filter(pk__in=ids).update(department=department, updated_at=now)
+        for chunk in _chunks(ids):
+            record_in_bulk(Task.objects.filter(pk__in=chunk), when=now, user=user, reason=LINK_REASON, history_type="~")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,10 +663,14 @@ def _extension(name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _locked_task(*, task_id: int, user, expected_version: int) -> Task:
-    """The row, locked, if ``user`` may change it (else Http404) and it is still at ``expected_version``."""
+def _locked_task(*, task_id: int, user, expected_version: int, reporting: bool = False) -> Task:
+    """The row, locked, if ``user`` may change it (else Http404) and it is still at ``expected_version``. With
+    ``reporting``: if ``user`` may report its progress (``Task.objects.reportable_by``)."""
     queryset = Task.objects.select_for_update(of=("self",)).select_related("plan")
-    task = get_editable_or_404(queryset, user, pk=task_id)
+    if reporting:
+        task = get_object_or_404(queryset.reportable_by(user), pk=task_id)
+    else:
+        task = get_editable_or_404(queryset, user, pk=task_id)
     if expected_version is None or task.version != int(expected_version):
         raise TaskConflict(task)
     if task.is_removed:

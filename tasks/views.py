@@ -319,13 +319,19 @@ def _fund_total(formset) -> Decimal | None:
 @login_required
 @require_GET
 def task_detail(request, pk):
-    task = get_visible_or_404(_tasks().select_related("created_by"), request.user, pk=pk)
+    task = get_visible_or_404(_tasks().select_related("created_by", "department"), request.user, pk=pk)
     can_edit = Task.objects.editable_by(request.user).filter(pk=task.pk).exists()
+    # A department's user reports progress on their rows without editing them (Task.objects.reportable_by).
+    can_report = can_edit or (
+        not task.is_removed and Task.objects.reportable_by(request.user).filter(pk=task.pk).exists()
+    )
     return render(
         request,
         "tasks/task_detail.html",
         {
             "task": _decorate(task, clock.today(), can_edit),
+            "can_report": can_report,
+            "department_user": access.department_of(request.user) is not None,
             "plan": task.plan,
             "fund_lines": list(task.fund_lines.all()),
             "updates": _progress_updates(task),
@@ -337,7 +343,8 @@ def task_detail(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_progress(request, pk):
-    task = get_editable_or_404(_tasks(), request.user, pk=pk)
+    # Whose rows: those the user may report on (the area staff their area's, a department's user their department's).
+    task = get_object_or_404(_tasks().reportable_by(request.user), pk=pk)
     if task.is_removed:
         return _refuse_removed(request, task)
     limit = settings.BAZHOU_MAX_UPLOAD_MB
@@ -372,7 +379,14 @@ def task_progress(request, pk):
     return render(
         request,
         "tasks/task_progress.html",
-        {"task": task, "plan": task.plan, "form": form, "updates": _progress_updates(task), "conflict": conflict},
+        {
+            "task": task,
+            "plan": task.plan,
+            "form": form,
+            "updates": _progress_updates(task),
+            "conflict": conflict,
+            "department_user": access.department_of(request.user) is not None,
+        },
         status=409 if conflict else 200,
     )
 
@@ -449,7 +463,13 @@ def task_remove(request, pk):
 @require_GET
 def task_history(request, pk):
     task = get_visible_or_404(_tasks(), request.user, pk=pk)
-    return render(request, "tasks/task_history.html", {"task": task, "plan": task.plan, "entries": task_timeline(task)})
+    context = {
+        "task": task,
+        "plan": task.plan,
+        "entries": task_timeline(task),
+        "department_user": access.department_of(request.user) is not None,
+    }
+    return render(request, "tasks/task_history.html", context)
 
 
 # Fields of a row whose changes the timeline shows, in the order of the table.

@@ -11,7 +11,15 @@ from django.db.models import Count
 from bazhou.core import clock
 from bazhou.core.access import AreaPaths
 from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
-from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
+from villages.models import (
+    AssistanceAssignment,
+    Department,
+    District,
+    ExitIndicator,
+    Township,
+    Village,
+    VillageIndicator,
+)
 
 
 class CodeFixedMixin:
@@ -34,6 +42,47 @@ class DistrictAdmin(CodeFixedMixin, ModelAdmin):
     @admin.display(description="乡镇数", ordering="township_count")
     def township_count(self, obj):
         return obj.township_count
+
+
+@admin.register(Department)
+class DepartmentAdmin(HistoryAdmin):
+    """行业部门: the sector departments of a district, with the other spellings (其他写法) of their names that the plan
+    rows' free-text responsible units use. Plan rows are linked to a department from their unit
+    (``tasks.services.link_departments``); after adding a department or an alias, run
+    ``manage.py link_departments`` to link the older rows."""
+
+    list_display = ("name", "district", "alias_count", "phone", "task_count", "user_count")
+    list_filter = ("district",)
+    list_select_related = ("district",)
+    search_fields = ("name", "aliases", "phone")
+    ordering = ("district", "name")
+    fields = ("district", "name", "aliases", "phone")
+    history_list_display = ("name", "aliases", "phone")
+    # A district's departments are read by its users; only a district-wide role changes them (Django's permissions
+    # decide who may at all; ``ProjectAdminMixin.may_write`` keeps them to their own district).
+    area_paths = AreaPaths(district="district", township="district__townships", village="district__townships__villages")
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).annotate(task_count=count_of_rows("tasks"), user_count=count_of_rows("users"))
+        )
+
+    @admin.display(description="其他写法")
+    def alias_count(self, obj):
+        return "、".join(obj.alias_list()) or "–"
+
+    @admin.display(description="关联任务数", ordering="task_count")
+    def task_count(self, obj):
+        return obj.task_count
+
+    @admin.display(description="用户数", ordering="user_count")
+    def user_count(self, obj):
+        return obj.user_count
+
+
+def count_of_rows(relation: str):
+    """How many rows point to the department (a distinct count: the two annotations join side by side)."""
+    return Count(relation, distinct=True)
 
 
 @admin.register(Township)
