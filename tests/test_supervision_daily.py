@@ -1,5 +1,6 @@
-"""manage.py supervision_daily: overdue records, one notice per address, one digest per district and day,
-nothing twice when run again, and bad arguments refused in Chinese before anything changes."""
+"""manage.py supervision_daily: overdue records, notifications to the responsible people (one mail per address),
+the departments and the area staff, one digest per district and day (mail and in-app; a 挂包 leader's covers their
+charge only), nothing twice when run again, and bad arguments refused in Chinese before anything changes."""
 
 import datetime
 import io
@@ -10,7 +11,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import CommandError, call_command
 
-from bazhou.core.models import Role
+from bazhou.core.models import Delivery, Notification, Role
 from supervision import notifications
 from supervision.models import DailyDigest, OverdueRecord
 from tasks.models import Task
@@ -32,8 +33,21 @@ def state():
     return (
         list(OverdueRecord.objects.order_by("pk").values()),
         list(DailyDigest.objects.order_by("pk").values()),
+        list(Notification.objects.order_by("pk").values()),
+        list(Delivery.objects.order_by("pk").values()),
         len(mail.outbox),
     )
+
+
+def summary(tasks=0, rectifications=0, messages=0, mails=0, digest="已发送", failed=0):
+    return (
+        f"新增逾期任务 {tasks} 项，新增逾期整改 {rectifications} 项，提请挂包领导协调 0 项，移送纪委 0 件；"
+        f"消息 {messages} 条，短信 0 条，邮件 {mails} 封，群机器人 0 条，失败 {failed} 条；督查摘要：{digest}。"
+    )
+
+
+def inbox(user):
+    return sorted((n.reason, n.target_type, n.target_id) for n in Notification.objects.filter(user=user))
 
 
 @pytest.fixture
@@ -104,9 +118,9 @@ def digests():
 
 def test_the_first_run_records_the_newly_overdue_and_mails_each_address_once(data):
     output = run("--district", "511902")
-    assert (
-        "巴州区（511902）2017-09-15：新增逾期任务 4 项，新增逾期整改 1 项，发送邮件 4 封；督查摘要：已发送。" in output
-    )
+    # 4 notifications to the responsible people, 4 + 4 in-app to 茅垭村's cadre and 白庙乡's staff, 1 to 寺岭乡's
+    # staff (the rectification), 3 digests in the supervisors' and the admin's inboxes; 3 notices + the digest mail.
+    assert "巴州区（511902）2017-09-15：" + summary(4, 1, messages=16, mails=4) in output
 
     records = OverdueRecord.objects.all()
     assert {(r.task_id, r.rectification_id, r.deadline, r.recorded_on) for r in records} == {
@@ -132,10 +146,49 @@ def test_the_first_run_records_the_newly_overdue_and_mails_each_address_once(dat
     )
 
     notified = {(r.task_id, r.rectification_id): (r.notified_to, r.notified_at is not None) for r in records}
-    assert notified[data.road.pk, None] == notified[data.water.pk, None] == ("wu@bazhou.gov.cn", True)
+    assert notified[data.road.pk, None] == ("wu@bazhou.gov.cn", True)
+    assert notified[data.water.pk, None] == ("Wu@Bazhou.gov.cn", True)  # the row's own address, mailed once
     assert notified[None, data.rect.pk] == ("yue@bazhou.gov.cn", True)
     assert notified[data.no_address.pk, None] == ("", False)
     assert not OverdueRecord.objects.filter(task=data.other_task).exists()  # another district
+
+
+def test_the_area_staff_see_their_rows_in_their_inbox_and_the_responsible_person_has_no_account(data, personas):
+    run("--district", "511902")
+    tasks = [("task_overdue", "tasks.task", t.pk) for t in (data.road, data.water, data.house, data.no_address)]
+    assert inbox(personas.village_cadre) == sorted(tasks)
+    assert inbox(personas.township_a) == sorted(tasks)
+    assert inbox(personas.township_b) == [("rect_overdue", "supervision.rectification", data.rect.pk)]
+    district = [("digest", "villages.district", 511902)]
+    assert inbox(personas.supervisor) == inbox(personas.district_admin) == district
+    assert inbox(personas.leader) == []  # a district leader gets no notices
+    # The in-app notices go to the inbox only: no phone, no address, so no SMS or mail of their own.
+    assert not Notification.objects.filter(user=personas.village_cadre).exclude(phone="", email="").exists()
+    wu = Notification.objects.get(recipient_key="email:wu@bazhou.gov.cn", target_id=data.road.pk)
+    assert (wu.user_id, wu.name, wu.title) == (None, "吴玉峰", "白庙乡 茅垭村 通村硬化路")
+    assert wu.url == f"/tasks/{data.road.pk}/"
+
+
+def test_a_responsible_person_whose_phone_is_an_accounts_is_told_in_that_accounts_inbox(data, personas, area):
+    cadre = personas.village_cadre
+    cadre.phone = "138 0000 1234"
+    cadre.save()
+    factories.user(Role.VILLAGE_CADRE, area.village_b, username="inactive", phone="13800001234", is_active=False)
+    Task.objects.filter(pk=data.house.pk).update(responsible_phone="+86 13800001234")
+    department = factories.department(area.district)
+    Task.objects.filter(pk=data.road.pk).update(department=department)
+    transport = factories.department_user(department, username="jiaotong")
+    run("--district", "511902")
+
+    house = Notification.objects.get(target_id=data.house.pk, user=cadre)
+    assert (house.recipient_key, house.name, house.phone, house.email) == (
+        f"user:{cadre.pk}",
+        "秦和平",
+        "13800001234",
+        "qin@bazhou.gov.cn",
+    )  # one notification for the cadre: the responsible one (in-app, SMS, mail), not a second in-app copy
+    assert Notification.objects.filter(target_id=data.house.pk, reason="task_overdue").count() == 2  # + 白庙乡's staff
+    assert inbox(transport) == [("task_overdue", "tasks.task", data.road.pk)]  # the department's row only
 
 
 def test_the_digest_goes_to_supervisors_and_district_admins_with_an_address(data):
@@ -151,12 +204,46 @@ def test_the_digest_goes_to_supervisors_and_district_admins_with_an_address(data
     assert (saved.day, saved.recipients) == (TODAY, "admin@bazhou.gov.cn\nducha@bazhou.gov.cn")
     assert saved.summary["top_townships"] == [{"name": "白庙乡", "overdue_tasks": 4}]
     assert saved.summary["due_soon_tasks"] == 1
+    # The same digest in the inbox of every supervisor and admin, the one without an address too.
+    in_app = Notification.objects.filter(reason="digest").order_by("user__username")
+    assert [n.user.username for n in in_app] == ["admin", "ducha", "no-mail"]
+    assert {(n.title, n.body, n.url, n.email, n.phone) for n in in_app} == {
+        (digest.subject, digest.body, "/supervision/queue/", "", "")
+    }
+
+
+def test_a_patch_leaders_digest_covers_only_their_charge(data, area):
+    """白庙乡's leader sees its four overdue rows and not 寺岭乡's; 寺岭乡's leader its row and rectification; 大寺村's
+    leader the village's row but not the rectification, whose finding is against the township above the village."""
+    baimiao = factories.patch_leader_user([area.township_a], username="guabao-a", email="a@bazhou.gov.cn")
+    siling = factories.patch_leader_user([area.township_b], username="guabao-b")
+    dasi = factories.patch_leader_user(charge_villages=[area.village_b], username="guabao-dasi")
+    factories.patch_leader_user(username="no-charge")
+    factories.task(factories.plan(area.village_b), item="大寺村的路", responsible_person="陈")
+    run("--district", "511902")
+
+    mine = Notification.objects.get(user=baimiao, reason="digest")
+    assert mine.title == "【挂包片区督查摘要】巴州区2017年9月15日：逾期任务4项（今日新增4项），逾期整改0项"
+    assert "挂包片区：白庙乡" in mine.body
+    assert "1. 白庙乡：4项" in mine.body and "寺岭乡" not in mine.body and "大寺村" not in mine.body
+    assert "白庙乡 茅垭村 通村硬化路（吴玉峰，时限2017年8月31日）" in mine.body
+    assert mine.email == "a@bazhou.gov.cn"
+    theirs = Notification.objects.get(user=siling, reason="digest")
+    assert theirs.title == "【挂包片区督查摘要】巴州区2017年9月15日：逾期任务1项（今日新增1项），逾期整改1项"
+    assert "大寺村 大寺村的路" in theirs.body and "茅垭村" not in theirs.body
+    village_only = Notification.objects.get(user=dasi, reason="digest")
+    assert village_only.title.endswith("逾期任务1项（今日新增1项），逾期整改0项")
+    assert not Notification.objects.filter(user__username="no-charge").exists()
+    # Mailed to the leader with an address (the digest is no SMS).
+    (mailed,) = [m for m in mail.outbox if m.to == ["a@bazhou.gov.cn"]]
+    assert mailed.subject == mine.title and "挂包片区：白庙乡" in mailed.body
 
 
 def test_every_district_is_run_without_district(data):
     output = run()
-    assert "恩阳区（511921）2017-09-15：新增逾期任务 1 项，新增逾期整改 0 项，发送邮件 1 封" in output
-    assert "督查人员和区级管理员均无邮箱，未发送" in output
+    no_mail = "督查人员和区级管理员均无邮箱，未发邮件（已放进其站内消息）"
+    assert "恩阳区（511921）2017-09-15：" + summary(1, messages=1, mails=1, digest=no_mail) in output
+    assert no_mail in output
     assert OverdueRecord.objects.filter(task=data.other_task).exists()
     assert DailyDigest.objects.filter(district_id="511921").count() == 0
 
@@ -165,9 +252,7 @@ def test_a_second_run_the_same_day_records_and_sends_nothing(data):
     run()
     before = state()
     output = run()
-    assert (
-        "2017-09-15：新增逾期任务 0 项，新增逾期整改 0 项，发送邮件 0 封；督查摘要：今日已发送，未重复发送。" in output
-    )
+    assert "2017-09-15：" + summary(digest="今日已发送，未重复发送") in output
     assert state() == before
 
 
@@ -175,7 +260,8 @@ def test_the_next_day_sends_only_the_digest(data):
     run()
     sent, recorded = len(mail.outbox), OverdueRecord.objects.count()
     output = run("--date", "2017-09-16", "--district", "511902")
-    assert "新增逾期任务 0 项，新增逾期整改 0 项，发送邮件 1 封；督查摘要：已发送。" in output
+    # The digest, mailed and in 3 inboxes; the row with nobody to tell is shown again to its cadre and township staff.
+    assert summary(messages=5, mails=1) in output
     assert [m.subject for m in mail.outbox[sent:]] == [
         "【督查摘要】巴州区2017年9月16日：逾期任务4项（今日新增0项），逾期整改1项"
     ]
@@ -214,20 +300,28 @@ class BrokenSMTP(EmailBackend):
         raise smtplib.SMTPServerDisconnected("连接被关闭")
 
 
-def test_mail_that_could_not_be_sent_goes_out_with_the_next_run(data, settings):
+def test_mail_that_could_not_be_sent_is_retried_and_the_digest_goes_out_with_the_next_run(data, settings):
     settings.EMAIL_BACKEND = "tests.test_supervision_daily.BrokenSMTP"
-    with pytest.raises(CommandError, match="有 4 封邮件发送失败"):
+    settings.BAZHOU_NOTIFY_BACKOFF_SECONDS = 0  # retried as soon as deliver_notifications runs
+    with pytest.raises(CommandError, match="有 4 条消息发送失败"):
         run("--district", "511902")
-    assert OverdueRecord.objects.count() == 5  # recorded all the same
-    assert not OverdueRecord.objects.filter(notified_at__isnull=False).exists()
+    assert OverdueRecord.objects.count() == 5  # recorded and notified all the same: the deliveries are retried
+    assert OverdueRecord.objects.filter(notified_at__isnull=False).count() == 4
     assert not DailyDigest.objects.exists()
     assert mail.outbox == []
+    failed = Delivery.objects.filter(channel="email")
+    assert {(d.status, d.attempts) for d in failed} == {("retrying", 1)} and failed.count() == 3
+    assert all("SMTPServerDisconnected" in d.last_error for d in failed)
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     output = run("--district", "511902")
-    assert "新增逾期任务 0 项，新增逾期整改 0 项，发送邮件 4 封；督查摘要：已发送。" in output
-    assert len(notices()) == 3 and len(digests()) == 1
-    assert OverdueRecord.objects.filter(notified_at__isnull=False).count() == 4
+    assert summary(mails=1) in output  # the digest mail; the notices are the retries'
+    assert len(notices()) == 0 and len(digests()) == 1
+    out = io.StringIO()
+    call_command("deliver_notifications", stdout=out)
+    assert "邮件 3 封" in out.getvalue()
+    assert len(notices()) == 3
+    assert {(d.status, d.attempts) for d in Delivery.objects.filter(channel="email")} == {("sent", 2)}
 
 
 def test_a_person_given_an_address_later_is_told_while_the_row_is_still_overdue(data):
@@ -261,6 +355,30 @@ def test_an_unknown_district_is_refused_in_chinese_and_changes_nothing(data):
         run("--district", "511999")
     assert str(refused.value) == "找不到区划代码为“511999”的区县。现有区县：511902 巴州区、511921 恩阳区。"
     assert state() == before
+
+
+def test_notifying_takes_the_same_queries_for_10_times_the_rows(area, personas, django_assert_num_queries):
+    def rows(n):
+        plan = factories.plan(area.village_a)
+        for i in range(n):
+            factories.task(plan, item=f"路{i}", responsible_person=f"人{i}", responsible_phone=f"1380000{i:04d}")
+            factories.rectification(
+                factories.finding(area.village_b),
+                deadline=datetime.date(2017, 9, 1),
+                responsible_phone=f"1390000{i:04d}",
+            )
+        notifications.record_overdue(district=area.district, today=TODAY)
+
+    # (1 and 10: SQLite takes at most 999 values per INSERT, so far more rows would take a second INSERT.)
+    rows(1)
+    with django_assert_num_queries(8) as small:
+        created = notifications.notify_responsible(district=area.district, today=TODAY)
+    assert created == 2 + 2 + 1  # 2 people, the row to the cadre and 白庙乡's staff, the rectification to 寺岭乡's
+    rows(10)
+    with django_assert_num_queries(len(small.captured_queries)):
+        created = notifications.notify_responsible(district=area.district, today=TODAY)
+    assert created == 10 * 5
+    assert not OverdueRecord.objects.filter(notified_at__isnull=True).exists()
 
 
 def test_recording_reads_the_existing_records_once_whatever_their_number(data, django_assert_num_queries):

@@ -1,12 +1,15 @@
 """manage.py supervision_daily: the daily supervision run, meant for cron once a day.
 
 For each district (or ``--district CODE``), on today (``bazhou.core.clock.today()``: Asia/Shanghai, or
-``BAZHOU_TODAY``) or ``--date YYYY-MM-DD``: records newly overdue plan rows and rectifications, e-mails
-the people responsible, and sends the supervisors their daily digest. Safe to run again the same day:
-the second run records nothing new and sends nothing. See ``supervision.notifications``.
+``BAZHOU_TODAY``) or ``--date YYYY-MM-DD``: records newly overdue plan rows and rectifications, runs the
+supervision chain (escalations, referrals to the 纪委), notifies the people responsible, their departments
+and the area staff (in-app), sends the supervisors and the 挂包 leaders their daily digest, and delivers the
+new notifications through the configured channels (SMS, e-mail, group robots). Safe to run again the same
+day: the second run records, creates and sends nothing. See ``supervision.notifications`` and
+docs/notifications.md.
 
-Exit status 1 (CommandError) on bad arguments, before anything is changed, and when a mail could not be
-sent (the unsent notices go out with the next run).
+Exit status 1 (CommandError) on bad arguments, before anything is changed, and, after every district has
+been run, when a delivery failed (``deliver_notifications`` retries it with backoff).
 """
 
 import datetime
@@ -20,8 +23,8 @@ from villages.models import District
 
 class Command(BaseCommand):
     help = (
-        "每日督查：记录新逾期的施工图任务和整改，邮件提醒责任人，并向督查人员发送每日督查摘要。"
-        "供 cron 每天运行一次；同一天重复运行不会重复记录或重复发送。"
+        "每日督查：记录新逾期的施工图任务和整改，提请挂包领导协调、移送纪委，生成消息并通过短信、邮件和群机器人"
+        "提醒责任人，向督查人员和挂包领导发送每日督查摘要。供 cron 每天运行一次；同一天重复运行不会重复记录或重复发送。"
     )
 
     def add_arguments(self, parser):
@@ -45,10 +48,13 @@ class Command(BaseCommand):
         failed = 0
         for each in districts:
             result = run_daily(district=each, today=today)
-            failed += result.mails_failed
+            failed += result.failed
             self.stdout.write(result.summary())
         if failed:
-            raise CommandError(f"有 {failed} 封邮件发送失败（详见日志）；未送达的提醒和摘要将在下次运行时重发。")
+            raise CommandError(
+                f"有 {failed} 条消息发送失败（详见日志和后台的发送记录）；"
+                "失败的发送由 deliver_notifications 按退避时间重试，未发出的督查摘要邮件在下次运行时重发。"
+            )
 
 
 def parse_day(text: str) -> datetime.date:
