@@ -21,7 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from bazhou.core import clock
+from bazhou.core import access, clock
 from bazhou.core.exportlog import record_export
 from bazhou.core.models import ExportLog
 from bazhou.core.xlsx.downloads import xlsx_download
@@ -126,6 +126,8 @@ def queue_xlsx(request):
     rows = form.filter(rows, today).order_by(*form.ordering())
     label = services.QUEUE_VIEWS[form.view_name]
     area = user.area.name if user.area else "全部"
+    if access.charge_of(user) is not None:  # a 挂包 leader's rows are those of their charge, not the whole district
+        area = f"{area}挂包片区"
     title = f"{area}施工图任务{label}清单"
     file, count = render_queue(rows, today, title)
     return xlsx_download(
