@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     print(f"user: {user.username} ({user.get_role_display()}, {user.area})")
     client = Client()
     client.force_login(user)
-    urls = [("区级驾驶舱", "/"), (f"乡镇 {township.name}", f"/?township={township.pk}")]
+    urls = [("区级驾驶舱", "/dashboard/"), (f"乡镇 {township.name}", f"/dashboard/?township={township.pk}")]
     if village:
-        urls.append((f"村 {village.name}", f"/?village={village.pk}"))
+        urls.append((f"村 {village.name}", f"/dashboard/?village={village.pk}"))
     from bazhou.core import freshness
 
     results = []

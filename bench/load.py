@@ -319,7 +319,7 @@ class Stats:
 
 def paths(setting: Setting, username: str, rng: random.Random) -> dict[str, str]:
     return {
-        "dashboard": "/",
+        "dashboard": "/dashboard/",
         "village list": "/villages/",
         "household list": "/households/" + (f"?page={rng.randint(1, 5)}" if rng.random() < 0.3 else ""),
         "plan": f"/tasks/plans/{setting.plan_id}/",

@@ -16,10 +16,14 @@ from bazhou.core import clock
 from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, titled_filter
 from supervision.models import (
     Accountability,
+    AccountabilityCase,
     Bulletin,
     DailyDigest,
+    Escalation,
     Finding,
     Inspection,
+    Lead,
+    Opinion,
     OverdueRecord,
     Rectification,
     RectificationEvidence,
@@ -392,3 +396,62 @@ class DailyDigestAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = ("district", "day", "recipients", "sent_at")
     list_select_related = ("district",)
     date_hierarchy = "day"
+
+
+# ---------------------------------------------------------------------------------------------
+# Leads (线索) and supervision opinions (督导意见): filed and handled on the supervision pages
+# (``supervision.lead_services``), read here with their history.
+# ---------------------------------------------------------------------------------------------
+
+
+@admin.register(Lead)
+class LeadAdmin(ViewOnlyMixin, HistoryAdmin):
+    list_display = ("__str__", "kind", "village", "observed_on", "state", "filed_by", "handled_by", "handled_at")
+    list_filter = ("state", "kind")
+    list_select_related = ("village", "filed_by", "handled_by")
+    search_fields = ("description", "handling_note", "village__name")
+    date_hierarchy = "observed_on"
+    ordering = ("-observed_on", "-id")
+    readonly_fields = ("filed_at",)
+    raw_id_fields = ("village", "task", "household", "finding", "filed_by", "handled_by")
+
+
+@admin.register(Opinion)
+class OpinionAdmin(ViewOnlyMixin, HistoryAdmin):
+    list_display = ("__str__", "body", "finding", "given_on", "given_by", "created_at")
+    list_filter = ("body",)
+    list_select_related = ("finding", "given_by")
+    search_fields = ("text",)
+    date_hierarchy = "given_on"
+    ordering = ("-given_on", "-id")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("finding", "given_by")
+
+
+# ---------------------------------------------------------------------------------------------
+# Escalations (提请协调) and the 纪委's cases (追责线索): opened by ``supervision.chain`` (the daily run, a
+# finding filed with 提请挂包领导协调, a second rejection at recheck), answered and decided on the supervision
+# pages; read here with their history.
+# ---------------------------------------------------------------------------------------------
+
+
+@admin.register(Escalation)
+class EscalationAdmin(ViewOnlyMixin, HistoryAdmin):
+    list_display = ("__str__", "reason", "leader", "opened_on", "respond_by", "responded_by", "responded_at")
+    list_filter = ("reason", ("responded_at", admin.EmptyFieldListFilter))
+    list_select_related = ("finding", "leader", "responded_by")
+    search_fields = ("finding__description", "response")
+    date_hierarchy = "opened_on"
+    ordering = ("respond_by", "id")
+    raw_id_fields = ("finding", "leader", "responded_by")
+
+
+@admin.register(AccountabilityCase)
+class AccountabilityCaseAdmin(ViewOnlyMixin, HistoryAdmin):
+    list_display = ("__str__", "reason", "state", "opened_on", "detail", "decided_by", "decided_at")
+    list_filter = ("state", "reason", "district")
+    list_select_related = ("task", "rectification__finding", "decided_by")
+    search_fields = ("detail", "decision_note", "task__item", "rectification__finding__description")
+    date_hierarchy = "opened_on"
+    ordering = ("-opened_on", "-id")
+    raw_id_fields = ("task", "rectification", "accountability", "decided_by")

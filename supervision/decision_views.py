@@ -72,7 +72,7 @@ class DecisionAlertFilterForm(FilterForm):
 @require_GET
 def decision_alert_list(request):
     user = request.user
-    if not access.may_supervise(user):
+    if not access.may_read_supervision(user):
         raise Http404("页面不存在")
     today = clock.today()
     form = DecisionAlertFilterForm(request.GET, user=user)

@@ -261,6 +261,9 @@ class FindingForm(StyledForm, forms.Form):
     severity = model_field(Finding, "severity")
     description = model_field(Finding, "description", widget=forms.Textarea(attrs={"rows": 3}))
     found_on = model_field(Finding, "found_on", widget=date_input())
+    escalate = forms.BooleanField(
+        label=label(Finding, "escalate"), required=False, help_text=Finding._meta.get_field("escalate").help_text
+    )
     requirement = model_field(Rectification, "requirement", widget=forms.Textarea(attrs={"rows": 2}))
     responsible_unit = model_field(Rectification, "responsible_unit")
     responsible_person = model_field(Rectification, "responsible_person")

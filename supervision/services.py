@@ -39,6 +39,7 @@ from django.utils import timezone
 from bazhou.core import access, clock
 from bazhou.core.services import add_error, collect_errors, raise_if, sign
 from households.models import Household
+from supervision import chain
 from supervision.models import (
     FINDING_TARGET_PATHS,
     Accountability,
@@ -46,6 +47,7 @@ from supervision.models import (
     Inspection,
     Rectification,
     RectificationEvidence,
+    rectification_awaits_answer,
 )
 from tasks.models import Task
 from tasks.services import store_evidence, validate_evidence_files
@@ -53,7 +55,7 @@ from villages.models import District, Township, Village
 
 Status = Rectification.Status
 
-FINDING_FIELDS = ("type", "severity", "description", "found_on")
+FINDING_FIELDS = ("type", "severity", "description", "found_on", "escalate")
 RECTIFICATION_FIELDS = (
     "requirement",
     "responsible_unit",
@@ -128,8 +130,8 @@ def queue_rows(*, user, today: datetime.date, view: str = "overdue", days: int |
     """The plan rows a supervisor reviews, of the user's area: past the deadline and not complete
     (``overdue``), past the original deadline and not completed by it, whatever the current deadline
     (``baseline``, 原定逾期), due within ``days`` days (``due``), or without progress for ``days`` days (``stale``)."""
-    if not access.may_supervise(user):
-        raise Http404("只有督查人员和区级管理员可以查看督办清单。")
+    if not access.may_read_supervision(user):
+        raise Http404("只有督查人员、区级管理员和督导、纪检、挂包领导可以查看督办清单。")
     rows = Task.objects.visible_to(user)
     if view == "due":
         return rows.due_within(today, days)
@@ -186,7 +188,7 @@ def allowed_actions(user, finding: Finding, rectification: Rectification | None)
     own = awaiting and rectification.answered_by_id == user.pk
     return Allowed(
         start=may_answer and status == Status.PENDING,
-        answer=may_answer and status in (Status.PENDING, Status.IN_PROGRESS),
+        answer=may_answer and rectification_awaits_answer(status),
         recheck=access.may_supervise(user) and awaiting and not own,
         own_answer=access.may_supervise(user) and own,
         account=access.may_supervise(user),
@@ -280,6 +282,9 @@ def finding_create(
     demand.finding = finding
     sign(demand, user, "下达整改")
     demand.save()
+    if finding.escalate:
+        # 提请挂包领导协调: the leader of the finding's area answers by a deadline (supervision.chain).
+        chain.escalate_finding(finding=finding, user=user)
     return finding
 
 
@@ -304,7 +309,7 @@ def rectification_answer(
     new recheck; the rejection stays in the history.
     """
     rectification = _locked(rectification_id, answerable_findings(user), expected_version)
-    if rectification.status not in (Status.PENDING, Status.IN_PROGRESS):
+    if not rectification_awaits_answer(rectification.status):
         message = CLOSED_ALREADY if rectification.status == Status.CLOSED else "整改结果已提交，正在等待复查。"
         raise ValidationError({"status": message})
     errors: dict[str, list[str]] = {}
@@ -361,7 +366,12 @@ def rectification_recheck(
         rectification.closed_on = clock.today()
         return _save(rectification, user, "复查通过，销号")
     rectification.status = Status.IN_PROGRESS
-    return _save(rectification, user, f"复查未通过，退回整改：{note}")
+    rectification.rejections += 1
+    _save(rectification, user, f"复查未通过，退回整改：{note}")
+    if rectification.rejections >= 2:
+        # Rejected twice: referred to the 纪委 at once (supervision.chain; the daily run is the backstop).
+        chain.open_rejection_case(rectification=rectification, user=user)
+    return rectification
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from supervision import bulletin_views, decision_views, exports, views
+from supervision import bulletin_views, case_views, decision_views, escalation_views, exports, lead_views, views
 
 app_name = "supervision"
 
@@ -19,6 +19,17 @@ urlpatterns = [
     path("findings/<int:pk>/recheck/", views.finding_recheck, name="finding_recheck"),
     path("findings/<int:pk>/accountability/", views.finding_accountability, name="finding_accountability"),
     path("findings/<int:pk>/evidence/<int:evidence_id>/", views.finding_evidence, name="finding_evidence"),
+    path("findings/<int:pk>/opinion/", lead_views.finding_opinion, name="finding_opinion"),
+    path("leads/", lead_views.lead_list, name="leads"),
+    path("leads/new/", lead_views.lead_create, name="lead_create"),
+    path("leads/<int:pk>/", lead_views.lead_detail, name="lead"),
+    path("leads/<int:pk>/handle/", lead_views.lead_handle, name="lead_handle"),
+    path("escalations/", escalation_views.escalation_list, name="escalations"),
+    path("escalations/<int:pk>/", escalation_views.escalation_detail, name="escalation"),
+    path("escalations/<int:pk>/respond/", escalation_views.escalation_respond, name="escalation_respond"),
+    path("cases/", case_views.case_list, name="cases"),
+    path("cases/<int:pk>/", case_views.case_detail, name="case"),
+    path("cases/<int:pk>/decide/", case_views.case_decide, name="case_decide"),
     path("decision-alerts/", decision_views.decision_alert_list, name="decision_alerts"),
     path("bulletins/", bulletin_views.bulletin_list, name="bulletins"),
     path("bulletins/new/", bulletin_views.bulletin_create, name="bulletin_create"),

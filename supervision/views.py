@@ -43,6 +43,8 @@ from supervision.forms import (
     RecheckForm,
 )
 from supervision.history import inspection_timeline
+from supervision.lead_forms import OpinionForm
+from supervision.lead_services import opinions_of
 from supervision.models import Finding, Inspection, Rectification, RectificationEvidence
 from tasks.forms import VersionForm
 from tasks.models import Task, days_overdue
@@ -65,6 +67,13 @@ def _require_supervisor(user) -> None:
         raise Http404("页面不存在")
 
 
+def _require_reader(user) -> None:
+    """Pages that read what the supervisors read (the queue) do not exist for anyone else; the oversight,
+    discipline and 挂包 leaders read them too, their rows always through ``visible_to``."""
+    if not access.may_read_supervision(user):
+        raise Http404("页面不存在")
+
+
 # ---------------------------------------------------------------------------------------------
 # The review queue (逾期督办)
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +83,7 @@ def _require_supervisor(user) -> None:
 @require_GET
 def review_queue(request):
     user = request.user
-    _require_supervisor(user)
+    _require_reader(user)
     today = clock.today()
     form = QueueFilterForm(request.GET, user=user)
     rows = services.queue_rows(user=user, today=today, view=form.view_name, days=form.days_value)
@@ -95,6 +104,7 @@ def review_queue(request):
         "ranking": services.queue_ranking(rows),
         "today": today,
         "labels": labels(Task),
+        "can_file": access.may_supervise(user),
     }
     return render_list(request, "supervision/queue.html", "supervision/_queue_list.html", context)
 
@@ -381,7 +391,19 @@ def finding_accountability(request, pk):
     return _act(request, pk, "accountability")
 
 
+# Who may ever take each action (which findings: the services decide); for anyone else its URL does not exist, whatever
+# they send (a reader of the supervision records gets a 404, not the page with their form's mistakes).
+MAY_ACT = {
+    "start": access.may_answer_rectifications,
+    "answer": access.may_answer_rectifications,
+    "recheck": access.may_supervise,
+    "accountability": access.may_supervise,
+}
+
+
 def _act(request, pk, name: str):
+    if not MAY_ACT[name](request.user):
+        raise Http404("页面不存在")
     finding = _visible_finding(request, pk)
     today = clock.today()
     describe(finding, today)
@@ -408,9 +430,10 @@ def _act(request, pk, name: str):
     return _finding_page(request, finding, rectification, today, bound=bound, conflict=conflict)
 
 
-def _finding_page(request, finding, rectification, today, *, bound=None, conflict=None):
-    """The finding's page: its rectification's lifecycle, evidence, accountability, history, and the forms of
-    the actions the user may take (``bound``: a form sent back with its mistakes, by action name)."""
+def _finding_page(request, finding, rectification, today, *, bound=None, conflict=None, opinion_form=None):
+    """The finding's page: its rectification's lifecycle, evidence, accountability, opinions, history, and the forms
+    of the actions the user may take (``bound``: a form sent back with its mistakes, by action name;
+    ``opinion_form``: the 督导意见 form sent back with its mistakes)."""
     bound = bound or {}
     allowed = services.allowed_actions(request.user, finding, rectification)
     shown = {
@@ -435,6 +458,10 @@ def _finding_page(request, finding, rectification, today, *, bound=None, conflic
         "conflict": conflict,
         "evidence": list(rectification.evidence.select_related("uploaded_by")) if rectification else [],
         "accountabilities": list(finding.accountabilities.all()),
+        "opinions": opinions_of(finding),
+        "opinion_form": (opinion_form or OpinionForm(initial={"given_on": today}))
+        if access.may_give_opinions(request.user)
+        else None,
         "timeline": timeline(finding, rectification),
         "today": today,
         "labels": {"finding": labels(Finding), "rectification": labels(Rectification)},

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import change_exports, change_views, duplicate_views, excel_views, views
+from tasks import approval_views, change_exports, change_views, department_views, duplicate_views, excel_views, views
 
 app_name = "tasks"
 
@@ -8,7 +8,9 @@ urlpatterns = [
     path("plans/new/", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("plans/<int:plan_id>/approve/", views.plan_approve, name="plan_approve"),
+    path("awaiting-approval/", approval_views.awaiting_approval_list, name="awaiting_approval"),
     path("duplicates/", duplicate_views.duplicates, name="duplicates"),
+    path("department/", department_views.department_tasks, name="department"),
     path("plans/<int:plan_id>/new/", views.task_create, name="task_create"),
     path("<int:pk>/", views.task_detail, name="task_detail"),
     path("<int:pk>/edit/", views.task_edit, name="task_edit"),

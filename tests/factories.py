@@ -148,6 +148,47 @@ def user(role, area=None, username=None, **fields):
 ROLES = Role
 
 
+# Users of the roles of the supervision chain (issue 14): each with the area and links its role requires.
+
+
+def department(district_obj=None, name="区交通运输局", **fields):
+    """A sector department of the district (get or create by name)."""
+    from villages.models import Department
+
+    district_obj = district_obj or district()
+    return Department.objects.get_or_create(district=district_obj, name=name, defaults=fields)[0]
+
+
+def patch_leader_user(charge_townships=(), charge_villages=(), district_obj=None, **fields):
+    """A 挂包 leader of the district whose charge is ``charge_townships`` and ``charge_villages``."""
+    district_obj = district_obj or district()
+    u = user(Role.PATCH_LEADER, district_obj, **fields)
+    u.charge_townships.set(charge_townships)
+    u.charge_villages.set(charge_villages)
+    return u
+
+
+def department_user(department_obj=None, **fields):
+    """A user of ``department_obj`` (default 区交通运输局), in its district."""
+    department_obj = department_obj or department()
+    return user(Role.DEPARTMENT, department_obj.district, department=department_obj, **fields)
+
+
+def informant_user(village_obj=None, **fields):
+    """A 村督查信息员 of ``village_obj``."""
+    return user(Role.INFORMANT, village_obj or village(), **fields)
+
+
+def oversight_user(district_obj=None, **fields):
+    """A 人大/政协 oversight user of the district."""
+    return user(Role.OVERSIGHT, district_obj or district(), **fields)
+
+
+def discipline_user(district_obj=None, **fields):
+    """A 区纪委 user of the district."""
+    return user(Role.DISCIPLINE, district_obj or district(), **fields)
+
+
 # Supervision records and assistance forces.
 
 

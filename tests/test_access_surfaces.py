@@ -133,7 +133,8 @@ DISTRICT_PAGES = {
     "bulletin print": lambda w, a: reverse("supervision:bulletin_print", args=[w.bulletin.pk]),
 }
 LIST_PAGES = {
-    "home (dashboard)": reverse("home"),
+    "home (to-do)": reverse("home"),
+    "dashboard": reverse("dashboard"),
     "villages": reverse("villages:list"),
     "households": reverse("households:list"),
     "findings": reverse("supervision:findings"),
@@ -367,7 +368,7 @@ def test_a_township_users_dashboard_is_their_townships_and_nothing_else(client, 
     if asked == "village_b":
         params = {"village": area.village_b.pk}
     client.force_login(personas.township_a)
-    response = client.get(reverse("home"), params)
+    response = client.get(reverse("dashboard"), params)
     if asked:
         assert response.status_code == 404
         return
@@ -382,7 +383,7 @@ def test_a_township_users_dashboard_is_their_townships_and_nothing_else(client, 
     factories.rectification(factories.finding(overdue), deadline=datetime.date(2017, 9, 1))
     factories.done_task(world.plan_b, item="大寺村已完成")
     factories.finding(area.township_b)
-    response = client.get(reverse("home"))
+    response = client.get(reverse("dashboard"))
     assert {key: response.context[key] for key in expected} == own_figures(area, area.township_a) == expected
     assert compute(Scope(district=area.district), TODAY)["rows"]["total"] == 6  # the district's did move
 

@@ -19,21 +19,34 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
 from bazhou.core.admin import EDITED_MEANWHILE, REASON_REQUIRED, HistoryAdmin, has_history
-from bazhou.core.models import AnnualGoal, ApiToken, ExportLog, ImportBatch, Role, User
+from bazhou.core.models import AnnualGoal, ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, User
+from bazhou.core.notify import Message, Person, notify_people, target_of
 from households.models import DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import (
     Accountability,
+    AccountabilityCase,
     Bulletin,
     DailyDigest,
+    Escalation,
     Finding,
     Inspection,
+    Lead,
+    Opinion,
     OverdueRecord,
     Rectification,
     RectificationEvidence,
 )
 from tasks.models import ChangeRequest, ChangeRequestEvidence, FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
 from tests import factories
-from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
+from villages.models import (
+    AssistanceAssignment,
+    Department,
+    District,
+    ExitIndicator,
+    Township,
+    Village,
+    VillageIndicator,
+)
 
 TODAY = "2017-09-15"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
@@ -84,7 +97,8 @@ def build_everything(area, user, n: int):
         changed_by=user,
     )
     plan = factories.plan(village, state="approved", approved_by=user, approved_at=datetime.datetime.now(datetime.UTC))
-    road = factories.task(plan, responsible_person="吴玉峰")
+    transport = factories.department(area.district, f"区交通运输局{n}", aliases="区交通局")
+    road = factories.task(plan, responsible_person="吴玉峰", responsible_unit="区交通局", department=transport)
     house = factories.task(
         plan, households[0], category="housing", item="危房改造", deadline=datetime.date(2017, 12, 31)
     )
@@ -145,6 +159,25 @@ def build_everything(area, user, n: int):
         uploaded_by=user,
     )
     Accountability.objects.create(finding=finding, subject="王某", measure="interview", decided_on=day)
+    Escalation.objects.create(
+        finding=finding, reason="rect_overdue", leader=None, opened_on=day, respond_by=day + datetime.timedelta(days=7)
+    )
+    AccountabilityCase.objects.create(district=area.district, reason="task_overdue", task=road, opened_on=day)
+    # A lead from the village's information officer, and a 人大 opinion on the finding.
+    Lead.objects.create(village=village, task=road, description="通村路停工", observed_on=day, filed_by=user)
+    Opinion.objects.create(finding=finding, body="congress", text="加快整改", given_on=day, given_by=user)
+    # Messages and their delivery log (bazhou/core/notify): a person's notification, sent by SMS.
+    notify_people(
+        [
+            (
+                Person(name="吴玉峰", phone=f"1380000{n:04d}", user_id=user.pk),
+                Message("task_overdue", target_of(road), "逾期"),
+            )
+        ],
+        day=day,
+        district=area.district,
+    )
+    Delivery.objects.create(channel="sms", recipient_key="phone:x", address=f"1380000{n:04d}", day=day, body="短信")
     Bulletin.objects.create(
         district=area.district,
         year=2017,
@@ -192,6 +225,10 @@ SERVICE_RECORDS = [
     Rectification,
     RectificationEvidence,
     Accountability,
+    Escalation,
+    AccountabilityCase,
+    Lead,
+    Opinion,
     Bulletin,
     OverdueRecord,
     DailyDigest,
@@ -200,7 +237,7 @@ SERVICE_RECORDS = [
     ChangeRequestEvidence,
 ]
 # Logs, tokens and uploads: read by superusers only, never written.
-LOGS = [ExportLog, ApiToken, ImportBatch]
+LOGS = [ExportLog, ApiToken, ImportBatch, Notification, Delivery]
 VIEW_ONLY = {*SERVICE_RECORDS, *LOGS}
 # Reference data without a page of its own, maintained here: each with a field a change here sets, and to what.
 MAINTAINED = {
@@ -210,6 +247,7 @@ MAINTAINED = {
     ExitIndicator: ("name", "有硬化路（通村）"),
     VillageIndicator: ("evidence", "2017年9月实地核查"),
     AssistanceAssignment: ("phone", "13900000001"),
+    Department: ("phone", "0827-5262000"),
     PovertyLine: ("yuan", "3300.00"),
     HouseholdHelper: ("phone", "13900000002"),
     AnnualGoal: ("target", "70.00"),

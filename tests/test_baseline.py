@@ -148,7 +148,7 @@ def queue_filter(client, personas, day):
 
 
 def dashboard_figure(client, personas, day):
-    response = get(client, personas.district_admin, "/")
+    response = get(client, personas.district_admin, "/dashboard/")
     shown = int(re.search(r'data-testid="rows-baseline-overdue">(\d+)<', response.content.decode()).group(1))
     assert shown == response.context["rows"]["baseline_overdue"]
     return shown

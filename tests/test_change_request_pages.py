@@ -292,8 +292,9 @@ def add_requests(plan, personas, count, *, decide):
 
 
 # session, user, the user's district (area badge), savepoint and release, the filter's townships and villages,
-# the requests with their plans, villages, townships, rows and people (one query), the navigation count.
-LIST_QUERIES = 9
+# the requests with their plans, villages, townships, rows and people (one query), the navigation count;
+# the navigation's 我的待办 and 消息 counts (one query).
+LIST_QUERIES = 10
 
 
 @pytest.mark.parametrize(("url", "decide"), [(PENDING, False), (LEDGER, True)])

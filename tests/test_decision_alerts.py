@@ -354,8 +354,8 @@ def test_the_list_and_the_api_take_a_fixed_number_of_queries(client, area, perso
     client.force_login(personas.supervisor)
     client.get(reverse("supervision:decision_alerts"))  # warm the session
     # The savepoint and its release, session, user; the page's district (navigation); the count and the rows;
-    # the filters' townships, villages and indicators.
-    with django_assert_num_queries(10):
+    # the filters' townships, villages and indicators; the navigation's 我的待办 and 消息 counts (one query).
+    with django_assert_num_queries(11):
         page = client.get(reverse("supervision:decision_alerts")).content.decode()
     assert page.count('data-testid="decision-alert"') == 1 + extra
     # The savepoint and its release, session, user; the page of rows (no count: the API pages by cursor).

@@ -209,24 +209,25 @@ def review_queue_export(client, personas, area, rows, day):
 
 
 def dashboard_rows(client, personas, area, rows, day):
-    response = get(client, personas.district_admin, "/")
+    response = get(client, personas.district_admin, "/dashboard/")
     shown = number(response, r'data-testid="rows-overdue">(\d+)<')
     assert shown == response.context["rows"]["overdue"]
     return shown
 
 
 def dashboard_township_ranking(client, personas, area, rows, day):
-    ranking = get(client, personas.district_admin, "/").context["township_ranking"]
+    ranking = get(client, personas.district_admin, "/dashboard/").context["township_ranking"]
     return next(r["overdue"] for r in ranking if r["area"] == area.township_a)
 
 
 def dashboard_village_table(client, personas, area, rows, day):
-    table = get(client, personas.district_admin, "/", {"township": area.township_a.pk}).context["village_table"]
+    params = {"township": area.township_a.pk}
+    table = get(client, personas.district_admin, "/dashboard/", params).context["village_table"]
     return next(r["overdue"] for r in table if r["area"] == area.village_a)
 
 
 def dashboard_weekly_chart(client, personas, area, rows, day):
-    context = get(client, personas.district_admin, "/").context
+    context = get(client, personas.district_admin, "/dashboard/").context
     assert context["overdue_weeks"][-1]["date"] == day
     assert context["charts"]["overdue"]["values"][-1] == context["overdue_weeks"][-1]["overdue"]
     return context["overdue_weeks"][-1]["overdue"]
@@ -410,7 +411,7 @@ def test_the_weekly_chart_counts_a_row_from_the_week_end_after_its_deadline(clie
     factories.done_task(plan, item="done before the week end", deadline=TODAY - DAY, completed_on=TODAY - DAY)
     factories.done_task(plan, item="done on the week end", deadline=TODAY - DAY, completed_on=TODAY)
     on(settings, TODAY + 7 * DAY)
-    weeks = get(client, personas.district_admin, "/").context["overdue_weeks"]
+    weeks = get(client, personas.district_admin, "/dashboard/").context["overdue_weeks"]
     assert weeks[-2]["date"] == TODAY
     # On TODAY: the row due the day before, and the one completed only on TODAY (not before it); a week later, the
     # row due on TODAY too.
@@ -458,7 +459,7 @@ def api_due_within(client, personas, day, days):
 
 
 def dashboard_due_soon(client, personas, day, days):
-    response = get(client, personas.district_admin, "/")
+    response = get(client, personas.district_admin, "/dashboard/")
     shown = number(response, r'data-testid="rows-due-soon">(\d+)<')
     assert shown == response.context["rows"]["due_soon"]
     return shown
@@ -589,7 +590,7 @@ DONE_SURFACES = {
         if v["id"] == area.village_a.pk
     ),
     "dashboard": lambda client, personas, area, plan: (
-        get(client, personas.district_admin, "/").context["rows"][key] for key in ("total", "done")
+        get(client, personas.district_admin, "/dashboard/").context["rows"][key] for key in ("total", "done")
     ),
 }
 
@@ -682,7 +683,7 @@ def rect_api_findings_filter(client, personas, area, day):
 
 
 def rect_dashboard(client, personas, area, day):
-    response = get(client, personas.district_admin, "/")
+    response = get(client, personas.district_admin, "/dashboard/")
     shown = number(response, r'data-testid="overdue-rectifications">(\d+)<')
     assert shown == response.context["supervision"]["overdue_rectifications"]
     return shown
@@ -739,7 +740,7 @@ def test_a_closed_rectification_is_open_nowhere(client, personas, area, rectific
     assert {r.finding.description for r in Rectification.objects.open()} == {RECT_DUE_TODAY, RECT_LATE}
     page = html(_village_page(client, personas, area))
     assert findings_of(re.findall(r'<tr data-finding="(\d+)"', page)) == open_findings
-    response = get(client, personas.district_admin, "/")
+    response = get(client, personas.district_admin, "/dashboard/")
     assert number(response, r'data-testid="open-findings">(\d+)<') == 3
     snapshot = _bulletin(personas, TODAY).snapshot
     assert {r["description"] for r in snapshot["rectifications"]} == {RECT_DUE_TODAY, RECT_LATE}
@@ -785,7 +786,7 @@ def test_still_poor_households_count_in_the_incidence_on_the_village_page_and_th
     assert Household.objects.filter(still_poor_q(), village=village).exists() == still_poor
     page = get(client, personas.district_admin, reverse("villages:detail", args=[village.pk])).context["incidence"]
     assert (page["poor_people"], page["below_threshold"]) == (3 if still_poor else 0, not still_poor)
-    readiness = get(client, personas.district_admin, "/").context["village_readiness"]
+    readiness = get(client, personas.district_admin, "/dashboard/").context["village_readiness"]
     met = next(i["met"] for i in readiness["indicators"] if i["computed"])
     assert met == (0 if still_poor else 1)  # 茅垭村 and 大寺村 have no population: never met
 
@@ -811,7 +812,7 @@ def test_the_incidence_is_judged_as_shown_on_the_village_page_and_the_dashboard(
     assert incidence_below(people, population, Decimal("3")) is below
     page = get(client, personas.district_admin, reverse("villages:detail", args=[village.pk])).context["incidence"]
     assert (page["rate"], page["below_threshold"]) == (poverty_incidence(people, population), below)
-    readiness = get(client, personas.district_admin, "/").context["village_readiness"]
+    readiness = get(client, personas.district_admin, "/dashboard/").context["village_readiness"]
     assert next(i["met"] for i in readiness["indicators"] if i["computed"]) == int(below)
 
 
@@ -823,7 +824,7 @@ def test_people_lifted_count_the_households_exited_in_the_year_of_either_kind(cl
     factories.household(area.village_a, members=3, status="exited_no_policy", exit_year=2017)
     factories.household(area.village_a, members=4, status="exited", exit_year=2016)
     factories.household(area.village_b, members=5, status="relapsed", exit_year=2016, relapse_year=2017)
-    goals = get(client, personas.district_admin, "/").context["goals"]
+    goals = get(client, personas.district_admin, "/dashboard/").context["goals"]
     assert next(g["actual"] for g in goals if g["name"] == "脱贫人数") == 5
     assert Member.objects.filter(exited_in_q(2017, "household__"), is_active=True).count() == 5
     assert set(Household.objects.exited_in(2017).values_list("status", flat=True)) == {"exited", "exited_no_policy"}

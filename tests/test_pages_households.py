@@ -454,12 +454,13 @@ def test_the_list_makes_the_same_number_of_queries_for_ten_times_the_households(
     # 5 the chosen township (validation), 6 count for the paginator, 7 the page of households with village,
     # township and the head-name, head-ID and member-count subqueries; readiness: 8 the page's active members,
     # 9 their incomes of the year, 10 the poverty line; 11 the user's district (navigation), 12 the townships
-    # (the options); 13 the count of change requests awaiting the admin (navigation); 14 release savepoint.
+    # (the options); 13 the count of change requests awaiting the admin (navigation); 14 the navigation's 我的待办
+    # and 消息 counts (one query); 15 release savepoint.
     params = {"township": area.township_a.pk}
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         small = client.get(LIST, params)
     factories.populate(area.township_a, villages=9, households=4)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         large = client.get(LIST, params)
     assert small.context["page_obj"].paginator.count == 3
     assert large.context["page_obj"].paginator.count == 39
@@ -478,8 +479,9 @@ def test_the_household_page_makes_the_same_number_of_queries_for_ten_times_the_r
     # savepoint; session; user; the household with village and township; its members; its incomes; the poverty
     # lines of those years; its live plan rows with their plans; its helpers; may the user edit it; the history of
     # the household, its members, its incomes and its helpers (4); its recent decision alerts; the user's district
-    # (navigation); the count of change requests awaiting the admin (navigation); release savepoint.
-    with django_assert_num_queries(18):
+    # (navigation); the count of change requests awaiting the admin (navigation); the navigation's 我的待办 and 消息
+    # counts (one query); release savepoint.
+    with django_assert_num_queries(19):
         small = client.get(detail(household))
     plan = village.plans.get()
     for year in range(2008, 2017):
@@ -490,7 +492,7 @@ def test_the_household_page_makes_the_same_number_of_queries_for_ten_times_the_r
     for _ in range(9):
         factories.task(plan, household, item="更多户级任务")
         factories.helper(household)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         large = client.get(detail(household))
     assert (len(small.context["members"]), len(large.context["members"])) == (2, 20)
     assert (len(small.context["tasks"]), len(large.context["tasks"])) == (1, 10)

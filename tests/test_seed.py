@@ -12,12 +12,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 
 from bazhou.core import idnumbers
-from bazhou.core.models import User
+from bazhou.core.models import Role, User
 from bazhou.surfaces.demo import data
 from households.models import Household, Member
 from supervision.models import Finding, Rectification
 from tasks.models import Task
-from villages.models import AssistanceAssignment, Township, Village
+from villages.models import AssistanceAssignment, Department, District, Township, Village
 
 TODAY = data.DEMO_TODAY
 OUR_APPS = ("villages", "households", "tasks", "supervision", "bazhou")
@@ -152,13 +152,57 @@ def test_plan_rows_households_and_members_have_their_first_history_record():
 
 
 @pytest.mark.django_db
-def test_every_demo_login_works_and_is_printed(demo):
-    for username, _name, role, _area, _superuser in data.DEMO_USERS:
-        user = authenticate(username=username, password=data.DEMO_PASSWORD)
-        assert user is not None and user.role == role
-        assert username in demo
+def test_every_demo_login_works_and_is_printed_with_its_role_and_phone(demo):
+    lines = {line.split()[0]: line for line in demo.splitlines() if line.startswith("  ") and line.split()}
+    for spec in data.DEMO_USERS:
+        user = authenticate(username=spec.username, password=data.DEMO_PASSWORD)
+        assert user is not None and user.role == spec.role
+        assert user.phone == spec.phone and len(spec.phone) == 11
+        assert str(Role(spec.role).label) in lines[spec.username]
+        assert spec.phone in lines[spec.username]
+        user.full_clean()  # role, area, department: the model's rules (and the database's user_area_matches_role)
     assert User.objects.get(username="maoya").village.name == "茅垭村"
     assert "共创建" in demo
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_user_for_every_role_of_the_supervision_chain(demo):
+    assert {spec.role for spec in data.DEMO_USERS} == set(Role.values)
+    leader = User.objects.get(username="pianqu")
+    assert leader.role == Role.PATCH_LEADER and leader.district.name == "巴州区"
+    assert sorted(leader.charge_townships.values_list("name", flat=True)) == sorted(["白庙乡", "寺岭乡", "关渡乡"])
+    assert "挂包 白庙乡、寺岭乡、关渡乡" in demo
+    assert {u.username: u.department.name for u in User.objects.filter(role=Role.DEPARTMENT)} == {
+        "jiaotong": "区交通运输局",
+        "shuiwu": "区水务局",
+    }
+    informant = User.objects.get(username="xinxiyuan")
+    assert (informant.role, informant.village.name, informant.village.township.name) == (
+        Role.INFORMANT,
+        "茅垭村",
+        "白庙乡",
+    )
+    assert User.objects.get(username="renda").role == Role.OVERSIGHT
+    assert User.objects.get(username="jiwei").role == Role.DISCIPLINE
+
+
+@pytest.mark.django_db
+def test_plan_rows_of_a_sector_unit_point_to_its_department_and_the_others_keep_their_text(demo):
+    district = District.objects.get(code=data.DISTRICT[0])
+    departments = {d.name: d for d in Department.objects.filter(district=district)}
+    assert {"区交通运输局", "区水务局", "区农业局", "区教育科技局"} <= set(departments)
+    assert "巴州区农村商业银行" not in departments and not any(name.endswith("人民政府") for name in departments)
+    assert all(d.phone for d in departments.values())
+    assert departments["区交通运输局"].history.count() == 1
+    roads = Task.objects.filter(responsible_unit="区交通运输局")
+    assert roads.exists() and not roads.exclude(department=departments["区交通运输局"]).exists()
+    assert Task.objects.filter(department=departments["区水务局"]).exists()
+    # Township governments are no sector departments: their rows keep the text and no department.
+    township_rows = Task.objects.filter(responsible_unit__endswith="人民政府")
+    assert township_rows.exists() and not township_rows.filter(department__isnull=False).exists()
+    # Every unit that names a department points to it.
+    for unit, department in Task.objects.exclude(department=None).values_list("responsible_unit", "department"):
+        assert departments[unit].pk == department
 
 
 @pytest.mark.django_db

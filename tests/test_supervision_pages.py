@@ -286,12 +286,12 @@ def test_the_queue_makes_the_same_number_of_queries_for_ten_times_the_rows(
     client.force_login(personas.supervisor)
     # savepoint; session; user; the paginator's count; the page of rows with village, township and household;
     # the rows per township; the rows per responsible person; the user's district (navigation); the township
-    # and the village options of the filters; release savepoint.
-    with django_assert_num_queries(11):
+    # and the village options of the filters; the navigation's 我的待办 and 消息 counts (one query); release savepoint.
+    with django_assert_num_queries(12):
         small = client.get(QUEUE)
     factories.populate(area.township_a, villages=8)
     factories.populate(area.township_b, villages=1)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         large = client.get(QUEUE)
     assert small.context["page_obj"].paginator.count == 3
     assert large.context["page_obj"].paginator.count == 30
@@ -557,11 +557,11 @@ def test_the_finding_list_makes_the_same_number_of_queries_for_ten_times_the_fin
     client.force_login(personas.supervisor)
     # savepoint; session; user; the paginator's count; the page of findings with their rectification and every
     # target with its village and township; the user's district (navigation); the township options of the
-    # filter; release savepoint.
-    with django_assert_num_queries(8):
+    # filter; the navigation's 我的待办 and 消息 counts (one query); release savepoint.
+    with django_assert_num_queries(9):
         small = client.get(FINDINGS)
     add(9)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         large = client.get(FINDINGS)
     assert small.context["page_obj"].paginator.count == 4
     assert large.context["page_obj"].paginator.count == 40
@@ -1011,10 +1011,12 @@ def test_the_finding_page_makes_the_same_number_of_queries_however_long_its_hist
             return client.get(url)
 
     # savepoint; session; user; the finding with its target, rectification and people; evidence; accountability;
-    # the finding's history; the rectification's history; the user's district (navigation); release savepoint.
-    # For an area's user, one more: may they answer it (a supervisor's answerable scope is empty: no query).
-    count_for(personas.supervisor, 10)
-    count_for(personas.village_cadre, 11)
+    # opinions (督导意见); the finding's history; the rectification's history; the user's district (navigation); the
+    # navigation's 我的待办 and 消息 counts (one query); for those who read supervision, the escalations (提请协调);
+    # release savepoint. For an area's user, one more: may they answer it (a supervisor's answerable scope is empty:
+    # no query), and no escalations.
+    count_for(personas.supervisor, 13)
+    count_for(personas.village_cadre, 13)
     for n in range(5):
         answer = action(finding, "answer", result=f"第{n}次整改。", files=factories.evidence_upload("png"))
         post(client, personas.village_cadre, action_url(finding, "answer"), answer)
@@ -1029,8 +1031,8 @@ def test_the_finding_page_makes_the_same_number_of_queries_however_long_its_hist
             user=personas.supervisor,
             data={"subject": f"责任人{n}", "measure": "reminder", "decided_on": TODAY},
         )
-    response = count_for(personas.supervisor, 10)
-    count_for(personas.village_cadre, 11)
+    response = count_for(personas.supervisor, 13)
+    count_for(personas.village_cadre, 13)
     assert len(response.context["timeline"]) == 2 + 2 * 5 + 5  # filed; 5 answers and 5 rejections; 5 accountability
     assert len(response.context["evidence"]) == 5
     assert len(response.context["accountabilities"]) == 5

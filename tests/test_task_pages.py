@@ -674,8 +674,9 @@ def add_rows(plan, area, count):
 # The plan page, signed in as a village cadre:
 #   session, user, the user's village (the layout's area badge), savepoint and its release (ATOMIC_REQUESTS),
 #   the plan with its village, township and approver, "may this user edit it", the rows with their households,
-#   their fund lines, the households' heads, their pending change requests, the totals.
-PLAN_PAGE_QUERIES = 12
+#   their fund lines, the households' heads, their pending change requests, the totals; the navigation's 我的待办 and
+#   消息 counts (one query).
+PLAN_PAGE_QUERIES = 13
 
 
 def test_the_plan_page_runs_the_same_queries_for_ten_times_the_rows(client, personas, area, django_assert_num_queries):
@@ -695,8 +696,8 @@ def test_the_plan_page_runs_the_same_queries_for_ten_times_the_rows(client, pers
 # The history page, signed in as a supervisor:
 #   session, user, the user's district, savepoint and release, the row with its plan, village, township and
 #   household, the row's history with its users, the households it names, the fund lines' history with users,
-#   the progress reports with their reporters, their evidence.
-HISTORY_PAGE_QUERIES = 11
+#   the progress reports with their reporters, their evidence; the navigation's 我的待办 and 消息 counts (one query).
+HISTORY_PAGE_QUERIES = 12
 
 
 def test_the_history_page_runs_the_same_queries_for_ten_times_the_history(

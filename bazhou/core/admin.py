@@ -32,7 +32,8 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.core.access import AreaPaths, area_q
-from bazhou.core.models import ApiToken, ExportLog, ImportBatch, User
+from bazhou.core.models import ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, User
+from bazhou.core.notify import mask_phone
 from bazhou.core.services import sign
 
 # Fields that record who created a row; filled with the signed-in user when a row is added in the admin.
@@ -374,11 +375,51 @@ class HistoryAdmin(ProjectAdminMixin, SimpleHistoryAdmin):
 AREA_FIELDSET = (
     "角色与所属区域",
     {
-        "fields": ("role", "district", "township", "village"),
-        "description": "区级管理员和督查人员选所属区县；乡镇工作人员选所属乡镇；村干部选所属村；"
-        "区级领导选其中一级。超级用户可不选角色。",
+        "fields": ("role", "district", "township", "village", "department", "charge_townships", "charge_villages"),
+        "description": "区级管理员、督查人员、区级挂包领导、行业部门、人大/政协督导和区纪委选所属区县；"
+        "乡镇工作人员选所属乡镇；村干部和村督查信息员选所属村；区级领导选其中一级。"
+        "行业部门的用户另选所属部门；区级挂包领导另选挂包乡镇和/或挂包村（分片挂包）。超级用户可不选角色。",
     },
 )
+
+CHARGE_ONLY_FOR_PATCH_LEADERS = "只有区级挂包领导选择挂包乡镇和挂包村，请清空或把角色改为区级挂包领导。"
+CHARGE_REQUIRED = "区级挂包领导须至少选择一个挂包乡镇或挂包村。"
+
+
+class ChargeFormMixin:
+    """The 挂包 charge of a user, checked with the role and the district (the model's own checks cannot see
+    many-to-many fields before the user is saved): only a patch leader has one, a patch leader must have one,
+    and it lies in their district."""
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        townships = list(cleaned.get("charge_townships") or [])
+        villages = list(cleaned.get("charge_villages") or [])
+        if role != Role.PATCH_LEADER:
+            if townships or villages:
+                self.add_error("charge_townships", CHARGE_ONLY_FOR_PATCH_LEADERS)
+            return cleaned
+        if not townships and not villages:
+            self.add_error("charge_townships", CHARGE_REQUIRED)
+            return cleaned
+        district = cleaned.get("district")
+        if district is not None:
+            foreign = [t.name for t in townships if t.district_id != district.pk]
+            if foreign:
+                self.add_error("charge_townships", f"挂包乡镇须是{district.name}的乡镇：{'、'.join(foreign)}不是。")
+            foreign = [v.name for v in villages if v.township.district_id != district.pk]
+            if foreign:
+                self.add_error("charge_villages", f"挂包村须是{district.name}的村：{'、'.join(foreign)}不是。")
+        return cleaned
+
+
+class UserChangeForm(ChargeFormMixin, DjangoUserAdmin.form):
+    pass
+
+
+class UserCreationForm(ChargeFormMixin, DjangoUserAdmin.add_form):
+    pass
 
 
 @admin.register(User)
@@ -405,11 +446,14 @@ class UserAdmin(ChangeRulesMixin, DjangoUserAdmin):
         ("个人信息", {"classes": ("wide",), "fields": ("name", "phone")}),
         AREA_FIELDSET,
     )
+    form = UserChangeForm
+    add_form = UserCreationForm
     list_display = ("username", "name", "role", "area_display", "phone", "is_staff", "is_active")
-    list_filter = ("role", "is_staff", "is_superuser", "is_active", "township")
-    list_select_related = ("district", "township", "village__township")
+    list_filter = ("role", "is_staff", "is_superuser", "is_active", "township", "department")
+    list_select_related = ("district", "township", "village__township", "department")
     search_fields = ("username", "name", "phone", "email")
     autocomplete_fields = ("village",)
+    filter_horizontal = ("charge_townships", "charge_villages")
     readonly_fields = ("last_login", "date_joined")
     ordering = ("username",)
 
@@ -417,7 +461,14 @@ class UserAdmin(ChangeRulesMixin, DjangoUserAdmin):
     def area_display(self, obj):
         if obj.village_id:
             return f"{obj.village.township.name} {obj.village.name}"
+        if obj.department_id:
+            return f"{obj.area or ''} {obj.department.name}"
         return str(obj.area or "—")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "charge_villages":
+            kwargs["queryset"] = db_field.remote_field.model.objects.select_related("township").order_by("code")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 admin.site.unregister(Group)
@@ -472,3 +523,76 @@ class ImportBatchAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     exclude = ("content", "preview")
     list_per_page = 100
     show_full_result_count = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages and the delivery log (bazhou/core/notify, docs/notifications.md): read only, phone numbers masked
+# ---------------------------------------------------------------------------------------------
+
+
+@admin.register(Notification)
+class NotificationAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """Every notification, for superusers: who was told what, when, and when they read it (the read receipt)."""
+
+    list_display = ("day", "reason", "title", "name", "masked_phone", "email", "user", "created_at", "read_at")
+    list_filter = ("reason", "day", ("read_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("title", "name", "email", "user__username")
+    exclude = ("phone", "recipient_key")
+    readonly_fields = ("masked_phone", "masked_recipient")
+    date_hierarchy = "day"
+    list_per_page = 100
+    show_full_result_count = False
+
+    @admin.display(description="手机号")
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone) if obj.phone else "–"
+
+    @admin.display(description="收件人标识")
+    def masked_recipient(self, obj):
+        return masked_key(obj.recipient_key)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """The delivery log, for superusers: channel, recipient (phone masked), status, attempts, the last error and the
+    next try. Nothing is changed here: ``manage.py deliver_notifications`` retries."""
+
+    list_display = (
+        "created_at",
+        "channel",
+        "masked_address",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "sent_at",
+    )
+    list_filter = ("channel", "status", "day")
+    search_fields = ("subject",)
+    exclude = ("address", "recipient_key", "mentions", "notifications")
+    readonly_fields = ("masked_address", "masked_recipient", "masked_mentions")
+    date_hierarchy = "day"
+    list_per_page = 100
+    show_full_result_count = False
+
+    @admin.display(description="地址")
+    def masked_address(self, obj):
+        if obj.channel == Delivery.Channel.SMS:
+            return mask_phone(obj.address)
+        return obj.address or "（群机器人）"
+
+    @admin.display(description="收件人标识")
+    def masked_recipient(self, obj):
+        return masked_key(obj.recipient_key)
+
+    @admin.display(description="提醒手机号")
+    def masked_mentions(self, obj):
+        return "、".join(mask_phone(m) for m in obj.mentions or []) or "–"
+
+
+def masked_key(key: str) -> str:
+    """A recipient key as the admin shows it: "phone:138****1234"."""
+    if key.startswith("phone:"):
+        return f"phone:{mask_phone(key[6:])}"
+    return key

@@ -33,7 +33,7 @@ from django.db.models.functions import Substr
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from bazhou.core import freshness
-from bazhou.core.access import AreaPaths
+from bazhou.core.access import NOTHING, AreaPaths
 from bazhou.core.models import AnnualGoal, CachedFigures
 from households.models import (
     Household,
@@ -45,7 +45,7 @@ from households.models import (
     still_poor_q,
 )
 from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
-from supervision.models import Bulletin, Finding, Rectification
+from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
 from tasks.models import (
     Category,
     FundLine,
@@ -77,7 +77,8 @@ HOUSEHOLD_PATHS = AreaPaths(district="village__township__district", township="vi
 @dataclass(frozen=True, kw_only=True)
 class Scope(Area):
     """The area a dashboard shows: the whole district, one township, or one village (picked among those the user
-    may pick by ``bazhou.surfaces.views.dashboard_scope``; ``Area.q`` filters the rows inside it)."""
+    may pick by ``bazhou.surfaces.views.dashboard_scope``; ``Area.q`` filters the rows inside it). For a 挂包 leader
+    the top level is their charge (``Area.is_charge``): its townships and villages, ranked side by side."""
 
     def tasks(self, year: int):
         """Live plan rows of the year's plans in the area."""
@@ -100,29 +101,44 @@ def wan(value) -> Decimal:
 
 
 def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: list) -> dict:
-    """Figures of the year's plan rows in the area, by township (district level) or by village (below)."""
-    group_by = "plan__village__township" if scope.level == "district" else "plan__village"
+    """Figures of the year's plan rows in the area, by township (district level) or by village (below); for a
+    charge, by charged township and by charged village outside them."""
     weekly = {f"w{i}": Count("pk", filter=overdue_on_q(d)) for i, d in enumerate(week_ends(today))}
     quantities = {
         f"g{g.pk}": Sum("quantity", filter=done_q() & Q(category=g.task_category, unit=g.unit)) for g in quantity_goals
     }
-    rows = (
-        scope.tasks(year)
-        .order_by()
-        .values(key=F(group_by))
-        .annotate(
-            total=Count("pk"),
-            done=Count("pk", filter=done_q()),
-            in_progress=Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
-            overdue=Count("pk", filter=overdue_q(today)),
-            baseline_overdue=Count("pk", filter=baseline_overdue_q(today)),
-            due_soon=Count("pk", filter=due_within_q(today, DUE_SOON_DAYS)),
-            planned=Sum("planned_funds"),
-            invested=Sum("invested_funds"),
-            **weekly,
-            **quantities,
+    figures = {
+        "total": Count("pk"),
+        "done": Count("pk", filter=done_q()),
+        "in_progress": Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
+        "overdue": Count("pk", filter=overdue_q(today)),
+        "baseline_overdue": Count("pk", filter=baseline_overdue_q(today)),
+        "due_soon": Count("pk", filter=due_within_q(today, DUE_SOON_DAYS)),
+        "planned": Sum("planned_funds"),
+        "invested": Sum("invested_funds"),
+        **weekly,
+        **quantities,
+    }
+    if scope.is_charge:
+        # One row per village of the charge (1 query), added up here into its townships and its single villages.
+        rows = (
+            scope.tasks(year)
+            .order_by()
+            .values(key=F("plan__village"), township=F("plan__village__township"))
+            .annotate(**figures)
         )
-    )
+        codes = scope.charge.keys[0]
+        groups: dict = {}
+        for row in rows:
+            key = row.pop("township")
+            key = key if key in codes else row["key"]
+            group = groups.setdefault(key, {"key": key})
+            for name, value in row.items():
+                if name != "key":
+                    group[name] = value if group.get(name) is None else group[name] + (value or 0)
+        return groups
+    group_by = "plan__village__township" if scope.level == "district" else "plan__village"
+    rows = scope.tasks(year).order_by().values(key=F(group_by)).annotate(**figures)
     return {r["key"]: r for r in rows}
 
 
@@ -289,18 +305,27 @@ def _ranking_rows(areas, figures: dict, key) -> list[dict]:
 
 
 def township_ranking(scope: Scope, groups: dict) -> list[dict]:
-    """At district level: each township's completion %, overdue rows and invested %, best first (1 query)."""
+    """At district level: each township's completion %, overdue rows and invested %, best first (1 query); for a
+    charge, its townships (no query)."""
     if scope.level != "district":
         return []
-    townships = list(Township.objects.filter(district=scope.district).order_by("code"))
+    if scope.is_charge:
+        townships = list(scope.charge.townships)
+    else:
+        townships = list(Township.objects.filter(district=scope.district).order_by("code"))
     return _ranking_rows(townships, groups, key=lambda t: t.pk)
 
 
 def village_table(scope: Scope, groups: dict) -> list[dict]:
-    """At township level: the same figures for each village of the township (1 query)."""
-    if scope.level != "township":
+    """At township level: the same figures for each village of the township (1 query); for a charge, its villages
+    outside its townships (no query)."""
+    if scope.is_charge:
+        codes = scope.charge.keys[0]
+        villages = [v for v in scope.charge.villages if v.township_id not in codes]
+    elif scope.level != "township":
         return []
-    villages = list(Village.objects.filter(township=scope.township).order_by("code"))
+    else:
+        villages = list(Village.objects.filter(township=scope.township).order_by("code"))
     return _ranking_rows(villages, groups, key=lambda v: v.pk)
 
 
@@ -430,7 +455,10 @@ def household_readiness(scope: Scope, year: int) -> dict:
 
 def supervision(scope: Scope, today: datetime.date) -> dict:
     """Open findings and overdue rectifications in the area, and the latest published bulletin."""
-    findings = Finding.objects.in_area(scope.level, scope.area.pk)
+    inside = NOTHING
+    for paths in FINDING_TARGET_PATHS.values():
+        inside |= scope.q(paths)
+    findings = Finding.objects.filter(inside)
     return {
         "open_findings": findings.open().count(),
         "overdue_rectifications": Rectification.objects.overdue(today)
@@ -461,7 +489,7 @@ def overdue_by_week(groups: dict, today: datetime.date) -> list[dict]:
 
 def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly: list[dict]) -> dict:
     """The data the charts draw (passed to the page with json_script)."""
-    areas = ranking or villages
+    areas = ranking + villages  # one of them at district and township level; a charge's townships and villages
     return {
         "completion": {
             "labels": [r["area"].name for r in areas],
@@ -547,6 +575,10 @@ def compute(scope: Scope, today: datetime.date) -> dict:
 
 
 def cache_key(scope: Scope, part: str) -> str:
+    """The figures of an area are stored under its level and key; a charge's under its townships and villages."""
+    if scope.is_charge:
+        digest = hashlib.sha256(scope.charge.token.encode()).hexdigest()[:24]
+        return f"dashboard:charge:{digest}:{part}"
     return f"dashboard:{scope.level}:{scope.area.pk}:{part}"
 
 

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bazhou.surfaces import health, households, views, villages
+from bazhou.surfaces import inbox as inbox_views
 from households import urls as household_urls
 
 # Pages that read several apps live here; their names stay in the app's namespace ("villages:detail").
@@ -22,7 +23,12 @@ admin.site.index_title = "数据维护"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("dashboard/print/", views.home_print, name="dashboard_print"),
+    path("todo/<slug:key>/", views.todo_section, name="todo_section"),
+    path("dashboard/", views.dashboard_page, name="dashboard"),
+    path("dashboard/print/", views.dashboard_print, name="dashboard_print"),
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", inbox_views.inbox_open, name="inbox_open"),
+    path("inbox/read-all/", inbox_views.inbox_read_all, name="inbox_read_all"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("villages/", include((village_pages, "villages"))),

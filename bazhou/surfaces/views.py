@@ -1,10 +1,15 @@
-"""The home page: the dashboard (领导驾驶舱) of the user's area, with drill-down and a print view."""
+"""The landing page 我的待办 (``/``, every role: ``bazhou.surfaces.todo``) and the dashboard (领导驾驶舱,
+``/dashboard/``) of the user's area, with drill-down and a print view."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
+from bazhou.core.pages import page_of, querystring_without_page
+from bazhou.surfaces import todo
 from bazhou.surfaces.dashboard import Scope, dashboard
 from villages.areas import chosen_area
 from villages.models import District
@@ -13,7 +18,10 @@ from villages.models import District
 def dashboard_scope(request) -> Scope:
     """The area to show: the user's own (district, township or village), or a township or village inside it
     named by ``?township=<code>`` or ``?village=<id>`` (``villages.areas.chosen_area``, as for the exports: a
-    village cadre's township is not theirs to pick); anything else is a 404."""
+    village cadre's township is not theirs to pick); anything else is a 404. A 挂包 leader's own area is their charge
+    (its townships and villages, and only those to drill into). A department's user has no dashboard (403)."""
+    if not access.may_view_dashboard(request.user):
+        raise PermissionDenied("行业部门的用户没有驾驶舱：请在“本部门任务”查看和填报本部门负责的任务。")
     village_id = request.GET.get("village")
     if village_id and not village_id.isdigit():
         raise Http404
@@ -24,7 +32,7 @@ def dashboard_scope(request) -> Scope:
     district = area.district or District.objects.first()
     if district is None:
         raise Http404
-    return Scope(district=district, township=area.township, village=area.village)
+    return Scope(district=district, township=area.township, village=area.village, charge=area.charge)
 
 
 def up_url(user, scope: Scope) -> str | None:
@@ -34,13 +42,16 @@ def up_url(user, scope: Scope) -> str | None:
     if scope.level == own:
         return None
     if scope.level == "village" and own == "district":
+        # A village a 挂包 leader is charged with outside their townships: back to the charge.
+        if scope.charge is not None and not scope.charge.holds_township(scope.township.pk):
+            return "?"
         return f"?township={scope.township.pk}"
     return "?"
 
 
 @login_required
-def home(request, print_view=False):
-    """The dashboard of the user's area (or of a township or village inside it)."""
+def dashboard_page(request, print_view=False):
+    """The dashboard of the user's area (or of a township or village inside it), at ``/dashboard/``."""
     scope = dashboard_scope(request)
     context = dashboard(scope, clock.today())
     context["print_view"] = print_view or request.GET.get("print") == "1"
@@ -50,5 +61,47 @@ def home(request, print_view=False):
 
 
 @login_required
-def home_print(request):
-    return home(request, print_view=True)
+def dashboard_print(request):
+    return dashboard_page(request, print_view=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 我的待办: the landing page of every role (bazhou.surfaces.todo)
+# ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request):
+    """我的待办 at ``/``: what is due, overdue or waiting for the user, each item one tap from its action."""
+    today = clock.today()
+    sections = todo.todo(request.user, today)
+    context = {
+        "today": today,
+        "due_days": todo.due_days(),
+        "files_leads": todo.files_leads(request.user),
+        "tiles": [s for s in sections if not s.listed],
+        "sections": [s for s in sections if s.listed],
+        # The navigation's numbers, from the totals just counted (the context processor's query is not needed).
+        "nav_counts": todo.page_nav_counts(sections, request.user),
+    }
+    return render(request, "todo/index.html", context)
+
+
+@login_required
+@require_GET
+def todo_section(request, key):
+    """One section of the to-do in full (“全部 N 项”), paged; a section the user does not have is a 404."""
+    today = clock.today()
+    section = todo.section_of(request.user, key, today)
+    if section is None:
+        raise Http404("页面不存在")
+    page_obj = page_of(request, section.rows)
+    context = {
+        "today": today,
+        "section": section,
+        "page_obj": page_obj,
+        "items": todo.items_of(section, page_obj, today),
+        "querystring": querystring_without_page(request),
+    }
+    return render(request, "todo/section.html", context)

@@ -31,7 +31,7 @@ def test_the_pages_draw_and_work_without_breaking_the_policy(page, personas, are
     login(page, personas.district_admin.username)
 
     # The dashboard: ECharts draws SVG; hovering a bar opens its tooltip.
-    page.goto("/")
+    page.goto("/dashboard/")
     chart = page.get_by_test_id("chart-completion")
     expect(chart.locator("svg").first).to_be_attached()
     chart.hover()

@@ -33,7 +33,7 @@ def plan_rows(area):
 
 def test_a_district_admin_sees_the_charts_and_drills_down_to_a_township(page, personas, area, plan_rows, tmp_path):
     login(page, personas.district_admin.username)
-    page.goto("/")
+    page.goto("/dashboard/")
     expect(page.get_by_test_id("dashboard-title")).to_contain_text("巴州区 2017年脱贫攻坚驾驶舱")
     for chart in ("chart-completion", "chart-funds", "chart-overdue"):
         expect(page.get_by_test_id(chart).locator("svg").first).to_be_attached()

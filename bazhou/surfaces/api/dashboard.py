@@ -1,7 +1,8 @@
 """``GET /api/v1/dashboard/?township=<code>|village=<id>``: the figures of the home page's dashboard as JSON.
 
 The area is chosen exactly as the page chooses it (``bazhou.surfaces.views.dashboard_scope``: the user's own, or a
-township or village inside it; anything outside is a 404) and the figures are those of
+township or village inside it; anything outside is a 404; a 挂包 leader's own is their charge, a department's user
+has none: 403) and the figures are those of
 ``bazhou.surfaces.dashboard.dashboard`` for today: goals, plan rows, funds, rankings, exit readiness, supervision.
 
 The figures are converted to JSON generically (model rows become ``{"id", "name"}``, amounts strings, dates ISO
@@ -21,9 +22,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bazhou.core import clock
+from bazhou.core import access, clock
+from bazhou.core.api.permissions import require
 from bazhou.surfaces.dashboard import Scope, dashboard
 from bazhou.surfaces.views import dashboard_scope
+
+NO_DASHBOARD = "您的角色不能查看驾驶舱：行业部门的用户请查看“本部门任务”（/api/v1/tasks/ 只列本部门负责的任务）。"
 
 # Blocks the page needs for drawing only (the chart series repeat the figures above them).
 LEFT_OUT = ("charts",)
@@ -56,6 +60,14 @@ def scope_json(scope: Scope) -> dict:
         "district": {"code": scope.district.pk, "name": scope.district.name},
         "township": {"code": scope.township.pk, "name": scope.township.name} if scope.township else None,
         "village": {"id": scope.village.pk, "name": scope.village.name} if scope.village else None,
+        # A 挂包 leader's charge (their dashboard's top level): its townships and villages.
+        "charge": {
+            "name": scope.charge.label,
+            "townships": [{"code": t.pk, "name": t.name} for t in scope.charge.townships],
+            "villages": [{"id": v.pk, "name": v.name, "township": v.township.name} for v in scope.charge.villages],
+        }
+        if scope.charge is not None
+        else None,
     }
 
 
@@ -70,7 +82,10 @@ def scope_json(scope: Scope) -> dict:
         200: inline_serializer(
             "Dashboard",
             {
-                "scope": serializers.JSONField(help_text="范围：level（district/township/village）及其区县、乡镇、村"),
+                "scope": serializers.JSONField(
+                    help_text="范围：level（district/township/village）及其区县、乡镇、村；"
+                    "挂包领导另有 charge（挂包的乡镇和村）"
+                ),
                 "year": serializers.IntegerField(),
                 "today": serializers.DateField(),
                 "goals": serializers.JSONField(help_text="年度目标：目标值、完成值、百分比"),
@@ -86,11 +101,14 @@ def scope_json(scope: Scope) -> dict:
                 "overdue_weeks": serializers.JSONField(help_text="近 12 周每周末的逾期任务数"),
             },
         ),
+        403: OpenApiResponse(description="您的角色不能查看驾驶舱（行业部门的用户）"),
         404: OpenApiResponse(description="乡镇或村不存在，或不在您的范围内"),
     },
 )
 class DashboardView(APIView):
     def get(self, request):
+        # A department's user sees their department's rows and nothing else of the plan: no district figures.
+        require(access.may_view_dashboard(request.user), NO_DASHBOARD)
         scope = dashboard_scope(request._request)
         figures = dashboard(scope, clock.today())
         return Response({key: to_json(value) for key, value in figures.items() if key not in LEFT_OUT})

@@ -28,7 +28,17 @@ from bazhou.surfaces.demo import data
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Rectification
 from tasks.models import FundLine, Plan, ProgressUpdate, Task
-from villages.models import AssistanceAssignment, District, ExitIndicator, Township, Village, VillageIndicator
+from villages import departments
+from villages.departments import looks_like_department
+from villages.models import (
+    AssistanceAssignment,
+    Department,
+    District,
+    ExitIndicator,
+    Township,
+    Village,
+    VillageIndicator,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 BATCH = 2000
@@ -92,6 +102,7 @@ class DemoBuilder:
         # Logging every query (as DEBUG does) would cost a third of the time and much memory.
         with transaction.atomic(), quiet_queries():
             self.areas()
+            self.departments()
             self.users()
             self.reference_data()
             self.assistance()
@@ -241,23 +252,69 @@ class DemoBuilder:
 
     # -- users and reference data ---------------------------------------------------------------
 
+    def departments(self):
+        """The district's sector departments (the units of the plan that read like one), with a phone each."""
+        rows = [
+            Department(
+                district=self.district,
+                name=name,
+                aliases="\n".join(data.DEPARTMENT_ALIASES.get(name, [])),
+                phone=f"0827-52{i:05d}",
+            )
+            for i, name in enumerate(data.UNITS, start=1)
+            if looks_like_department(name, self.district.name)
+        ]
+        self._bulk(Department, rows)  # their first history record once the admin exists (users())
+        self.department_index = departments.index(rows, self.district.name)
+        self.department_by_name = {d.name: d for d in rows}
+
     def users(self):
         password = make_password(data.DEMO_PASSWORD)
         users = []
-        for username, name, role, area, superuser in data.DEMO_USERS:
+        for spec in data.DEMO_USERS:
             u = User(
-                username=username, name=name, role=role, password=password, is_staff=superuser, is_superuser=superuser
+                username=spec.username,
+                name=spec.name,
+                role=spec.role,
+                password=password,
+                is_staff=spec.superuser,
+                is_superuser=spec.superuser,
+                phone=spec.phone,
+                department=self.department_by_name[spec.department] if spec.department else None,
             )
-            if area == "district":
+            if spec.area == "district":
                 u.district = self.district
-            elif area[1] is None:
-                u.township = self.townships[area[0]]
+            elif spec.area[1] is None:
+                u.township = self.townships[spec.area[0]]
             else:
-                u.village = self.village_by_name[area]
+                u.village = self.village_by_name[spec.area]
             users.append(u)
         self._bulk(User, users)
         self.user = {u.username: u for u in users}
         self.admin = self.user["admin"]
+        self.counts["villages.Department 历史"] += record_in_bulk(
+            Department.objects.filter(district=self.district),
+            when=at(datetime.date(2017, 2, 20)),
+            user=self.admin,
+            reason="演示数据：初始记录",
+        )
+        # 分片挂包: the 挂包 leaders' townships and villages.
+        township_links, village_links = [], []
+        for spec in data.DEMO_USERS:
+            for township, village in spec.charge:
+                if village is None:
+                    township_links.append(
+                        User.charge_townships.through(user=self.user[spec.username], township=self.townships[township])
+                    )
+                else:
+                    village_links.append(
+                        User.charge_villages.through(
+                            user=self.user[spec.username], village=self.village_by_name[(township, village)]
+                        )
+                    )
+        User.charge_townships.through.objects.bulk_create(township_links)
+        User.charge_villages.through.objects.bulk_create(village_links)
+        self.counts["挂包乡镇和村"] += len(township_links) + len(village_links)
 
     def reference_data(self):
         self._bulk(PovertyLine, [PovertyLine(year=y, yuan=yuan) for y, yuan in data.POVERTY_LINES.items()])
@@ -844,6 +901,8 @@ class DemoBuilder:
                 created_by=self.admin,
                 created_at=approved,
                 invested_funds=min(invested, f["planned_funds"]),
+                # The row's sector department, when its unit names one (township governments and banks do not).
+                department=departments.match(self.department_index, f["responsible_unit"], self.district.name),
                 **f,
             )
             tasks.append(task)

@@ -2,6 +2,7 @@
 
 import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 DISTRICT = ("511902", "巴州区")
 
@@ -131,16 +132,57 @@ EXIT_INDICATORS = [
 ]
 
 DEMO_PASSWORD = "bazhou2017"
-# username, name, role, area ("district" or (township, village-or-None)), superuser
+
+
+class DemoUser(NamedTuple):
+    """A demo login: ``area`` is "district" or (township, village-or-None); a department's user names their
+    ``department``; a 挂包 leader's ``charge`` lists (township, village-or-None) pairs (分片挂包)."""
+
+    username: str
+    name: str
+    role: str
+    area: str | tuple
+    superuser: bool
+    phone: str
+    department: str = ""
+    charge: tuple = ()
+
+
+# The 片区 of the demo's 挂包 leader: three neighbouring townships.
+PATCH_TOWNSHIPS = ("白庙乡", "寺岭乡", "关渡乡")
+
 DEMO_USERS = [
-    ("admin", "区扶贫局管理员", "district_admin", "district", True),
-    ("baimiao", "白庙乡扶贫专干", "township_staff", ("白庙乡", None), False),
-    ("siling", "寺岭乡扶贫专干", "township_staff", ("寺岭乡", None), False),
-    ("maoya", "秦和平", "village_cadre", MAOYA, False),
-    ("dasi", "岳明", "village_cadre", DASI, False),
-    ("ducha", "区脱贫办督查员", "supervisor", "district", False),
-    ("lingdao", DISTRICT_SECRETARY, "leader", "district", False),
+    DemoUser("admin", "区扶贫局管理员", "district_admin", "district", True, "13908270001"),
+    DemoUser("baimiao", "白庙乡扶贫专干", "township_staff", ("白庙乡", None), False, "13908270204"),
+    DemoUser("siling", "寺岭乡扶贫专干", "township_staff", ("寺岭乡", None), False, "13908270212"),
+    DemoUser("maoya", "秦和平", "village_cadre", MAOYA, False, "13908272047"),
+    DemoUser("dasi", "岳明", "village_cadre", DASI, False, "13908272121"),
+    DemoUser("ducha", "区脱贫办督查员", "supervisor", "district", False, "13908270002"),
+    DemoUser("lingdao", DISTRICT_SECRETARY, "leader", "district", False, "13908270003"),
+    DemoUser(
+        "pianqu",
+        "王德明",
+        "patch_leader",
+        "district",
+        False,
+        "13908270004",
+        charge=tuple((t, None) for t in PATCH_TOWNSHIPS),
+    ),
+    DemoUser("jiaotong", "区交通运输局扶贫专干", "department", "district", False, "13908270005", "区交通运输局"),
+    DemoUser("shuiwu", "区水务局扶贫专干", "department", "district", False, "13908270006", "区水务局"),
+    DemoUser("xinxiyuan", "何秀英", "informant", MAOYA, False, "13908272048"),
+    DemoUser("renda", "区人大常委会督导组", "oversight", "district", False, "13908270007"),
+    DemoUser("jiwei", "区纪委监委", "discipline", "district", False, "13908270008"),
 ]
+
+# Other spellings of some departments' names, as units are written in older files (villages.departments.match).
+DEPARTMENT_ALIASES = {
+    "区交通运输局": ["区交通局"],
+    "区水务局": ["区水利局"],
+    "区卫生和计划生育局": ["区卫计局"],
+    "区人力资源和社会保障局": ["区人社局"],
+    "区扶贫和移民工作局": ["区扶贫移民局", "区扶贫局"],
+}
 
 # 2017 district goals from the plan; "scaled" goals grow with --scale.
 GOALS = [
