@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from bazhou.core import access, clock
+from bazhou.core.notify import mask_phone, notices_about
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
 from bazhou.core.timeline import history_entries, newest_first, records_of
 from supervision import chain
@@ -171,7 +172,11 @@ def _page(request, case: AccountabilityCase, form: DecideForm):
     groups = [entries]
     if finding is not None:
         groups.append(timeline(finding, rectification))
+    notices = list(notices_about(case.task or rectification))
+    for notice in notices:
+        notice.masked_phone = mask_phone(notice.phone) if notice.phone else ""
     context = {
+        "notices": notices,
         "case": case,
         "finding": finding,
         "target": finding.target_info if finding is not None else None,

@@ -230,6 +230,36 @@ def test_the_case_page_shows_the_row_days_overdue_and_history(client, cases, peo
     assert "已在整改，客观原因。" in dismissed
 
 
+def test_the_case_page_shows_who_was_told_through_which_channel_and_when_they_read_it(client, cases, people):
+    """The evidence a decision reads: the responsible person was notified (SMS sent), the cadre opened it at T, the
+    other never did; phone numbers masked."""
+    from django.utils import timezone
+
+    from bazhou.core.models import Delivery
+    from bazhou.core.notify import Message, Person, notify_people
+
+    task = cases["task"].task
+    cadre = factories.user("village_cadre", task.plan.village, username="cunganbu", phone="13912345678")
+    message = Message(reason="task_overdue", target=("tasks.task", task.pk), title="任务逾期", url="/")
+    pairs = [(Person(name="秦和平", phone="13912345678", user_id=cadre.pk), message)]
+    pairs.append((Person(name="赵明", phone="13800001111"), message))
+    notify_people(pairs, day=TODAY)
+    read_at = timezone.make_aware(datetime.datetime(2017, 9, 15, 10, 30))
+    Notification.objects.filter(user=cadre).update(read_at=read_at)
+    sms = Delivery.objects.create(
+        channel="sms", recipient_key="phone:13800001111", address="13800001111", day=TODAY, body="…", status="sent"
+    )
+    sms.notifications.set(Notification.objects.filter(user__isnull=True))
+
+    client.force_login(people.discipline)
+    page = html(client.get(page_url(cases["task"])))
+    notices = re.findall(r'data-testid="notice">(.*?)</li>', page, re.S)
+    assert len(notices) == 2
+    assert "秦和平 139****5678" in notices[0] and "已读于 2017-09-15 10:30" in notices[0]
+    assert "赵明 138****1111" in notices[1] and "短信：已发送" in notices[1] and "无账号" in notices[1]
+    assert "13912345678" not in page and "13800001111" not in page
+
+
 # Deciding ----------------------------------------------------------------------------------------------------------
 
 HOLD = {

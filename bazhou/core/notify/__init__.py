@@ -140,3 +140,16 @@ def unread_count(user) -> int:
     if user is None or not user.is_authenticated or not user.is_active:
         return 0
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notices_about(obj):
+    """Who was told about ``obj`` (a plan row, a rectification), when, through which channels, and when they read
+    it: the notifications naming it, oldest first, with their deliveries (two queries). The evidence an
+    accountability decision reads: the person was notified on day N and opened it at T (or never)."""
+    label, pk = target_of(obj)
+    return (
+        Notification.objects.filter(target_type=label, target_id=pk)
+        .select_related("user")
+        .prefetch_related("deliveries")
+        .order_by("day", "pk")
+    )
