@@ -233,7 +233,7 @@ def test_the_case_page_shows_the_row_days_overdue_and_history(client, cases, peo
 def test_the_case_page_shows_who_was_told_through_which_channel_and_when_they_read_it(client, cases, people):
     """The evidence a decision reads: the responsible person was notified (SMS sent), the cadre opened it at T, the
     other never did; phone numbers masked."""
-    from django.utils import timezone
+    from zoneinfo import ZoneInfo
 
     from bazhou.core.models import Delivery
     from bazhou.core.notify import Message, Person, notify_people
@@ -244,7 +244,7 @@ def test_the_case_page_shows_who_was_told_through_which_channel_and_when_they_re
     pairs = [(Person(name="秦和平", phone="13912345678", user_id=cadre.pk), message)]
     pairs.append((Person(name="赵明", phone="13800001111"), message))
     notify_people(pairs, day=TODAY)
-    read_at = timezone.make_aware(datetime.datetime(2017, 9, 15, 10, 30))
+    read_at = datetime.datetime(2017, 9, 15, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     Notification.objects.filter(user=cadre).update(read_at=read_at)
     sms = Delivery.objects.create(
         channel="sms", recipient_key="phone:13800001111", address="13800001111", day=TODAY, body="…", status="sent"
