@@ -111,17 +111,10 @@ def lead_file(*, user, data: Mapping, token: str = "") -> tuple[Lead, bool]:
     raise_if(errors)
 
     sign(lead, user, "报送线索" if lead.kind == Lead.Kind.LEAD else "报送进度观察")
-    try:
-        with transaction.atomic():
-            lead.save()
-    except IntegrityError:
-        # The same form, sent twice at once: the other request filed it.
-        existing = Lead.objects.filter(filed_by=user, token=token).first() if token else None
-        if existing is None:
-            raise
-        return existing, False
-    _tell_supervisors(lead)
-    return lead, True
+    lead, created = _save_once(lead, filed_by=user, token=token)
+    if created:
+        _tell_supervisors(lead)
+    return lead, created
 
 
 def lead_handle(*, user, lead_id: int, state: str, note: str = "", finding: Mapping | None = None) -> Lead:
@@ -245,16 +238,24 @@ def opinion_give(*, user, finding_id: int, data: Mapping, token: str = "") -> tu
     collect_errors(errors, lambda: opinion.full_clean(exclude=["token"], validate_unique=False))
     raise_if(errors)
     sign(opinion, user, "督导意见")
+    opinion, created = _save_once(opinion, given_by=user, token=token)
+    if created:
+        _tell_about_opinion(opinion, finding)
+    return opinion, created
+
+
+def _save_once(record, **identity):
+    """Save a new ``record`` of a form with a one-time token; (record, True). If the same form, sent twice at once,
+    was saved by the other request (the unique constraint on the author and ``token``), (that row, False)."""
     try:
         with transaction.atomic():
-            opinion.save()
+            record.save()
     except IntegrityError:
-        existing = Opinion.objects.filter(given_by=user, token=token).first() if token else None
+        existing = type(record).objects.filter(**identity).first() if identity.get("token") else None
         if existing is None:
             raise
         return existing, False
-    _tell_about_opinion(opinion, finding)
-    return opinion, True
+    return record, True
 
 
 def finding_area(finding: Finding) -> tuple[str, int | None, District]:
