@@ -41,7 +41,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bazhou.core import access
-from bazhou.core.models import Notification, Role, User
+from bazhou.core.models import Notification, User
 from bazhou.core.notify import Message, Person, delivery, mask_phone, normalise_phone, notify_people
 from supervision import chain
 from supervision.bulletin_data import cn_date, household_label, rectifications_in, target_text, tasks_in
@@ -234,19 +234,10 @@ def _staff_of(pending: list[Pending]) -> dict[tuple, list]:
     departments = {p.department_id for p in pending if p.department_id}
     villages = {p.village_id for p in pending if p.village_id}
     townships = {p.township_code for p in pending if p.township_code}
-    users = User.objects.filter(is_active=True).filter(
-        Q(role=Role.DEPARTMENT, department__in=departments)
-        | Q(role=Role.VILLAGE_CADRE, village__in=villages)
-        | Q(role=Role.TOWNSHIP_STAFF, township__in=townships)
-    )
+    users = User.objects.filter(access.keepers_of_rows(departments=departments, villages=villages, townships=townships))
     staff: dict[tuple, list] = {}
     for user in users.order_by("pk").only("pk", "name", "username", "role", "department", "village", "township"):
-        if user.role == Role.DEPARTMENT:
-            key = ("department", user.department_id)
-        elif user.role == Role.VILLAGE_CADRE:
-            key = ("village", user.village_id)
-        else:
-            key = ("township", user.township_id)
+        key = access.keeper_key(user)
         staff.setdefault(key, []).append(user)
     return staff
 
@@ -418,16 +409,12 @@ def notify_digests(*, district, today: datetime.date, summary: dict) -> int:
         for u in User.objects.filter(access.supervisors_of(district)).order_by("pk")
     ]
     leaders = (
-        User.objects.filter(is_active=True, role=Role.PATCH_LEADER, district=district)
+        User.objects.filter(access.charge_leaders_in(district))
         .prefetch_related("charge_townships", "charge_villages")
         .order_by("pk")
     )
     for leader in leaders:
-        charge = (
-            frozenset(t.code for t in leader.charge_townships.all()),
-            frozenset(v.pk for v in leader.charge_villages.all()),
-        )
-        leader._bazhou_charge = charge  # what access.charge_of would read
+        charge = access.charge_of(leader)  # from the prefetched charges, no query
         if not (charge[0] or charge[1]):
             continue
         places = [t.name for t in leader.charge_townships.all()] + [v.name for v in leader.charge_villages.all()]

@@ -459,6 +459,7 @@ def _finding_page(request, finding, rectification, today, *, bound=None, conflic
         "evidence": list(rectification.evidence.select_related("uploaded_by")) if rectification else [],
         "accountabilities": list(finding.accountabilities.all()),
         "opinions": opinions_of(finding),
+        "escalations": escalations_of(request.user, finding),
         "opinion_form": (opinion_form or OpinionForm(initial={"given_on": today}))
         if access.may_give_opinions(request.user)
         else None,
@@ -467,6 +468,17 @@ def _finding_page(request, finding, rectification, today, *, bound=None, conflic
         "labels": {"finding": labels(Finding), "rectification": labels(Rectification)},
     }
     return render(request, "supervision/finding_detail.html", context, status=409 if conflict else 200)
+
+
+def escalations_of(user, finding) -> list:
+    """The finding's escalations for the page of whoever reads supervision (one query, with the people named), each
+    with ``openable``: whether the user may open it (``access.may_open_escalation``)."""
+    if not access.may_read_supervision(user):
+        return []
+    escalations = list(finding.escalations.select_related("leader", "responded_by").order_by("opened_on", "pk"))
+    for escalation in escalations:
+        escalation.openable = access.may_open_escalation(user, escalation)
+    return escalations
 
 
 @dataclass(frozen=True)

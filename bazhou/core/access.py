@@ -38,6 +38,7 @@ rows inside an area, and :func:`rows_in_area` the rows of an export: ``visible_t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -117,14 +118,16 @@ def area_of(user) -> tuple[str, object] | None:
 def charge_of(user) -> tuple[frozenset, frozenset] | None:
     """The township codes and village ids of a 挂包 leader's charge (分片挂包); None for every other user.
 
-    Read once per user object (two small queries) and kept on it for the rest of the request."""
+    Read once per user object (two small queries, none when prefetched) and kept on it for the rest of the
+    request."""
     if not signed_in(user) or user.role != Role.PATCH_LEADER:
         return None
     cached = getattr(user, "_bazhou_charge", None)
     if cached is None:
+        # ``.all()``, not ``values_list``: a caller that prefetched the charges (the daily digests) pays nothing.
         cached = (
-            frozenset(user.charge_townships.values_list("code", flat=True)),
-            frozenset(user.charge_villages.values_list("pk", flat=True)),
+            frozenset(t.pk for t in user.charge_townships.all()),
+            frozenset(v.pk for v in user.charge_villages.all()),
         )
         user._bazhou_charge = cached
     return cached
@@ -147,6 +150,17 @@ def department_of(user):
     if not signed_in(user) or user.role != Role.DEPARTMENT:
         return None
     return user.department_id
+
+
+def as_role(user):
+    """The person as their role alone: for a superuser with a role (the demo's ``admin`` is a district admin and a
+    superuser) a copy without the superuser's "may do everything", so that a page listing a person's duties (我的待办)
+    lists their role's work rather than every role's; anyone else unchanged. Fetch rows as the real user."""
+    if not user.is_superuser or not user.role:
+        return user
+    duty = copy.copy(user)
+    duty.is_superuser = False
+    return duty
 
 
 def district_wide(user) -> bool:
@@ -291,6 +305,14 @@ def escalations_q(user) -> Q:
     return EVERYTHING
 
 
+def may_open_escalation(user, escalation) -> bool:
+    """The Python twin of :func:`escalations_q`, for an escalation already fetched with its finding (the finding's
+    page lists them): a 挂包 leader opens those put before them, who reads supervision opens any."""
+    if not may_read_supervision(user):
+        return False
+    return charge_of(user) is None or escalation.leader_id == user.pk
+
+
 def may_read_cases(user) -> bool:
     """Reads the accountability inbox (追责线索) of their district: the 纪委, the supervisors and the 人大/政协."""
     return _has_role(user, SUPERVISING | frozenset({Role.OVERSIGHT, Role.DISCIPLINE}))
@@ -313,6 +335,33 @@ def area_staff_of(*, township, village=None) -> Q:
     if village is not None:
         q |= Q(role=Role.VILLAGE_CADRE, village=village)
     return Q(is_active=True) & q
+
+
+def keepers_of_rows(*, departments=(), villages=(), townships=()) -> Q:
+    """The active users who keep plan rows of these departments (ids), villages (ids) or townships (codes): the
+    departments' users, the villages' cadres and the townships' staff (the daily run's in-app recipients, by
+    :func:`keeper_key`). A filter on users."""
+    return Q(is_active=True) & (
+        Q(role=Role.DEPARTMENT, department__in=sorted(departments))
+        | Q(role=Role.VILLAGE_CADRE, village__in=sorted(villages))
+        | Q(role=Role.TOWNSHIP_STAFF, township__in=sorted(townships))
+    )
+
+
+def keeper_key(user) -> tuple[str, object] | None:
+    """What a user found by :func:`keepers_of_rows` keeps: ("department", id), ("village", id), ("township", code)."""
+    if user.role == Role.DEPARTMENT:
+        return ("department", user.department_id)
+    if user.role == Role.VILLAGE_CADRE:
+        return ("village", user.village_id)
+    if user.role == Role.TOWNSHIP_STAFF:
+        return ("township", user.township_id)
+    return None
+
+
+def charge_leaders_in(district) -> Q:
+    """The active 挂包 leaders of ``district`` (a District or its code): a filter on users (their charge digests)."""
+    return Q(is_active=True, role=Role.PATCH_LEADER, district=district)
 
 
 def discipline_of(district) -> Q:

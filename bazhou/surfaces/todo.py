@@ -17,7 +17,6 @@ each section with something in it one more for its first :data:`LIMIT` items; th
 
 from __future__ import annotations
 
-import copy
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -352,7 +351,7 @@ def unread_count(user) -> int:
 
 def files_leads(user) -> bool:
     """Whether the page offers 报送线索: an information officer of a village (``access.may_file_leads``)."""
-    return access.may_file_leads(duties_of(user)) and bool(user.village_id)
+    return access.may_file_leads(access.as_role(user)) and bool(user.village_id)
 
 
 def works_own_rows(user) -> bool:
@@ -361,20 +360,9 @@ def works_own_rows(user) -> bool:
     return access.may_report_progress(user) and not access.may_supervise(user)
 
 
-def duties_of(user):
-    """Whom the to-do asks ``bazhou.core.access`` about: the user, or for a superuser with a role (the demo's
-    ``admin`` is a district admin and a superuser) the same person without the superuser's "may do everything", so
-    that their page lists their role's work rather than every role's. The rows are still fetched as the user."""
-    if not user.is_superuser or not user.role:
-        return user
-    duty = copy.copy(user)
-    duty.is_superuser = False
-    return duty
-
-
 def sections_for(user, today: datetime.date) -> list[Section]:
     """The sections of ``user``'s to-do page, in order, with their rows (querysets, not evaluated yet)."""
-    duty = duties_of(user)
+    duty = access.as_role(user)
     days = due_days()
     sections: list[Section] = []
     add = sections.append
