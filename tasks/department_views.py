@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
-from bazhou.core.pages import page_of, querystring_without_page, render_list
+from bazhou.core.pages import id_param, page_of, querystring_without_page, render_list
 from tasks.models import Task, days_overdue, due_within_q, live_q, overdue_by_at_least_q, overdue_q
 from villages.areas import chosen_area
 from villages.forms import ALL, FilterForm, choice_filter
@@ -140,9 +140,9 @@ def department_tasks(request):
                 "today": today,
             }
             return render_list(request, "tasks/department.html", "tasks/_department_list.html", context)
-        if not asked.isdigit():
+        if id_param(asked) is None:
             raise Http404("参数不正确")
-        department = get_object_or_404(_departments(user, district_id), pk=int(asked))
+        department = get_object_or_404(_departments(user, district_id), pk=id_param(asked))
 
     form = DepartmentFilterForm(request.GET, user=user, district_id=district_id, department=department)
     due_days = form.days_value or settings.BAZHOU_TODO_DUE_DAYS

@@ -362,6 +362,8 @@ def test_township_staff_see_only_their_townships_figures(client, district):
         "/dashboard/?township=511902212",
         "/dashboard/?village={vb1}",
         "/dashboard/?village=x",
+        "/dashboard/?village=²",
+        "/dashboard/?village=99999999999999999999999",
         "/dashboard/?township=999",
     ],
 )

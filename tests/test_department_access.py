@@ -298,6 +298,8 @@ def test_district_roles_pick_a_department_and_see_it_within_their_scope(client, 
     enyang = factories.department(factories.district("511903", "恩阳区"), "区交通运输局")
     assert client.get(reverse("tasks:department"), {"department": enyang.pk}).status_code == 404
     assert client.get(reverse("tasks:department"), {"department": "x"}).status_code == 404
+    for odd in ("²", "0", "9" * 30):  # "²" is a digit to str.isdigit but not to int(); too long for a key
+        assert client.get(reverse("tasks:department"), {"department": odd}).status_code == 404
 
 
 # Queries of the department page for a department's user: savepoint and release, session, user, the department,

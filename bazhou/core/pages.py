@@ -32,6 +32,15 @@ def render_list(request, template: str, fragment: str, context: dict):
     return response
 
 
+def id_param(value) -> int | None:
+    """A record id from the query string (``?village=``, ``?department=``): ASCII digits only (``str.isdigit``
+    accepts "²", which ``int`` refuses), 1 to 18 digits so it fits a 64-bit key; None for anything else."""
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit() and 1 <= len(value) <= 18):
+        return None
+    number = int(value)
+    return number if number >= 1 else None
+
+
 def year_param(value) -> int | None:
     try:
         return int(value)

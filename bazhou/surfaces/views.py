@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
-from bazhou.core.pages import page_of, querystring_without_page
+from bazhou.core.pages import id_param, page_of, querystring_without_page
 from bazhou.surfaces import todo
 from bazhou.surfaces.dashboard import Scope, dashboard
 from villages.areas import chosen_area
@@ -22,12 +22,11 @@ def dashboard_scope(request) -> Scope:
     (its townships and villages, and only those to drill into). A department's user has no dashboard (403)."""
     if not access.may_view_dashboard(request.user):
         raise PermissionDenied("行业部门的用户没有驾驶舱：请在“本部门任务”查看和填报本部门负责的任务。")
-    village_id = request.GET.get("village")
-    if village_id and not village_id.isdigit():
+    asked = request.GET.get("village")
+    village_id = id_param(asked)
+    if asked and village_id is None:
         raise Http404
-    area = chosen_area(
-        request.user, township=request.GET.get("township") or None, village=int(village_id) if village_id else None
-    )
+    area = chosen_area(request.user, township=request.GET.get("township") or None, village=village_id)
     # A superuser's instance of several districts: the dashboard shows one, the first.
     district = area.district or District.objects.first()
     if district is None:

@@ -35,7 +35,7 @@ def email_key(email: str) -> str:
 
 def normalise_phone(phone: str) -> str:
     """Digits only, without a leading +86 / 86 country code: "+86 138-0000-1234" → "13800001234"."""
-    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
+    digits = "".join(ch for ch in (phone or "") if ch in "0123456789")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return digits
