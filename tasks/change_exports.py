@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from bazhou.core import clock
 from bazhou.core.models import ExportLog
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.xlsx.downloads import xlsx_download
 from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, style_id
 from tasks import changes as change_services
@@ -80,10 +80,10 @@ def _show(name: str, value) -> str:
         return "（空）"
     if name == "fund_lines":
         return "；".join(
-            f"{SOURCES.get(line['source'], line['source'])} {wan(Decimal(line['amount']))}" for line in value
+            f"{SOURCES.get(line['source'], line['source'])} {wan_exact(Decimal(line['amount']))}" for line in value
         )
     if name in ("planned_funds", "quantity"):
-        return wan(Decimal(value))
+        return wan_exact(Decimal(value))
     if name == "category":
         return str(CATEGORIES.get(value, value))
     return str(value)

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, within
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan_exact
 from tasks import changes, services
 from tasks.change_forms import AttachmentsForm, ChangeRequestForm, DecisionForm, PendingFilterForm
 from tasks.forms import add_service_errors, fund_line_formset
@@ -329,10 +329,10 @@ def _show(name: str, value) -> str:
     if name == "fund_lines":
         sources = dict(FundSource.choices)
         return "；".join(
-            f"{sources.get(line['source'], line['source'])} {wan(Decimal(line['amount']))}" for line in value
+            f"{sources.get(line['source'], line['source'])} {wan_exact(Decimal(line['amount']))}" for line in value
         )
     if name in ("planned_funds", "quantity"):
-        return wan(Decimal(value))
+        return wan_exact(Decimal(value))
     if name == "category":
         return str(dict(Category.choices).get(value, value))
     if name == "household":

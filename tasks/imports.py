@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 
 from bazhou.core import access
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.xlsx.importing import (
     ImportPreview,
     ImportRow,
@@ -644,14 +644,14 @@ ORDER = [c.key for c in COLUMNS]
 
 
 def _money(value) -> str:
-    return "" if value is None else wan(value)
+    return "" if value is None else wan_exact(value)
 
 
 def _show(name: str, value) -> str:
     if value is None or value == "":
         return ""
     if name in ("planned_funds", "invested_funds"):
-        return wan(value)
+        return wan_exact(value)
     if name == "quantity":
         return format(value.normalize(), "f")
     if name == "category":

@@ -35,7 +35,7 @@ from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404
 from bazhou.core.history import record_in_bulk
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan_exact
 from tasks.models import (
     PLAN_FIELDS,
     FundLine,
@@ -186,7 +186,7 @@ def task_update(
             add_error(
                 errors,
                 "planned_funds",
-                f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致，"
+                f"计划资金（{wan_exact(task.planned_funds)}万元）与各资金来源合计（{wan_exact(total)}万元）不一致，"
                 "请在完整编辑页同时修改资金来源。",
             )
     if task.plan.is_approved and (changed & set(PLAN_FIELDS) or lines_changed):
@@ -347,7 +347,7 @@ def task_check(
                 add_error(
                     errors,
                     "planned_funds",
-                    f"计划资金（{wan(task.planned_funds)}万元）与各资金来源合计（{wan(total)}万元）不一致。",
+                    f"计划资金（{wan_exact(task.planned_funds)}万元）与各资金来源合计（{wan_exact(total)}万元）不一致。",
                 )
         if task.plan.is_approved and not via_request and (changed & set(PLAN_FIELDS) or lines_changed):
             add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
@@ -720,7 +720,9 @@ def _clean_fund_lines(planned, fund_lines, errors) -> list[tuple[str, Decimal]] 
         total = sum((amount for _, amount in lines), Decimal("0"))
         if total != planned:
             add_error(
-                errors, "fund_lines", f"各资金来源合计（{wan(total)}万元）与计划资金（{wan(planned)}万元）不一致。"
+                errors,
+                "fund_lines",
+                f"各资金来源合计（{wan_exact(total)}万元）与计划资金（{wan_exact(planned)}万元）不一致。",
             )
     return lines
 

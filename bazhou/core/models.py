@@ -497,3 +497,28 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.subject or self.body[:20]}"
+
+
+class Submission(models.Model):
+    """One sending of a form that carries a one-time key (``{% submission_key %}``): a double tap or a resend after a
+    weak signal finds this row and gets the first result instead of doing the work twice.
+
+    Written by ``bazhou.core.submissions.SubmitOnceMiddleware`` outside the request's transaction: the row is made
+    when the first sending starts (the unique constraint stops a second one), ``result_url`` is filled in when the
+    first answered with a redirect, and the row is dropped when it did not (a validation error may be corrected and
+    sent again). Kept for two days (``Submission.objects.forget_old``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.UUIDField(_("提交键"))
+    path = models.CharField(_("地址"), max_length=300)
+    result_url = models.CharField(_("结果地址"), max_length=1000, blank=True)
+    finished = models.BooleanField(_("已完成"), default=False)
+    created_at = models.DateTimeField(_("提交时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("表单提交")
+        verbose_name_plural = _("表单提交")
+        constraints = [unique("submission_once", ["user", "key"], "该表单已提交过。")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.key}"

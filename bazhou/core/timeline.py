@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import wan_exact
 
 
 @dataclass
@@ -52,7 +52,7 @@ def display_value(model, name: str, value, related: dict | None = None) -> str:
     if isinstance(model_field, models.BooleanField):
         return "是" if value else "否"
     if isinstance(model_field, models.DecimalField):
-        return wan(value)
+        return wan_exact(value)
     if isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%d")
     return str(value)

@@ -67,3 +67,9 @@ def logout(page) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/login/$"))
+
+
+def no_sideways_scroll(page, width: int) -> bool:
+    """Once the page has loaded: nothing on it is wider than the screen (the page does not scroll sideways)."""
+    page.wait_for_load_state()
+    return page.evaluate("document.documentElement.scrollWidth") <= width

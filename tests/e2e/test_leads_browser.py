@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from supervision.models import Finding, Lead, Opinion
 from tests import factories
-from tests.e2e.browser import login, logout
+from tests.e2e.browser import login, logout, no_sideways_scroll
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    return no_sideways_scroll(page, PHONE["width"])
 
 
 def test_a_lead_filed_on_a_phone_becomes_a_finding_with_an_opinion(page, personas, area):
@@ -31,10 +31,12 @@ def test_a_lead_filed_on_a_phone_becomes_a_finding_with_an_opinion(page, persona
     page.goto("/supervision/leads/")
     page.get_by_test_id("new-lead").click()
     form = page.get_by_test_id("lead-form")
+    expect(form).to_be_visible()
     assert fits(page)
     form.get_by_test_id("lead-description").fill("通村硬化路停工一个月，现场无人施工。")
     form.locator('select[name="task"]').select_option(str(task.pk))
     form.get_by_test_id("lead-save").click()
+    expect(page).to_have_url(re.compile(r"/supervision/leads/\d+/$"))
     lead = Lead.objects.get()
     expect(page).to_have_url(re.compile(rf"/supervision/leads/{lead.pk}/$"))
     expect(page.get_by_test_id("lead-state")).to_have_text("待处理")
@@ -49,6 +51,7 @@ def test_a_lead_filed_on_a_phone_becomes_a_finding_with_an_opinion(page, persona
     handle = page.get_by_test_id("lead-handle-form")
     handle.get_by_role("radio", name="转为问题", exact=True).check()
     handle.get_by_test_id("lead-handle-save").click()
+    expect(page).to_have_url(re.compile(r"/supervision/findings/\d+/$"))
     finding = Finding.objects.get()
     expect(page).to_have_url(re.compile(rf"/supervision/findings/{finding.pk}/$"))
     logout(page)

@@ -1,13 +1,16 @@
-"""Template filters shared by every page: ID-number masking by role, money in 万元 and 元, percentages."""
+"""Template filters shared by every page: ID-number masking by role, money in 万元 and 元 (one format for the whole
+site: two decimals and thousands separators, "6,446.03"), percentages, and the one-time submission key of a form."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
+from django.utils.html import format_html
 
-from bazhou.core import access
+from bazhou.core import access, submissions
 from bazhou.core.idnumbers import mask
 
 register = template.Library()
+CENT = Decimal("0.01")
 
 
 @register.filter
@@ -18,21 +21,42 @@ def id_number_for(id_number: str, user) -> str:
     return mask(id_number)
 
 
-@register.filter
-def wan(value) -> str:
-    """An amount in 万元 as the office writes it: up to four decimals, trailing zeros dropped."""
+def money(value, *, exact: bool = False) -> str:
+    """The site's one money format: two decimals and thousands separators (55,542.96); "–" when there is none.
+
+    ``exact`` keeps the third and fourth decimals of a 万元 amount (1 元) where they are not zero (12.3456), for
+    the places where a difference of a few 元 must show: history, import previews, conflict and mismatch messages.
+    """
     if value is None or value == "":
         return "–"
-    d = Decimal(value).quantize(Decimal("0.0001"))
-    text = f"{d:,.4f}".rstrip("0").rstrip(".")
-    return text
+    try:
+        d = Decimal(value)
+        if not d.is_finite():
+            return "–"
+        if exact and d != d.quantize(CENT):
+            text = f"{d.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):,.4f}"
+            return text.rstrip("0")
+        return f"{d.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+    except (InvalidOperation, TypeError, ValueError):
+        return "–"
+
+
+@register.filter
+def wan(value) -> str:
+    """An amount in 万元, in the site's money format (17.10, 6,446.03)."""
+    return money(value)
+
+
+@register.filter
+def wan_exact(value) -> str:
+    """An amount in 万元 to the 元: the site's format, plus the third and fourth decimals when not zero."""
+    return money(value, exact=True)
 
 
 @register.filter
 def yuan(value) -> str:
-    if value is None or value == "":
-        return "–"
-    return f"{Decimal(value):,.2f}"
+    """An amount in 元, in the site's money format."""
+    return money(value)
 
 
 @register.filter
@@ -42,3 +66,20 @@ def percent(part, whole) -> int:
         return int(round(Decimal(part or 0) * 100 / Decimal(whole))) if whole else 0
     except (TypeError, ValueError, ArithmeticError):
         return 0
+
+
+@register.simple_tag
+def submission_key() -> str:
+    """The hidden one-time key of a POST form: sent twice, the form is acted on once (bazhou.core.submissions)."""
+    return format_html('<input type="hidden" name="{}" value="{}">', submissions.FIELD, submissions.new_key())
+
+
+@register.filter
+def changer(person, user) -> str:
+    """Who made the change a conflict is about, as told to ``user``: "您本人" when it was the user (another tab, a
+    second sending), their name when it was someone else, "他人" when nobody is recorded."""
+    if person is None:
+        return "他人"
+    if user is not None and getattr(person, "pk", None) == getattr(user, "pk", object()):
+        return "您本人"
+    return str(person)

@@ -16,7 +16,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bazhou.core import clock
+from bazhou.core import clock, submissions
 from supervision.notifications import run_daily
 from villages.models import District
 
@@ -50,6 +50,9 @@ class Command(BaseCommand):
             result = run_daily(district=each, today=today)
             failed += result.failed
             self.stdout.write(result.summary())
+        forgotten = submissions.forget_old()
+        if forgotten:
+            self.stdout.write(f"清理两天前的表单提交记录 {forgotten} 条。")
         if failed:
             raise CommandError(
                 f"有 {failed} 条消息发送失败（详见日志和后台的发送记录）；"
