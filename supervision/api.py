@@ -241,6 +241,7 @@ class BulletinSerializer(serializers.ModelSerializer):
             "district",
             "year",
             "number",
+            "doc_number",
             "title",
             "issuer",
             "issuer_display",

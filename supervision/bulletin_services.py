@@ -24,6 +24,7 @@ from supervision.bulletin_data import (
     build_snapshot,
     cn_date,
     districts_for_bulletins,
+    document_number,
     draft_body,
     draft_title,
     issuer_name,
@@ -32,7 +33,7 @@ from supervision.models import Bulletin, Organiser
 from villages.models import District
 
 PUBLISHED_READ_ONLY = "该通报已发布，不能再修改。"
-EMPTY_BODY = "正文为空，不能发布。请先填写并保存正文。"
+EMPTY_BODY = "正文为空，不能发布。请先填写正文。"
 CHOOSE_DISTRICT = "请选择区县。"
 # Two generations that read the same last number both try to take the next one; the unique constraint
 # (district, year, number) refuses the second, which reads the number again. A handful of tries is plenty.
@@ -145,7 +146,7 @@ def bulletin_update_draft(
     bulletin.title = (title or "").strip()
     bulletin.issuer = issuer
     bulletin.issued_on = issued_on
-    bulletin.body = (body or "").strip()
+    bulletin.body = (body or "").replace("\r\n", "\n").strip()  # a form's text area sends CRLF
     errors = {}
     if issued_on and issued_on.year != bulletin.year:
         errors["issued_on"] = f"本期是{bulletin.year}年第{bulletin.number}期，发布日期须在{bulletin.year}年内。"
@@ -164,7 +165,10 @@ def bulletin_update_draft(
 
 @transaction.atomic
 def bulletin_publish_draft(*, bulletin_id: int, user, expected: str) -> Bulletin:
-    """Publish a draft as it stands: from now on it is read-only."""
+    """Publish a draft as it stands, under the next 文号 of its district and year: from now on it is read-only.
+
+    ``expected`` is the fingerprint of the text the person confirmed: if the draft changed since, nothing is
+    published (BulletinConflict), so what is published is what they read."""
     bulletin = _locked_draft(bulletin_id, user)
     if fingerprint(bulletin) != expected:
         raise BulletinConflict(bulletin)
@@ -174,8 +178,30 @@ def bulletin_publish_draft(*, bulletin_id: int, user, expected: str) -> Bulletin
     bulletin.published_by = user
     bulletin.published_at = timezone.now()
     sign(bulletin, user, "发布通报")
-    bulletin.save(update_fields=["state", "published_by", "published_at"])
-    return bulletin
+    return _save_with_next_document_number(bulletin)
+
+
+def _save_with_next_document_number(bulletin: Bulletin) -> Bulletin:
+    """Save the publication with the next 文号 of the district's year; two publications that read the same last
+    number both try the next, the unique constraint refuses the second, which reads the number again."""
+    for attempt in range(1, NUMBER_ATTEMPTS + 1):
+        bulletin.doc_seq = next_document_seq(bulletin.district, bulletin.year)
+        bulletin.doc_number = document_number(bulletin.district.name, bulletin.issuer, bulletin.year, bulletin.doc_seq)
+        try:
+            with transaction.atomic():
+                bulletin.save(update_fields=["state", "published_by", "published_at", "doc_seq", "doc_number"])
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS:
+                raise
+        else:
+            return bulletin
+    raise AssertionError("unreachable")
+
+
+def next_document_seq(district: District, year: int) -> int:
+    """The 文号 the next published bulletin of ``district`` in ``year`` takes: 1 for the first."""
+    last = Bulletin.objects.filter(district=district, year=year).aggregate(last=Max("doc_seq"))["last"]
+    return (last or 0) + 1
 
 
 def _locked_draft(bulletin_id: int, user) -> Bulletin:

@@ -1,5 +1,9 @@
 """The bulletin pages (通报): the list, generating a draft, a bulletin (a draft is also its edit form), publishing,
-the print page and the Excel download.
+the print page and the Excel and Word downloads.
+
+Publishing publishes what is on the screen: the draft's form has two buttons, 保存草稿 and 发布…; 发布… saves
+the text as shown (the same checks as a save) and leads to the confirmation page (确认发布？发布后不可修改),
+which shows the text once more and publishes it with its fingerprint, so nothing else is ever published.
 
 The views read with ``supervision.bulletin_data``, change with ``supervision.bulletin_services`` and download
 with ``supervision.exports``; a bulletin outside the user's district, or a draft for a user who may not edit
@@ -13,11 +17,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from bazhou.core import clock
 from supervision.bulletin_data import Report, districts_for_bulletins
+from supervision.bulletin_docx import bulletin_docx_response
 from supervision.bulletin_services import (
+    EMPTY_BODY,
     PUBLISHED_READ_ONLY,
     BulletinConflict,
     bulletin_generate,
@@ -33,6 +39,7 @@ from tasks.forms import add_service_errors
 
 EDITED_MEANWHILE = "该通报在您打开之后已被他人修改，未保存。下面是当前内容，请核对后重新修改。"
 EDITED_BEFORE_PUBLISH = "该通报在您打开之后已被他人修改，未发布。请核对当前内容后再发布。"
+PUBLISH_ACTION = "publish"
 
 
 @login_required
@@ -95,6 +102,9 @@ def bulletin_detail(request, pk):
             messages.error(request, PUBLISHED_READ_ONLY)
             return redirect("supervision:bulletin", pk=bulletin.pk)
         form = BulletinEditForm(request.POST)
+        publishing = request.POST.get("action") == PUBLISH_ACTION
+        if form.is_valid() and publishing and not form.cleaned_data["body"].strip():
+            form.add_error("body", EMPTY_BODY)  # nothing to publish: not even saved
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -116,6 +126,8 @@ def bulletin_detail(request, pk):
                     return redirect("supervision:bulletin", pk=bulletin.pk)
                 add_service_errors(form, error)
             else:
+                if publishing:
+                    return redirect("supervision:bulletin_publish", pk=bulletin.pk)
                 messages.success(request, "通报草稿已保存。")
                 return redirect("supervision:bulletin", pk=bulletin.pk)
     context = {
@@ -132,33 +144,56 @@ def bulletin_detail(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def bulletin_publish(request, pk):
-    bulletin = get_object_or_404(Bulletin.objects.editable_by(request.user), pk=pk)
+    """确认发布: the draft as it will be published (GET), and publishing it (POST, with the fingerprint of what
+    the page showed)."""
+    bulletin = get_object_or_404(Bulletin.objects.editable_by(request.user).select_related("district"), pk=pk)
+    if bulletin.state != Bulletin.State.DRAFT:
+        messages.info(request, PUBLISHED_READ_ONLY)
+        return redirect("supervision:bulletin", pk=bulletin.pk)
+    if request.method == "GET":
+        context = {"report": Report.of(bulletin), "bulletin": bulletin, "expected": fingerprint(bulletin)}
+        return render(request, "supervision/bulletin_publish.html", context)
     try:
-        bulletin_publish_draft(bulletin_id=bulletin.pk, user=request.user, expected=request.POST.get("expected", ""))
+        bulletin = bulletin_publish_draft(
+            bulletin_id=bulletin.pk, user=request.user, expected=request.POST.get("expected", "")
+        )
     except BulletinConflict:
         messages.error(request, EDITED_BEFORE_PUBLISH)
+        return redirect("supervision:bulletin_publish", pk=bulletin.pk)
     except ValidationError as error:
         messages.error(request, "；".join(error.messages))
     else:
-        messages.success(request, f"已发布{bulletin.year}年第{bulletin.number}期通报。发布后不能再修改。")
+        messages.success(
+            request,
+            f"已发布{bulletin.year}年第{bulletin.number}期通报（{bulletin.doc_number}）。发布后不能再修改。",
+        )
     return redirect("supervision:bulletin", pk=bulletin.pk)
 
 
 @login_required
 @require_GET
 def bulletin_print(request, pk):
+    """The 通报 on A4 (masthead, 文号, body, the two tables, signature, the list of attachments); with
+    ``?annex=1`` the attachments (the full lists) follow, each from a new page."""
     bulletin = get_object_or_404(_visible(request.user), pk=pk)
     report = Report.of(bulletin)
-    log_bulletin_export(request, report, fmt="print")
-    return render(request, "supervision/bulletin_print.html", {"report": report, "bulletin": bulletin})
+    annex = request.GET.get("annex") == "1"
+    log_bulletin_export(request, report, fmt="annex" if annex else "print")
+    return render(request, "supervision/bulletin_print.html", {"report": report, "bulletin": bulletin, "annex": annex})
 
 
 @login_required
 @require_GET
 def bulletin_xlsx(request, pk):
     return bulletin_xlsx_response(request, get_object_or_404(_visible(request.user), pk=pk))
+
+
+@login_required
+@require_GET
+def bulletin_docx(request, pk):
+    return bulletin_docx_response(request, get_object_or_404(_visible(request.user), pk=pk))
 
 
 def _visible(user):

@@ -6,8 +6,9 @@ rows as dicts (one query, streamed); :func:`render_queue` writes them with the s
 button there downloads exactly the list on the screen, every page of it.
 
 A bulletin is read from its snapshot only (``supervision.bulletin_data.Report``): :func:`bulletin_tables` gives its
-rankings and lists as rows, :func:`render_bulletin` writes them, one sheet each, and
-:func:`bulletin_xlsx_response` is the download of the page and of the API, written to the export log.
+body (文号, title, paragraphs, the list of attachments), its tables (表1–3) and its attachments (附件1–3, the full
+lists) as rows, :func:`render_bulletin` writes them, one sheet each, and :func:`bulletin_xlsx_response` is the
+download of the page and of the API, written to the export log. The Word file is ``supervision.bulletin_docx``.
 """
 
 from __future__ import annotations
@@ -148,39 +149,60 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list] = field(default_factory=list)
+    wrap: bool = False  # long texts (the body sheet): wrapped in their cells
 
 
-# The sheets of the Excel file: name, caption, and each column's header and snapshot key ("#" numbers the rows).
+RANK = "排名"
+# The sheets of the Excel file after the body sheet (通报): name, caption, and each column's header and snapshot key
+# ("#" numbers the rows, "rank"/"rate_rank" print 并列 when shared, "overdue_rate" is a percentage). The first
+# three are the tables of the 通报, the last three its attachments (附件).
 SHEETS = [
     (
-        "乡镇排名",
-        "附表1 乡镇（街道）排名",
+        "表1乡镇排名",
+        "表1 各乡镇（街道）逾期任务排名",
         "townships",
         {
-            "排名": "rank",
+            RANK: "rank",
             "乡镇（街道）": "name",
-            "逾期任务（项）": "overdue_tasks",
+            "到期任务（项）": "due_tasks",
+            "逾期未完成（项）": "overdue_tasks",
+            "逾期率": "overdue_rate",
+            "逾期率排名": "rate_rank",
             "未销号问题（项）": "open_rectifications",
             "其中超过整改时限（项）": "overdue_rectifications",
-            "合计": "total",
         },
     ),
     (
-        "责任人排名",
-        "附表2 逾期任务责任人排名",
-        "people",
+        "表2逾期最长",
+        "表2 逾期时间最长的任务",
+        "longest",
         {
-            "排名": "rank",
+            RANK: "rank",
+            "乡镇（街道）": "township",
+            "村": "village",
+            "项目": "item",
+            "完成时限": "deadline",
+            "逾期（天）": "days_overdue",
+            "责任单位": "unit",
             "责任人": "person",
+        },
+    ),
+    (
+        "表3责任单位排名",
+        "表3 责任单位逾期任务排名",
+        "units",
+        {
+            RANK: "rank",
             "责任单位": "unit",
             "逾期任务（项）": "overdue_tasks",
             "最长逾期（天）": "longest_days",
+            "责任人（名）": "people",
             "涉及乡镇（街道）": "townships",
         },
     ),
     (
-        "逾期任务",
-        "附表3 逾期未完成的施工图任务",
+        "附件1逾期任务",
+        "附件1 逾期未完成的施工图任务清单",
         "tasks",
         {
             "序号": "#",
@@ -198,8 +220,21 @@ SHEETS = [
         },
     ),
     (
-        "未销号整改",
-        "附表4 尚未整改销号的问题",
+        "附件2责任人",
+        "附件2 责任单位和责任人逾期任务情况（责任人）",
+        "people",
+        {
+            RANK: "rank",
+            "责任人": "person",
+            "责任单位": "unit",
+            "逾期任务（项）": "overdue_tasks",
+            "最长逾期（天）": "longest_days",
+            "涉及乡镇（街道）": "townships",
+        },
+    ),
+    (
+        "附件3未销号整改",
+        "附件3 尚未整改销号的问题清单",
         "rectifications",
         {
             "序号": "#",
@@ -217,13 +252,22 @@ SHEETS = [
     ),
 ]
 DATE_KEYS = {"deadline"}
+RANK_KEYS = {"rank", "rate_rank"}
+
+
+def bulletin_title(report: Report) -> str:
+    """The title row of each sheet's caption: the masthead, the issue and the 文号 (or that it is a draft)."""
+    if report.is_draft:
+        return f"{report.full_title}（草稿）"
+    return f"{report.full_title}（{report.document_number}）" if report.document_number else report.full_title
 
 
 def bulletin_tables(report: Report) -> list[Table]:
-    """The rankings and the lists of a bulletin as rows, apart from any workbook (so tests read them plainly)."""
-    title = report.full_title + ("（草稿）" if report.is_draft else "")
+    """The body sheet and the tables and attachments of a bulletin as rows, apart from any workbook (so tests read
+    them plainly)."""
+    title = bulletin_title(report)
     as_of = f"（截至{cn_date(report.as_of)}）" if report.as_of else ""
-    tables = []
+    tables = [Table("通报", f"{title} 通报正文", ["项目", "内容"], _body_rows(report), wrap=True)]
     for name, caption, attribute, columns in SHEETS:
         entries = getattr(report, attribute)
         rows = [
@@ -233,12 +277,49 @@ def bulletin_tables(report: Report) -> list[Table]:
     return tables
 
 
+def _body_rows(report: Report) -> list[list]:
+    bulletin = report.bulletin
+    rows = [
+        ["发文机关", report.masthead],
+        ["期号", report.issue],
+        ["文号", report.document_number],
+        ["标题", bulletin.title],
+        ["发布单位", report.issuer_name],
+        ["发布日期", bulletin.issued_on],
+        ["通报期间", f"{cn_date(bulletin.period_start)}至{cn_date(bulletin.period_end)}"],
+    ]
+    if report.as_of:
+        rows.append(["数据截至", report.as_of])
+    rows += [[f"正文（{n}）", text] for n, text in enumerate(report.paragraphs, start=1)]
+    rows += [
+        [f"附件{a['number']}", f"{a['title']}（{a['size']}，见工作表“{a['sheet']}”）"] for a in _attachments(report)
+    ]
+    return rows
+
+
+def _attachments(report: Report) -> list[dict]:
+    sheets = {
+        "tasks": "附件1逾期任务",
+        "responsible": "表3责任单位排名、附件2责任人",
+        "rectifications": "附件3未销号整改",
+    }
+    return [{**a, "sheet": sheets[a["key"]]} for a in report.attachments]
+
+
 def _value(entry: dict, key: str, number: int):
     if key == "#":
         return number
     if key in DATE_KEYS:
         return datetime.date.fromisoformat(entry[key])
-    return entry[key]
+    if key in RANK_KEYS:
+        rank = entry.get(key)
+        if rank is None:
+            return ""
+        return f"并列{rank}" if entry.get(f"{key}_tied") else rank
+    value = entry.get(key, "")
+    if key == "overdue_rate" and isinstance(value, int | float):
+        return f"{value:.1f}%"
+    return "" if value is None else value
 
 
 def render_bulletin(tables: list[Table]) -> bytes:
@@ -248,7 +329,7 @@ def render_bulletin(tables: list[Table]) -> bytes:
     a formula. Column widths fit the widest value, a Chinese character counting double; the title and header
     rows are frozen, and the sheets print landscape on A4, fitted to the page width, the header on every page.
     """
-    text, number, date = style_id("text"), style_id("int"), style_id("date")
+    text, wrap, number, date = (style_id(s) for s in ("text", "wrap", "int", "date"))
     with StreamingWorkbook() as book:
         for table in tables:
             n = len(table.columns)
@@ -259,7 +340,14 @@ def render_bulletin(tables: list[Table]) -> bytes:
                 sheet.row(table.columns, style_id("header"))
                 for row in table.rows:
                     styles = [
-                        date if isinstance(v, datetime.date) else number if isinstance(v, int) else text for v in row
+                        date
+                        if isinstance(v, datetime.date)
+                        else number
+                        if isinstance(v, int)
+                        else wrap
+                        if table.wrap
+                        else text
+                        for v in row
                     ]
                     sheet.row(row, styles)
     with book.file as file:

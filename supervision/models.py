@@ -469,6 +469,9 @@ class Bulletin(models.Model):
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("区县"))
     year = models.PositiveSmallIntegerField(_("年度"), validators=YEAR_VALIDATORS)
     number = models.PositiveSmallIntegerField(_("期号"))
+    # 文号 (“巴脱贫办督〔2017〕12号”): given on publishing, the next of the district's year; drafts have none.
+    doc_seq = models.PositiveSmallIntegerField(_("文号序号"), null=True, blank=True, editable=False)
+    doc_number = models.CharField(_("文号"), max_length=40, blank=True, editable=False)
     title = models.CharField(_("标题"), max_length=200)
     issuer = models.CharField(_("发布单位"), max_length=20, choices=Organiser.choices, default=Organiser.POVERTY_OFFICE)
     issued_on = models.DateField(_("发布日期"))
@@ -506,6 +509,12 @@ class Bulletin(models.Model):
         ordering = ["-year", "-number"]
         constraints = [
             unique("bulletin_number_unique_per_year", ["district", "year", "number"], "本年度已有该期号的通报。"),
+            unique(
+                "bulletin_doc_seq_unique_per_year",
+                ["district", "year", "doc_seq"],
+                "本年度已有该文号的通报。",
+                condition=Q(doc_seq__isnull=False),
+            ),
             check("bulletin_period_valid", Q(period_end__gte=F("period_start")), "通报期间的止日不能早于起日。"),
             check(
                 "bulletin_published_has_time",

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Min, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -49,7 +50,7 @@ from supervision.models import (
     RectificationEvidence,
     rectification_awaits_answer,
 )
-from tasks.models import Task
+from tasks.models import Task, days_overdue
 from tasks.services import store_evidence, validate_evidence_files
 from villages.models import District, Township, Village
 
@@ -142,20 +143,39 @@ def queue_rows(*, user, today: datetime.date, view: str = "overdue", days: int |
     return rows.overdue(today)
 
 
-def queue_ranking(rows: QuerySet) -> dict[str, list[dict]]:
-    """How many of ``rows`` each township and each responsible person has, most first (two GROUP BY queries)."""
+def queue_ranking(rows: QuerySet, today: datetime.date) -> dict[str, list[dict]]:
+    """Where ``rows`` are, by township and by responsible unit (责任单位): how many each has and how long its oldest
+    row is overdue (``longest``, days; ≤ 0 when none is overdue yet), most first, the first ``RANKING_SIZE`` of each.
+    Equal counts share a rank (``rank``, dense: 1, 2, 2, 3; ``rank_tied`` says 并列). Two GROUP BY queries."""
     rows = rows.order_by()
     townships = (
         rows.values(code=F("plan__village__township__code"), name=F("plan__village__township__name"))
-        .annotate(n=Count("id"))
-        .order_by("-n", "code")[:RANKING_SIZE]
+        .annotate(n=Count("id"), oldest=Min("deadline"))
+        .order_by("-n", "oldest", "code")[: RANKING_SIZE + 1]
     )
-    people = (
-        rows.values("responsible_person", "responsible_unit")
-        .annotate(n=Count("id"))
-        .order_by("-n", "responsible_person", "responsible_unit")[:RANKING_SIZE]
+    units = (
+        rows.values("responsible_unit")
+        .annotate(n=Count("id"), oldest=Min("deadline"))
+        .order_by("-n", "oldest", "responsible_unit")[: RANKING_SIZE + 1]
     )
-    return {"townships": list(townships), "people": list(people)}
+    units = [{"unit": row.pop("responsible_unit"), **row} for row in units]
+    ranking = {"townships": list(townships), "units": units}
+    for which, entries in ranking.items():
+        for entry in entries:
+            entry["longest"] = days_overdue(entry["oldest"], today)
+        _dense_ranks(entries)  # one more than shown: a tie with the first left out is still said
+        ranking[which] = entries[:RANKING_SIZE]
+    return ranking
+
+
+def _dense_ranks(entries: list[dict]) -> None:
+    """Rank entries sorted by ``n`` (most first): equal counts share a rank, the next count takes the next rank."""
+    counts = Counter(entry["n"] for entry in entries)
+    rank, previous = 0, None
+    for entry in entries:
+        if entry["n"] != previous:
+            rank, previous = rank + 1, entry["n"]
+        entry["rank"], entry["rank_tied"] = rank, counts[entry["n"]] > 1
 
 
 # ---------------------------------------------------------------------------------------------

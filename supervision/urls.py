@@ -37,4 +37,5 @@ urlpatterns = [
     path("bulletins/<int:pk>/publish/", bulletin_views.bulletin_publish, name="bulletin_publish"),
     path("bulletins/<int:pk>/print/", bulletin_views.bulletin_print, name="bulletin_print"),
     path("bulletins/<int:pk>/xlsx/", bulletin_views.bulletin_xlsx, name="bulletin_xlsx"),
+    path("bulletins/<int:pk>/docx/", bulletin_views.bulletin_docx, name="bulletin_docx"),
 ]

@@ -101,12 +101,34 @@ def review_queue(request):
         "days": form.days_value,
         "page_obj": page_obj,
         "querystring": querystring_without_page(request),
-        "ranking": services.queue_ranking(rows),
+        "ranking": _ranking_links(request, services.queue_ranking(rows, today)),
         "today": today,
         "labels": labels(Task),
         "can_file": access.may_supervise(user),
     }
     return render_list(request, "supervision/queue.html", "supervision/_queue_list.html", context)
+
+
+def _ranking_links(request, ranking: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Each figure of the queue's ranking leads to the queue filtered by it: the current filters, and the township
+    (or the responsible unit) of the figure; ``longest_url`` also sorts the longest overdue first."""
+
+    def url(**params) -> str:
+        query = request.GET.copy()
+        for name in ("page", *params):
+            query.pop(name, None)
+        for name, value in params.items():
+            query[name] = value
+        return f"{reverse('supervision:queue')}?{query.urlencode()}"
+
+    for entry in ranking["townships"]:
+        entry["url"] = url(township=entry["code"])
+        entry["longest_url"] = url(township=entry["code"], sort="days")
+    for entry in ranking["units"]:
+        if entry["unit"]:  # rows without a unit cannot be filtered on it
+            entry["url"] = url(responsible_unit=entry["unit"])
+            entry["longest_url"] = url(responsible_unit=entry["unit"], sort="days")
+    return ranking
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from bazhou.core import submissions
 from bazhou.core.models import Role
 from supervision import bulletin_data, bulletin_services, exports
 from supervision.models import Bulletin, Rectification
@@ -125,10 +126,12 @@ def test_it_lists_the_districts_overdue_rows_and_open_rectifications_as_of_today
     assert snap["totals"] == {
         "overdue_tasks": 5,
         "baseline_overdue_tasks": 0,  # the plans are drafts: no baseline (tests/test_baseline.py counts it)
-        "new_overdue_tasks": 2,  # deadlines 9-01 and 9-10, inside the period
+        # Went overdue within the period: due 8-31 (overdue from 9-01, the period's first day), 9-01 and 9-10.
+        "new_overdue_tasks": 4,
         "open_rectifications": 3,
         "overdue_rectifications": 1,
         "townships_with_overdue": 2,
+        "units_with_overdue": 3,
         "people_with_overdue": 3,
     }
 
@@ -149,6 +152,7 @@ def test_a_row_is_stored_as_the_bulletin_prints_it(data, personas):
         "baseline_deadline": None,  # a draft plan: no baseline (tests/test_baseline.py has the approved ones)
         "baseline_overdue": False,
         "days_overdue": 5,
+        "new": True,
         "status": "未启动",
         "progress": 0,
         "unit": "区住建局",
@@ -184,6 +188,82 @@ def test_people_are_ranked_by_overdue_rows_and_equal_counts_share_a_rank(data, p
     ]
 
 
+def test_townships_are_ranked_by_overdue_rows_and_rate_with_shared_ranks_said_as_tied(area, personas):
+    """Dense ranks (1, 2, 2, 3) by overdue rows, and a second rank by the overdue rate (overdue ÷ rows due)."""
+    third = factories.township(number=215, name="三江镇")
+    fourth = factories.township(number=220, name="四方乡")
+    plans = {t: factories.plan(factories.village(t)) for t in (area.township_a, area.township_b, third, fourth)}
+    late, later = datetime.date(2017, 9, 1), datetime.date(2017, 10, 31)
+    for township, overdue, done in ((area.township_a, 3, 1), (area.township_b, 2, 0), (third, 2, 2), (fourth, 0, 1)):
+        for n in range(overdue):
+            factories.task(plans[township], item=f"逾期{n}", deadline=late)
+        for n in range(done):
+            factories.done_task(plans[township], item=f"已完成{n}", deadline=late)
+    factories.task(plans[area.township_b], item="未到期", deadline=later)  # not due: not in the rate's base
+    factories.task(plans[third], item="撤销", deadline=late, is_removed=True, removed_reason="重复")  # never counted
+    townships = generate(personas.supervisor).snapshot["townships"]
+    assert [
+        (t["name"], t["rank"], t["rank_tied"], t["overdue_tasks"], t["due_tasks"], t["overdue_rate"])
+        + (t["rate_rank"], t["rate_rank_tied"])
+        for t in townships
+    ] == [
+        ("白庙乡", 1, False, 3, 4, 75.0, 2, False),
+        ("寺岭乡", 2, True, 2, 2, 100.0, 1, False),  # the higher rate first among equal counts
+        ("三江镇", 2, True, 2, 4, 50.0, 3, False),
+        ("四方乡", 3, False, 0, 1, 0.0, 4, False),  # dense: 3, not 4
+    ]
+
+
+def test_units_are_ranked_by_overdue_rows_and_the_longest_rows_are_listed_with_ties(data, personas):
+    snap = generate(personas.supervisor).snapshot
+    assert [
+        (u["rank"], u["rank_tied"], u["unit"], u["overdue_tasks"], u["longest_days"], u["people"])
+        for u in snap["units"]
+    ] == [
+        (1, False, "白庙乡人民政府", 3, 46, 1),
+        (2, True, "寺岭乡人民政府", 1, 14, 1),
+        (2, True, "区住建局", 1, 5, 1),
+    ]
+    longest = bulletin_data.longest_overdue(snap["tasks"], 3)
+    # 46 days (村文化室), then the two rows due 8-31 (15 days), tied.
+    assert [(t["item"], t["days_overdue"], t["rank"], t["rank_tied"]) for t in longest] == [
+        ("村文化室", 46, 1, False),
+        ("通村硬化路", 15, 2, True),
+        ("安全饮用水", 15, 2, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("period", "deadline", "listed", "new"),
+    [
+        # September, as of 9-15 (today).
+        ("sep", datetime.date(2017, 8, 30), True, False),  # overdue on 8-31, the eve: not new
+        ("sep", datetime.date(2017, 8, 31), True, True),  # overdue on 9-01, the period's first day: new
+        ("sep", datetime.date(2017, 9, 1), True, True),
+        ("sep", datetime.date(2017, 9, 14), True, True),  # overdue on 9-15, the last day counted: new
+        ("sep", datetime.date(2017, 9, 15), False, False),  # due today: not overdue yet
+        # August, a past period: as of its last day, 8-31.
+        ("aug", datetime.date(2017, 7, 30), True, False),  # overdue on 7-31, the eve
+        ("aug", datetime.date(2017, 7, 31), True, True),  # overdue on 8-01, the first day
+        ("aug", datetime.date(2017, 8, 30), True, True),  # overdue on 8-31, the last day
+        ("aug", datetime.date(2017, 8, 31), False, False),  # overdue on 9-01, the day after the period
+    ],
+)
+def test_new_in_the_period_is_what_went_overdue_within_it(area, personas, period, deadline, listed, new):
+    """本期新增: overdue on the period's last day counted and not yet overdue on the eve of its first day."""
+    row = factories.task(factories.plan(area.village_a), item="边界的路", deadline=deadline)
+    periods = {
+        "sep": SEPTEMBER,
+        "aug": {"period_start": datetime.date(2017, 8, 1), "period_end": datetime.date(2017, 8, 31)},
+    }
+    snap = generate(personas.supervisor, **periods[period]).snapshot
+    entries = [t for t in snap["tasks"] if t["id"] == row.pk]
+    assert bool(entries) == listed
+    assert snap["totals"]["new_overdue_tasks"] == int(new)
+    if entries:
+        assert entries[0]["new"] == new
+
+
 def test_a_past_period_is_counted_as_of_its_last_day(data, personas):
     snap = generate(
         personas.supervisor, period_start=datetime.date(2017, 8, 1), period_end=datetime.date(2017, 8, 31)
@@ -197,16 +277,28 @@ def test_a_past_period_is_counted_as_of_its_last_day(data, personas):
 def test_the_draft_body_and_title_are_written_in_chinese(data, personas):
     bulletin = generate(personas.supervisor)
     assert bulletin.title == "关于2017年9月脱贫攻坚施工图任务推进情况的通报"
-    assert bulletin.body.startswith("截至2017年9月15日，全区施工图任务逾期未完成5项（其中本期新增2项），")
+    assert bulletin.body.startswith(
+        "截至2017年9月15日，全区施工图任务逾期未完成5项（其中本期新增4项），涉及2个乡镇（街道）、3个责任单位、3名责任人；"
+    )
     assert "督查发现问题尚未整改销号3项，其中超过整改时限1项。" in bulletin.body
-    assert "白庙乡（逾期任务4项、未销号问题1项）" in bulletin.body
+    # 白庙乡: 4 of its 5 rows due by 9-15 are overdue (the done one was due 8-31; the withdrawn one and the one due
+    # 10-31 are not counted); 寺岭乡: 1 of 1.
+    assert (
+        "逾期任务较多的乡镇（街道）：白庙乡（逾期4项，逾期率80.0%）、寺岭乡（逾期1项，逾期率100.0%）。" in bulletin.body
+    )
+    assert "逾期任务较多的责任单位：白庙乡人民政府（3项）、寺岭乡人民政府（1项）、区住建局（1项）。" in bulletin.body
     assert "报巴州区脱贫办" in bulletin.body
     assert (bulletin.state, bulletin.issued_on, bulletin.created_by) == ("draft", TODAY, personas.supervisor)
 
 
 def test_a_district_with_nothing_overdue_says_so(area, personas):
     bulletin = generate(personas.district_admin)
-    assert bulletin.snapshot["tasks"] == [] and bulletin.snapshot["townships"] == []
+    assert bulletin.snapshot["tasks"] == []
+    # Every township is ranked, all tied with nothing overdue.
+    assert [(t["name"], t["overdue_tasks"], t["rank"], t["rank_tied"]) for t in bulletin.snapshot["townships"]] == [
+        ("白庙乡", 0, 1, True),
+        ("寺岭乡", 0, 1, True),
+    ]
     assert "全区施工图任务无逾期未完成项目；督查发现问题均已整改销号。" in bulletin.body
 
 
@@ -231,12 +323,12 @@ def test_generation_takes_the_same_number_of_queries_for_ten_times_the_rows(area
 
     grow(1)
     # savepoint (the service's transaction); the user's district (the access check); the overdue rows; the open
-    # rectifications; the last number of the year; savepoint for the insert; the insert; its history record;
-    # release; release.
-    with django_assert_num_queries(10):
+    # rectifications; the townships' rows due (the base of the overdue rate); the last number of the year;
+    # savepoint for the insert; the insert; its history record; release; release.
+    with django_assert_num_queries(11):
         small = generate(personas.supervisor)
     grow(9)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         large = generate(personas.supervisor)
     assert (len(small.snapshot["tasks"]), len(large.snapshot["tasks"])) == (5, 50)
     assert (len(small.snapshot["rectifications"]), len(large.snapshot["rectifications"])) == (2, 20)
@@ -371,6 +463,10 @@ def edit_data(bulletin, **changes):
     }
 
 
+def publish_url(bulletin):
+    return reverse("supervision:bulletin_publish", args=[bulletin.pk])
+
+
 def test_the_draft_is_edited_and_then_published(data, personas, client):
     bulletin = generate(personas.supervisor)
     client.force_login(personas.district_admin)
@@ -379,18 +475,137 @@ def test_the_draft_is_edited_and_then_published(data, personas, client):
     bulletin.refresh_from_db()
     assert bulletin.body == "截至9月15日，逾期5项。\n\n请限期整改。"
 
-    response = client.post(
-        reverse("supervision:bulletin_publish", args=[bulletin.pk]),
-        {"expected": bulletin_services.fingerprint(bulletin)},
-    )
+    response = client.post(publish_url(bulletin), {"expected": bulletin_services.fingerprint(bulletin)})
     assert response.status_code == 302
     bulletin.refresh_from_db()
     assert (bulletin.state, bulletin.published_by) == ("published", personas.district_admin)
     assert bulletin.published_at is not None
+    assert (bulletin.doc_seq, bulletin.doc_number) == (1, "巴脱贫办督〔2017〕1号")
     page = client.get(detail(bulletin)).content.decode()
-    assert "已发布2017年第1期通报。发布后不能再修改。" in page
+    assert "已发布2017年第1期通报（巴脱贫办督〔2017〕1号）。发布后不能再修改。" in page
+    assert 'data-testid="bulletin-doc-number">巴脱贫办督〔2017〕1号<' in page
     assert 'data-testid="bulletin-edit-form"' not in page and 'data-testid="bulletin-publish"' not in page
     assert "<p>截至9月15日，逾期5项。</p>" in page
+
+
+def test_publish_saves_the_text_on_the_screen_then_asks_before_publishing(data, personas, client):
+    """发布… sends the form as shown: the unsaved edit is saved, then the confirmation page shows it and asks."""
+    bulletin = generate(personas.supervisor)
+    client.force_login(personas.supervisor)
+    page = client.get(detail(bulletin)).content.decode()
+    assert re.search(r'<button type="submit" name="action" value="publish"[^>]*data-testid="bulletin-publish"', page)
+    assert page.count('name="_submission"') == 1  # the edit form carries its one-time key
+
+    edited = edit_data(bulletin, title="关于9月任务推进情况的通报", body="未保存的新正文。", action="publish")
+    response = client.post(detail(bulletin), edited)
+    assert response.status_code == 302 and response["Location"] == publish_url(bulletin)
+    bulletin.refresh_from_db()
+    assert (bulletin.state, bulletin.body, bulletin.title) == ("draft", "未保存的新正文。", "关于9月任务推进情况的通报")
+    assert bulletin.doc_number == "" and bulletin.doc_seq is None
+
+    confirm = client.get(publish_url(bulletin))
+    html = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "确认发布？发布后不可修改" in html
+    assert 'data-testid="publish-body"><p>未保存的新正文。</p>' in html
+    assert f'name="expected" value="{bulletin_services.fingerprint(bulletin)}"' in html
+    assert 'name="_submission"' in html
+    assert Bulletin.objects.get(pk=bulletin.pk).state == "draft"  # asking publishes nothing
+
+    response = client.post(publish_url(bulletin), {"expected": confirm.context["expected"]})
+    assert response.status_code == 302 and response["Location"] == detail(bulletin)
+    bulletin.refresh_from_db()
+    assert (bulletin.state, bulletin.body) == ("published", "未保存的新正文。")
+
+
+def test_an_invalid_text_is_not_published_and_stays_on_the_form(data, personas, client):
+    bulletin = generate(personas.supervisor)
+    client.force_login(personas.supervisor)
+    response = client.post(detail(bulletin), edit_data(bulletin, body="  ", action="publish"))
+    assert response.status_code == 200  # the form again, with the error; nothing saved, nothing asked
+    bulletin.refresh_from_db()
+    assert bulletin.state == "draft" and bulletin.body.startswith("截至")
+
+
+def test_a_draft_changed_after_the_confirmation_page_is_not_published(data, personas, client):
+    """What was confirmed is what is published: an edit by someone else meanwhile stops it."""
+    bulletin = generate(personas.supervisor)
+    client.force_login(personas.supervisor)
+    confirmed = client.get(publish_url(bulletin)).context["expected"]
+    bulletin_services.bulletin_update_draft(
+        bulletin_id=bulletin.pk,
+        user=personas.district_admin,
+        expected=confirmed,
+        title=bulletin.title,
+        issuer=bulletin.issuer,
+        issued_on=bulletin.issued_on,
+        body="别人改过的正文。",
+    )
+    response = client.post(publish_url(bulletin), {"expected": confirmed}, follow=True)
+    assert response.redirect_chain[-1][0] == publish_url(bulletin)
+    html = response.content.decode()
+    assert "该通报在您打开之后已被他人修改，未发布。请核对当前内容后再发布。" in html
+    assert "<p>别人改过的正文。</p>" in html  # the current text, to confirm again
+    assert Bulletin.objects.get(pk=bulletin.pk).state == "draft"
+
+
+def test_a_repeated_confirmation_publishes_once(data, personas, client):
+    bulletin = generate(personas.supervisor)
+    client.force_login(personas.supervisor)
+    data_ = {"expected": bulletin_services.fingerprint(bulletin), "_submission": "0f4b7f0e-1c1d-4c53-9a51-3f2f0b6f7d10"}
+    first = client.post(publish_url(bulletin), data_)
+    second = client.post(publish_url(bulletin), data_, follow=True)
+    assert first.status_code == 302 and second.redirect_chain[-1][0] == detail(bulletin)
+    assert submissions.REPLAYED in second.content.decode()
+    assert list(Bulletin.objects.values_list("state", "doc_seq")) == [("published", 1)]
+
+
+def test_document_numbers_follow_publication_per_district_and_year(area, personas, settings):
+    """文号: given on publishing (not on generating), the next of the district's year, whatever the issuing office."""
+    first_draft = generate(personas.supervisor)
+    second_draft = generate(personas.supervisor)
+    second_draft.issuer = "inspection_office"
+    second_draft.save()
+
+    def publish(bulletin):
+        bulletin.refresh_from_db()
+        return bulletin_services.bulletin_publish_draft(
+            bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
+        )
+
+    assert publish(second_draft).doc_number == "巴督查室督〔2017〕1号"  # published first: 1号, though 第2期
+    assert publish(first_draft).doc_number == "巴脱贫办督〔2017〕2号"
+    next_year = generate(personas.supervisor, today=datetime.date(2018, 1, 5))
+    assert publish(next_year).doc_number == "巴脱贫办督〔2018〕1号"
+    other = factories.district("511921", "恩阳区")
+    factories.township(other, number=101, name="恩阳镇")
+    assert bulletin_services.next_document_seq(other, 2017) == 1
+
+
+def test_the_document_number_is_unique_per_district_and_year(area, personas):
+    drafts = [generate(personas.supervisor) for _ in range(3)]
+    Bulletin.objects.filter(pk=drafts[0].pk).update(doc_seq=4)
+    Bulletin.objects.filter(pk=drafts[1].pk).update(doc_seq=None)  # drafts have none: any number of them
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Bulletin.objects.filter(pk=drafts[2].pk).update(doc_seq=4)
+
+
+def test_a_document_number_taken_meanwhile_is_read_again(area, personas, monkeypatch):
+    taken, bulletin = generate(personas.supervisor), generate(personas.supervisor)
+    Bulletin.objects.filter(pk=taken.pk).update(doc_seq=1, doc_number="巴脱贫办督〔2017〕1号")
+    reads = []
+    real = bulletin_services.next_document_seq
+
+    def stale_first(district, year):
+        reads.append(year)
+        return 1 if len(reads) == 1 else real(district, year)  # the first read missed the one taken meanwhile
+
+    monkeypatch.setattr(bulletin_services, "next_document_seq", stale_first)
+    published = bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
+    )
+    assert (published.doc_seq, published.doc_number, len(reads)) == (2, "巴脱贫办督〔2017〕2号", 2)
+    assert Bulletin.objects.get(pk=bulletin.pk).state == "published"
 
 
 def test_a_published_bulletin_cannot_be_changed(data, personas, client):
@@ -543,25 +758,42 @@ def test_the_list_needs_a_login(client, published_and_draft):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_print_page_is_an_a4_document_with_the_rankings_and_the_rows(data, personas, client):
-    bulletin = generate(personas.supervisor)
-    bulletin_services.bulletin_publish_draft(
-        bulletin_id=bulletin.pk, user=personas.supervisor, expected=bulletin_services.fingerprint(bulletin)
+def publish(bulletin, user):
+    return bulletin_services.bulletin_publish_draft(
+        bulletin_id=bulletin.pk, user=user, expected=bulletin_services.fingerprint(bulletin)
     )
+
+
+def test_the_print_page_is_an_a4_tongbao_with_the_rankings_and_the_lists_as_attachments(data, personas, client):
+    bulletin = publish(generate(personas.supervisor), personas.supervisor)
     client.force_login(personas.township_a)
     response = client.get(reverse("supervision:bulletin_print", args=[bulletin.pk]))
     assert response.status_code == 200
     html = response.content.decode()
     assert "<title>巴州区脱贫攻坚工作通报 2017年第1期</title>" in html
     assert re.search(r'data-testid="print-title">.*巴州区脱贫攻坚工作通报.*2017年第1期', html)
+    assert 'data-testid="print-doc-number">巴脱贫办督〔2017〕1号<' in html
     assert 'data-testid="print-issuer">巴州区脱贫办<' in html
     assert 'data-testid="print-date">2017年9月15日<' in html
     assert "截至2017年9月15日，全区施工图任务逾期未完成5项" in html
-    assert html.count('data-testid="township-row"') == 2 and html.count('data-testid="person-row"') == 3
-    assert html.count('data-testid="overdue-task-row"') == 5 and html.count('data-testid="rectification-row"') == 3
+    # The 通报: the townships ranked, the longest rows, the units; the attachments only listed.
+    assert html.count('data-testid="township-row"') == 2 and html.count('data-testid="longest-row"') == 5
+    assert html.count('data-testid="unit-row"') == 3
+    assert re.search(
+        r'data-testid="township-row"><td class="text-nowrap" data-col="rank">1</td><td class="text-nowrap">白庙乡', html
+    )
+    assert "附件：" in html and "逾期未完成的施工图任务清单（5项）" in html and "3个单位、3名责任人" in html
+    assert 'data-testid="overdue-task-row"' not in html and 'data-testid="person-row"' not in html
     assert "/static/css/bulletin_print.css" in html
     assert "<script" not in html and "style=" not in html and "<style" not in html
     assert 'data-testid="draft-mark"' not in html
+
+    annexed = client.get(reverse("supervision:bulletin_print", args=[bulletin.pk]), {"annex": "1"}).content.decode()
+    assert annexed.count('data-testid="overdue-task-row"') == 5 and annexed.count('data-testid="person-row"') == 3
+    assert annexed.count('data-testid="rectification-row"') == 3
+    assert annexed.count('class="bulletin-section annex-part"') == 3  # each attachment from a new page (CSS)
+    # Any other value is the plain print, not an error.
+    assert client.get(reverse("supervision:bulletin_print", args=[bulletin.pk]), {"annex": "²"}).status_code == 200
 
 
 def test_a_printed_draft_says_it_is_a_draft(data, personas, client):
@@ -573,8 +805,19 @@ def test_a_printed_draft_says_it_is_a_draft(data, personas, client):
 
 def test_the_excel_rows_are_built_apart_from_the_workbook(data, personas):
     report = bulletin_data.Report.of(generate(personas.supervisor))
-    townships, people, tasks, rects = exports.bulletin_tables(report)
-    assert townships.rows == [[1, "白庙乡", 4, 1, 0, 5], [2, "寺岭乡", 1, 2, 1, 3]]
+    body, townships, longest, units, tasks, people, rects = exports.bulletin_tables(report)
+    assert body.name == "通报" and ["文号", "（发布时编号）"] in body.rows
+    assert ["正文（1）", report.paragraphs[0]] in body.rows
+    assert body.rows[-3][0] == "附件1" and body.rows[-3][1].startswith("逾期未完成的施工图任务清单（5项")
+    assert townships.rows == [[1, "白庙乡", 5, 4, "80.0%", 2, 1, 0], [2, "寺岭乡", 1, 1, "100.0%", 1, 2, 1]]
+    assert [row[:2] + row[5:6] for row in longest.rows] == [
+        [1, "白庙乡", 46],
+        ["并列2", "白庙乡", 15],
+        ["并列2", "白庙乡", 15],
+        [3, "寺岭乡", 14],
+        [4, "白庙乡", 5],
+    ]
+    assert units.rows[1][:3] == ["并列2", "寺岭乡人民政府", 1]
     assert people.columns[:4] == ["排名", "责任人", "责任单位", "逾期任务（项）"]
     # By township, village (茅垭村 before 百花村 by code), deadline.
     assert [row[5] for row in tasks.rows] == ["通村硬化路", "安全饮用水", "危房改造", "村文化室", "大寺村产业路"]
@@ -604,30 +847,40 @@ def test_the_excel_file_has_the_rankings_and_rows_and_never_a_formula(data, pers
     for xml in sheet_xml(response.content).values():
         assert "<f>" not in xml and "<f " not in xml
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["乡镇排名", "责任人排名", "逾期任务", "未销号整改"]
-    ranking = workbook["乡镇排名"]
-    assert (
-        ranking["A1"].value == "巴州区脱贫攻坚工作通报 2017年第1期（草稿） 附表1 乡镇（街道）排名（截至2017年9月15日）"
+    assert workbook.sheetnames == [
+        "通报",
+        "表1乡镇排名",
+        "表2逾期最长",
+        "表3责任单位排名",
+        "附件1逾期任务",
+        "附件2责任人",
+        "附件3未销号整改",
+    ]
+    ranking = workbook["表1乡镇排名"]
+    assert ranking["A1"].value == (
+        "巴州区脱贫攻坚工作通报 2017年第1期（草稿） 表1 各乡镇（街道）逾期任务排名（截至2017年9月15日）"
     )
     assert [c.value for c in ranking[2]] == [
         "排名",
         "乡镇（街道）",
-        "逾期任务（项）",
+        "到期任务（项）",
+        "逾期未完成（项）",
+        "逾期率",
+        "逾期率排名",
         "未销号问题（项）",
         "其中超过整改时限（项）",
-        "合计",
     ]
-    assert [c.value for c in ranking[3]] == [1, "白庙乡", 4, 1, 0, 5]
-    rows = {row[5]: row for row in workbook["逾期任务"].iter_rows(min_row=3, values_only=True)}
+    assert [c.value for c in ranking[3]] == [1, "白庙乡", 5, 4, "80.0%", 2, 1, 0]
+    rows = {row[5]: row for row in workbook["附件1逾期任务"].iter_rows(min_row=3, values_only=True)}
     assert rows["=SUM(A1)"][11] == "+86 139"
     assert rows["-1+2"][10] == "@白庙乡"
     assert rows["村文化室"][6].date() == datetime.date(2017, 7, 31)  # a real date cell, read back as a datetime
-    sheet = workbook["逾期任务"]
+    sheet = workbook["附件1逾期任务"]
     for cell in (c for row in sheet.iter_rows(min_row=3) for c in row if isinstance(c.value, str)):
         assert cell.data_type == "s"
     # Chinese columns are wide enough for their header: 项目 holds “产业扶持”-like text, 乡镇（街道） 12 columns.
     assert sheet.column_dimensions["B"].width >= 12
-    assert workbook["未销号整改"].max_row == 2 + 3
+    assert workbook["附件3未销号整改"].max_row == 2 + 3
 
 
 def test_a_published_bulletin_exports_under_its_plain_name(data, personas, client):
@@ -639,13 +892,21 @@ def test_a_published_bulletin_exports_under_its_plain_name(data, personas, clien
     response = client.get(reverse("supervision:bulletin_xlsx", args=[bulletin.pk]))
     assert 'filename="bulletin-2017-01.xlsx"' in response["Content-Disposition"]
     assert quote("巴州区脱贫攻坚工作通报2017年第1期.xlsx") in response["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(response.content))
+    body = workbook["通报"]
+    assert body["A1"].value == "巴州区脱贫攻坚工作通报 2017年第1期（巴脱贫办督〔2017〕1号） 通报正文"
+    assert [body["A5"].value, body["B5"].value] == ["文号", "巴脱贫办督〔2017〕1号"]
+    assert workbook["附件1逾期任务"]["A1"].value.startswith(
+        "巴州区脱贫攻坚工作通报 2017年第1期（巴脱贫办督〔2017〕1号） 附件1"
+    )
+    assert workbook["附件1逾期任务"].max_row == 2 + 5
 
 
 def test_illegal_control_characters_do_not_break_the_file(data, personas):
     Task.objects.filter(pk=data.road.pk).update(item="通村\x07硬化路")
     report = bulletin_data.Report.of(generate(personas.supervisor))
     workbook = load_workbook(io.BytesIO(exports.render_bulletin(exports.bulletin_tables(report))))
-    items = [row[5] for row in workbook["逾期任务"].iter_rows(min_row=3, values_only=True)]
+    items = [row[5] for row in workbook["附件1逾期任务"].iter_rows(min_row=3, values_only=True)]
     assert "通村硬化路" in items
 
 

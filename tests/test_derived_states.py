@@ -15,12 +15,12 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as conf_settings
 from django.core.management import call_command
 from django.db.models import Count
 from django.urls import reverse
 
 from bazhou.core.models import AnnualGoal
-from bazhou.surfaces import dashboard
 from households.models import (
     Household,
     Member,
@@ -338,13 +338,22 @@ def test_a_row_is_overdue_from_the_day_after_its_deadline_on_every_surface(
 
 
 @BOUNDARY_DAYS
-def test_a_bulletins_new_overdue_rows_are_those_not_yet_overdue_on_the_periods_first_day(
-    personas, late_rows, settings, day
-):
-    # The period starts on TODAY: the rows due the day before were overdue on its first day already; the rows due on
-    # TODAY become overdue the day after, inside the period.
+def test_a_bulletins_new_overdue_rows_are_those_that_went_overdue_within_the_period(personas, late_rows, settings, day):
+    # The period starts on TODAY: the rows due the day before went overdue ON its first day, inside the period (the
+    # demo's 448 rows due 08-31 are new in a period from 09-01); the rows due on TODAY go overdue the day after, also
+    # inside it. Nothing was overdue yet on the day before the period, so every overdue row is new.
     on(settings, day)
     period = {"period_start": TODAY, "period_end": TODAY + 14 * DAY}
+    snapshot = bulletin_services.bulletin_generate(user=personas.supervisor, today=day, **period).snapshot
+    assert {t["item"] for t in snapshot["tasks"]} == OVERDUE_ON[day]
+    assert snapshot["totals"]["new_overdue_tasks"] == len(OVERDUE_ON[day])
+
+
+def test_rows_overdue_before_the_period_are_not_new_in_it(personas, late_rows, settings):
+    # A period that starts the day after TODAY: the rows due the day before TODAY were overdue before it began.
+    day = TODAY + DAY
+    on(settings, day)
+    period = {"period_start": TODAY + DAY, "period_end": TODAY + 14 * DAY}
     snapshot = bulletin_services.bulletin_generate(user=personas.supervisor, today=day, **period).snapshot
     assert {t["item"] for t in snapshot["tasks"]} == OVERDUE_ON[day]
     assert snapshot["totals"]["new_overdue_tasks"] == len(OVERDUE_ON[day] - OVERDUE_ON[TODAY])
@@ -474,8 +483,9 @@ DUE_SURFACES = {
     "review queue, 30 days": (queue_due, 30),
     "api ?due_within=7": (api_due_within, 7),
     "api ?due_within=30": (api_due_within, 30),
-    "dashboard": (dashboard_due_soon, dashboard.DUE_SOON_DAYS),
-    "daily digest": (digest_due_soon, notifications.DUE_SOON_DAYS),
+    # One due-soon window (settings.BAZHOU_DUE_SOON_DAYS) for the dashboard, the digest and 我的待办.
+    "dashboard": (dashboard_due_soon, conf_settings.BAZHOU_DUE_SOON_DAYS),
+    "daily digest": (digest_due_soon, conf_settings.BAZHOU_DUE_SOON_DAYS),
 }
 
 

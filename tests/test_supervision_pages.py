@@ -128,7 +128,7 @@ def ranking(response, which) -> dict:
     rows = response.context["ranking"][which]
     if which == "townships":
         return {r["name"]: r["n"] for r in rows}
-    return {(r["responsible_person"], r["responsible_unit"]): r["n"] for r in rows}
+    return {r["unit"]: r["n"] for r in rows}
 
 
 @pytest.mark.parametrize(
@@ -211,31 +211,61 @@ def test_the_queue_sorts_by_days_overdue_deadline_township_or_progress(client, p
     assert items(get(client, personas.supervisor, QUEUE, {"sort": sort})) == expected
 
 
-def test_the_queue_counts_rows_per_township_and_per_responsible_person_for_the_current_filter(client, personas, queue):
+def test_the_queue_ranks_townships_and_responsible_units_for_the_current_filter(client, personas, queue):
     response = get(client, personas.supervisor, QUEUE)
     assert ranking(response, "townships") == {"白庙乡": 4, "寺岭乡": 1}
-    assert response.context["ranking"]["townships"][0]["name"] == "白庙乡"
-    assert ranking(response, "people") == {
-        ("吴玉峰", "白庙乡人民政府"): 2,
-        ("秦和平", "茅垭村村委会"): 1,
-        ("李四", "区交通运输局"): 1,
-        ("王五", "寺岭乡人民政府"): 1,
-    }
-    assert response.context["ranking"]["people"][0]["responsible_person"] == "吴玉峰"
+    townships = response.context["ranking"]["townships"]
+    assert [(t["name"], t["rank"], t["rank_tied"], t["longest"]) for t in townships] == [
+        ("白庙乡", 1, False, 77),  # 通村硬化路, due 6-30
+        ("寺岭乡", 2, False, 14),
+    ]
+    units = response.context["ranking"]["units"]
+    assert [(u["unit"], u["n"], u["rank"], u["rank_tied"], u["longest"]) for u in units] == [
+        ("白庙乡人民政府", 2, 1, False, 77),
+        ("区交通运输局", 1, 2, True, 46),  # equal counts: the longest overdue first, the rank shared
+        ("寺岭乡人民政府", 1, 2, True, 14),
+        ("茅垭村村委会", 1, 2, True, 5),
+    ]
     page = html(response)
-    assert re.search(r'data-testid="township-ranking".*?白庙乡</td><td class="num" data-col="count">4<', page, re.S)
+    assert re.search(
+        r'data-testid="township-ranking".*?白庙乡</a></td><td class="num" data-col="count"><a [^>]*>4<', page, re.S
+    )
+    assert re.search(r'data-testid="unit-ranking".*?<td class="text-nowrap" data-col="rank">并列2</td>', page, re.S)
+    assert "按责任人" not in page
 
     filtered = get(client, personas.supervisor, QUEUE, {"category": "road"})
     assert ranking(filtered, "townships") == {"白庙乡": 2}
-    assert ranking(filtered, "people") == {("吴玉峰", "白庙乡人民政府"): 1, ("李四", "区交通运输局"): 1}
+    assert ranking(filtered, "units") == {"白庙乡人民政府": 1, "区交通运输局": 1}
+
+
+def test_each_ranking_figure_opens_the_queue_filtered_by_it_with_the_same_count(client, personas, queue):
+    response = get(client, personas.supervisor, QUEUE, {"category": "road", "page": "1"})
+    ranked = response.context["ranking"]
+    for entry in ranked["townships"] + ranked["units"]:
+        assert "page=" not in entry["url"] and "category=road" in entry["url"]  # the current filters are kept
+        opened = client.get(entry["url"])
+        assert opened.status_code == 200
+        assert opened.context["page_obj"].paginator.count == entry["n"]
+        longest = client.get(entry["longest_url"]).context["page_obj"][0]
+        assert longest.days_overdue == entry["longest"]  # the longest overdue row comes first
+    township = ranked["townships"][0]
+    assert township["url"] == f"{QUEUE}?category=road&township=511902204"
+
+
+def test_rows_without_a_responsible_unit_are_ranked_without_a_link(client, personas, queue):
+    Task.objects.filter(pk=queue.water.pk).update(responsible_unit="")
+    units = get(client, personas.supervisor, QUEUE).context["ranking"]["units"]
+    blank = next(u for u in units if u["unit"] == "")
+    assert blank["n"] == 1 and "url" not in blank
 
 
 def test_the_due_soon_list_uses_n_days_from_the_form_or_the_setting(client, personas, queue, settings):
-    assert items(get(client, personas.supervisor, QUEUE, {"view": "due"})) == ["村卫生室"]  # 30 days by default
+    # 村卫生室 is due in more than 9 and at most 30 days; the default window is 7 days (BAZHOU_DUE_SOON_DAYS).
+    assert items(get(client, personas.supervisor, QUEUE, {"view": "due"})) == []
     assert items(get(client, personas.supervisor, QUEUE, {"view": "due", "days": "90"})) == ["村卫生室", "广播电视"]
     assert items(get(client, personas.supervisor, QUEUE, {"view": "due", "days": "9"})) == []
-    settings.BAZHOU_DUE_SOON_DAYS = 5
-    assert items(get(client, personas.supervisor, QUEUE, {"view": "due"})) == []
+    settings.BAZHOU_DUE_SOON_DAYS = 30
+    assert items(get(client, personas.supervisor, QUEUE, {"view": "due"})) == ["村卫生室"]
 
 
 def test_the_stale_list_shows_open_rows_without_progress_for_n_days(client, personas, queue):

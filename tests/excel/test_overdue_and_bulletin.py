@@ -66,9 +66,17 @@ def test_a_bulletins_workbook_is_written_with_the_shared_pieces(client, area, pe
     client.force_login(personas.supervisor)
     content = body(client.get(reverse("supervision:bulletin_xlsx", args=[bulletin.pk])))
     book = openpyxl_book(content)
-    assert book.sheetnames == ["乡镇排名", "责任人排名", "逾期任务", "未销号整改"]
-    tasks = book["逾期任务"]
-    assert tasks["A1"].value.startswith("巴州区脱贫攻坚工作通报 2017年第1期（草稿） 附表3")
+    assert book.sheetnames == [
+        "通报",
+        "表1乡镇排名",
+        "表2逾期最长",
+        "表3责任单位排名",
+        "附件1逾期任务",
+        "附件2责任人",
+        "附件3未销号整改",
+    ]
+    tasks = book["附件1逾期任务"]
+    assert tasks["A1"].value.startswith("巴州区脱贫攻坚工作通报 2017年第1期（草稿） 附件1 逾期未完成的施工图任务清单")
     assert tasks.freeze_panes == "A3" and tasks.page_setup.orientation == "landscape"
     assert tasks["G3"].value.date() == datetime.date(2016, 8, 31) and tasks["G3"].number_format == "yyyy-mm-dd"
     items = [row[5] for row in tasks.iter_rows(min_row=3, values_only=True)]
