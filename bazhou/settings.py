@@ -182,8 +182,10 @@ BAZHOU_TODAY = os.environ.get("BAZHOU_TODAY", "")
 # Evidence files (photos, PDF): the largest accepted upload, in megabytes.
 BAZHOU_MAX_UPLOAD_MB = envint("BAZHOU_MAX_UPLOAD_MB", "10")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-# Days ahead that count as "due soon", and days without progress that count as "stale".
-BAZHOU_DUE_SOON_DAYS = envint("BAZHOU_DUE_SOON_DAYS", "30")
+# Days ahead that count as "due soon" (临期: the dashboard, the review queue's default, 我的待办, the cards, the daily
+# digest: one window everywhere), and days without progress that count as "stale". BAZHOU_TODO_DUE_DAYS is the old
+# name of the due-soon window, still read from the environment when the new one is not set.
+BAZHOU_DUE_SOON_DAYS = envint("BAZHOU_DUE_SOON_DAYS", os.environ.get("BAZHOU_TODO_DUE_DAYS", "7"))
 BAZHOU_STALE_DAYS = envint("BAZHOU_STALE_DAYS", "30")
 
 # The address people open the site at, for links in e-mails (e.g. https://fupin.example.gov.cn); empty = no links.
@@ -191,12 +193,11 @@ BAZHOU_SITE_URL = os.environ.get("BAZHOU_SITE_URL", "").rstrip("/")
 
 # The supervision chain (docs/supervision-chain.md). Days a rectification may be overdue before it is put before
 # the 挂包 leader, days the leader has to answer, and days overdue after which a rectification or a plan row is
-# referred to the 纪委's accountability inbox. Rows due within BAZHOU_TODO_DUE_DAYS show on 我的待办.
+# referred to the 纪委's accountability inbox. Rows due within BAZHOU_DUE_SOON_DAYS show on 我的待办.
 BAZHOU_ESCALATE_AFTER_DAYS = envint("BAZHOU_ESCALATE_AFTER_DAYS", "15")
 BAZHOU_ESCALATION_RESPONSE_DAYS = envint("BAZHOU_ESCALATION_RESPONSE_DAYS", "7")
 BAZHOU_CASE_RECTIFICATION_DAYS = envint("BAZHOU_CASE_RECTIFICATION_DAYS", "30")
 BAZHOU_CASE_TASK_DAYS = envint("BAZHOU_CASE_TASK_DAYS", "60")
-BAZHOU_TODO_DUE_DAYS = envint("BAZHOU_TODO_DUE_DAYS", "7")
 
 # Message channels besides the in-app inbox and e-mail (docs/notifications.md): each is on when its address is set.
 # SMS through an HTTP gateway: BAZHOU_SMS_KIND "aliyun" (阿里云短信 SendSms) or "json" (a generic JSON gateway).

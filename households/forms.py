@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from bazhou.core import access, clock, idnumbers
 from households.models import Household, Member
+from households.readiness import READINESS_CHOICES, plan_year, readiness_filter
 from villages.forms import FilterForm, choice_filter, label, year_filter
 from villages.models import Township, Village
 
@@ -27,11 +28,14 @@ class HouseholdFilterForm(FilterForm):
     # Only the main cause: other_causes is a JSON list, and SQLite cannot ask "does the list contain".
     main_cause = choice_filter(Household, "main_cause")
     planned_exit_year = year_filter(Household, "planned_exit_year")
+    # 一超六有 of the plan year, as the dashboard counts it (households.readiness.readiness_sql): its figures link here.
+    readiness = forms.ChoiceField(label="脱贫条件", choices=[("", "全部"), *READINESS_CHOICES], required=False)
     q = forms.CharField(label="搜索", required=False, max_length=50)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
         self.fields["township"].queryset = Township.objects.visible_to(user)
+        self.fields["readiness"].label = f"脱贫条件（{plan_year()}年）"
         # May be chosen: any village the user sees that has registered households; is offered: see below.
         with_households = Exists(Household.objects.filter(village=OuterRef("pk")))
         villages = Village.objects.visible_to(user).filter(with_households).select_related("township")
@@ -81,6 +85,8 @@ class HouseholdFilterForm(FilterForm):
         for name in ("status", "attribute", "main_cause", "planned_exit_year"):
             if value := self.value(name):
                 queryset = queryset.filter(**{name: value})
+        if readiness := self.value("readiness"):
+            queryset = readiness_filter(queryset, plan_year(), readiness)
         if q := (self.value("q") or "").strip():
             queryset = queryset.filter(self.search(q))
         return queryset

@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.db.models import Count, DecimalField, F, FilteredRelation, Max, Q
+from django.db.models.functions import Substr
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+
 from bazhou.core import clock, idnumbers
 from households.models import Household, HouseholdIncome, Member, PovertyLine
 
@@ -284,3 +288,88 @@ def readiness_summary(households_qs, year: int | None = None) -> ReadinessSummar
         all_met=all_met,
         criteria=tuple(CriterionCount(code, name, met[code], total - met[code]) for code, name in CRITERIA),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 一超六有 in SQL: the dashboard's counts and the household list's readiness filter (one rule, one home)
+# ---------------------------------------------------------------------------------------------
+
+# The household list's filter values: all seven met, or one criterion not met.
+READY = "ready"
+UNMET_PREFIX = "unmet_"
+READINESS_CHOICES = [
+    (READY, "七项全部达标"),
+    *((f"{UNMET_PREFIX}{code}", f"未达标：{name}") for code, name in CRITERIA),
+]
+
+
+def line_of(year: int) -> Decimal | None:
+    """The poverty line (元 a head) of ``year``, or None when it is not set (1 query)."""
+    return PovertyLine.objects.filter(year=year).values_list("yuan", flat=True).first()
+
+
+def readiness_sql(households, year: int, line: Decimal | None):
+    """``households`` annotated for 一超六有 in ``year``, and the test of each criterion as a Q on the annotations
+    (``{"income": Q, …, "ready": Q}``): the same rules as :func:`household_readiness`, in SQL, so counting or
+    filtering over any number of households loads none of them.
+
+    One row per household, its active members counted in one join and the year's income joined once (its net income
+    taken with Max). The birth date comes from characters 7–14 of the ID number (YYYYMMDD), compared as text. One
+    rounding difference: the income test compares net income with line × members exactly, where
+    :func:`household_readiness` compares the per-capita figure rounded to the fen."""
+    cutoff = datetime.date(year, *SCHOOL_CUTOFF)
+    low, high = SCHOOL_AGE
+    # Aged low..high on the cut-off day: born after cutoff - (high+1) years and on or before cutoff - low years.
+    born_after = cutoff.replace(year=cutoff.year - high - 1).strftime("%Y%m%d")
+    born_by = cutoff.replace(year=cutoff.year - low).strftime("%Y%m%d")
+    born = Substr("members__id_number", 7, 8)
+    active = Q(members__is_active=True)
+    income = FilteredRelation("incomes", condition=Q(incomes__year=year))
+    net = sum(
+        (F(f"year_income__{f}") for f in HouseholdIncome.INCOME_FIELDS[1:]),
+        F(f"year_income__{HouseholdIncome.INCOME_FIELDS[0]}"),
+    ) - F("year_income__business_expenses")
+    annotated = (
+        households.order_by()
+        .annotate(year_income=income)
+        .annotate(
+            members_n=Count("members", filter=active),
+            uninsured=Count("members", filter=active & Q(members__medical_insurance=False)),
+            out_of_school=Count(
+                "members",
+                filter=active
+                & Q(members__school=Member.School.NOT_IN_SCHOOL)
+                & GreaterThan(born, born_after)
+                & LessThanOrEqual(born, born_by),
+            ),
+            net=Max(net, output_field=DecimalField(max_digits=18, decimal_places=4)),
+        )
+    )
+    # Without a line for the year nobody passes 一超 (a never-true test, not an empty Q, which would empty the query).
+    income_ok = Q(members_n__lt=0) if line is None else Q(members_n__gt=0, net__gt=F("members_n") * line)
+    criteria = {
+        "income": income_ok,
+        "education": Q(out_of_school=0),
+        "medical": Q(members_n__gt=0, uninsured=0),
+        "housing": Q(housing_grade__in=SAFE_HOUSING),
+        "water": Q(safe_water=True),
+        "power": Q(electricity=True),
+        "radio_tv": Q(radio_tv=True),
+    }
+    ready = Q()
+    for q in criteria.values():
+        ready &= q
+    return annotated, {**criteria, READY: ready}
+
+
+def readiness_filter(households, year: int, choice: str):
+    """The households of ``households`` that meet all seven in ``year`` (``choice`` "ready") or fail one criterion
+    (``"unmet_<code>"``), for the household list (1 query more: the poverty line); unknown choices filter nothing."""
+    code = choice.removeprefix(UNMET_PREFIX)
+    if choice != READY and (not choice.startswith(UNMET_PREFIX) or code not in CRITERION_NAMES):
+        return households
+    annotated, tests = readiness_sql(households, year, line_of(year))
+    if choice == READY:
+        return households.filter(pk__in=annotated.filter(tests[READY]).values("pk"))
+    # Not met = not among those that meet it (as the dashboard counts total − met; a NOT would drop NULL incomes).
+    return households.exclude(pk__in=annotated.filter(tests[code]).values("pk"))

@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 
 from bazhou.core import access
+from bazhou.core.pages import id_param
 from households.models import Household
 from supervision import services
 from supervision.bulletin_data import districts_for_bulletins
@@ -85,6 +86,13 @@ class QueueFilterForm(FilterForm):
         max_value=3650,
         error_messages={"min_value": "逾期天数不能为负数。", "max_value": "逾期天数最多 3650 天。"},
     )
+    year = forms.IntegerField(
+        label="施工图年度",
+        required=False,
+        min_value=2000,
+        max_value=2100,
+        error_messages={"min_value": "年度应在 2000–2100 之间。", "max_value": "年度应在 2000–2100 之间。"},
+    )
     baseline_overdue = forms.BooleanField(
         label="只看原定逾期", required=False, help_text="按原定完成时限已逾期（或延期完成）的任务，不论时限是否已变更。"
     )
@@ -115,6 +123,8 @@ class QueueFilterForm(FilterForm):
             queryset = queryset.filter(plan__village=village)
         if category := self.value("category"):
             queryset = queryset.filter(category=category)
+        if year := self.value("year"):
+            queryset = queryset.filter(plan__year=year)
         if unit := (self.value("responsible_unit") or "").strip():
             queryset = queryset.filter(responsible_unit__icontains=unit)
         if person := (self.value("responsible_person") or "").strip():
@@ -139,13 +149,16 @@ class FindingFilterForm(FilterForm):
         label="乡镇", queryset=Township.objects.none(), required=False, empty_label="全部"
     )
     overdue = forms.BooleanField(label="只看逾期", required=False)
+    open = forms.BooleanField(label="只看未销号", required=False)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
         self.fields["township"].queryset = Township.objects.visible_to(user)
         self.fields["overdue"].widget.attrs["class"] = "form-check-input"
-        if not access.district_wide(user):
-            del self.fields["township"]  # one township only: nothing to choose
+        self.fields["open"].widget.attrs["class"] = "form-check-input"
+        own = access.area_of(user)
+        if (own and own[0] != "district") or access.department_of(user) is not None:
+            del self.fields["township"]  # one township only: nothing to choose (a 挂包 leader chooses among theirs)
 
     def filter(self, queryset, today: datetime.date):
         if status := self.value("status"):
@@ -156,8 +169,13 @@ class FindingFilterForm(FilterForm):
             queryset = queryset.filter(severity=severity)
         if township := self.value("township"):
             queryset = queryset.in_area("township", township)
+        # One village (the dashboard of a village links here): a bounded id, anything else is ignored.
+        if village := id_param(self.data.get("village")):
+            queryset = queryset.in_area("village", village)
         if self.value("overdue"):
             queryset = queryset.filter(rectification__in=Rectification.objects.overdue(today))
+        if self.value("open"):
+            queryset = queryset.open()
         return queryset
 
 

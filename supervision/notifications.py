@@ -50,7 +50,6 @@ from tasks.models import Task, days_overdue
 
 logger = logging.getLogger(__name__)
 
-DUE_SOON_DAYS = 7
 TOP_TOWNSHIPS = 5
 LEADER_ROWS = 20
 RECORD_ATTEMPTS = 2
@@ -334,7 +333,12 @@ def _place_of(finding):
 
 
 def _digest_context(district, today: datetime.date, summary: dict, **extra) -> dict:
-    context = {"district": district, "summary": summary, "day_text": cn_date(today), "days": DUE_SOON_DAYS}
+    context = {
+        "district": district,
+        "summary": summary,
+        "day_text": cn_date(today),
+        "days": settings.BAZHOU_DUE_SOON_DAYS,
+    }
     context["site_url"] = getattr(settings, "BAZHOU_SITE_URL", "")
     context.update(extra)
     return context
@@ -487,8 +491,8 @@ def digest_summary(*, district, today: datetime.date, charge=None) -> dict:
         "new_overdue_tasks": new_today["tasks"],
         "overdue_rectifications": rectifications.overdue(today).count(),
         "new_overdue_rectifications": new_today["rectifications"],
-        "due_soon_tasks": tasks.due_within(today, DUE_SOON_DAYS).count(),
-        "due_soon_days": DUE_SOON_DAYS,
+        "due_soon_tasks": tasks.due_within(today, settings.BAZHOU_DUE_SOON_DAYS).count(),
+        "due_soon_days": settings.BAZHOU_DUE_SOON_DAYS,
         "top_townships": [{"name": row["plan__village__township__name"], "overdue_tasks": row["count"]} for row in top],
     }
 

@@ -59,7 +59,7 @@ class DepartmentFilterForm(FilterForm):
         # The district's townships and villages are reference data: names, not rows (the rows come from visible_to).
         townships = Township.objects.filter(district=district_id) if district_id else Township.objects.all()
         self.fields["township"].queryset = townships.order_by("code")
-        self.fields["days"].widget.attrs["placeholder"] = str(settings.BAZHOU_TODO_DUE_DAYS)
+        self.fields["days"].widget.attrs["placeholder"] = str(settings.BAZHOU_DUE_SOON_DAYS)
         self.fields["days"].widget.attrs["inputmode"] = "numeric"
         # Villages: those of the chosen township, or else those where the department has rows (a short list).
         township = (self.data.get("township") or "").strip()  # not cleaned yet: the village choices depend on it
@@ -87,7 +87,7 @@ class DepartmentFilterForm(FilterForm):
             if days:
                 queryset = queryset.filter(overdue_by_at_least_q(today, days))
         elif due == "due":
-            queryset = queryset.filter(due_within_q(today, days or settings.BAZHOU_TODO_DUE_DAYS))
+            queryset = queryset.filter(due_within_q(today, days or settings.BAZHOU_DUE_SOON_DAYS))
         return queryset
 
 
@@ -108,7 +108,7 @@ def _department_summary(user, district_id, today) -> list[Department]:
     """The district's departments with the rows of each the user sees: live, overdue, due within N days (one query)."""
     prefix = "tasks__"
     seen = access.area_q(user, Task.objects.all().paths.prefixed("tasks")) & live_q(prefix)
-    due_days = settings.BAZHOU_TODO_DUE_DAYS
+    due_days = settings.BAZHOU_DUE_SOON_DAYS
     return list(
         _departments(user, district_id).annotate(
             total=Count("tasks", filter=seen),
@@ -136,7 +136,7 @@ def department_tasks(request):
             context = {
                 "department": None,
                 "departments": _department_summary(user, district_id, today),
-                "due_days": settings.BAZHOU_TODO_DUE_DAYS,
+                "due_days": settings.BAZHOU_DUE_SOON_DAYS,
                 "today": today,
             }
             return render_list(request, "tasks/department.html", "tasks/_department_list.html", context)
@@ -145,7 +145,7 @@ def department_tasks(request):
         department = get_object_or_404(_departments(user, district_id), pk=id_param(asked))
 
     form = DepartmentFilterForm(request.GET, user=user, district_id=district_id, department=department)
-    due_days = form.days_value or settings.BAZHOU_TODO_DUE_DAYS
+    due_days = form.days_value or settings.BAZHOU_DUE_SOON_DAYS
     rows = (
         Task.objects.visible_to(user)
         .live()
@@ -182,5 +182,5 @@ def _counts(rows, today) -> dict:
     return rows.aggregate(
         total=Count("id"),
         overdue=Count("id", filter=overdue_q(today)),
-        due=Count("id", filter=due_within_q(today, settings.BAZHOU_TODO_DUE_DAYS)),
+        due=Count("id", filter=due_within_q(today, settings.BAZHOU_DUE_SOON_DAYS)),
     )

@@ -193,13 +193,28 @@ def test_the_plan_rows_are_counted_by_status_deadline_and_due_date(client, distr
         "in_progress": 2,
         "overdue": 2,
         "baseline_overdue": 0,  # draft plans have no baseline (tests/test_baseline.py counts it)
-        "due_soon": 1,
+        "due_soon": 0,  # t2 is due 2017-09-30, 15 days ahead: outside the default 7-day window
         "done_percent": D("42.9"),
+        "due_soon_days": 7,
     }
     html = response.content.decode()
     for testid, value in [("rows-total", 7), ("rows-done", 3), ("rows-in-progress", 2), ("rows-overdue", 2)]:
         assert f'data-testid="{testid}">{value}<' in html
-    assert 'data-testid="rows-due-soon">1<' in html
+    assert 'data-testid="rows-due-soon">0<' in html
+    assert "7天内到期" in html
+
+
+@pytest.mark.parametrize(("days", "due"), [(14, 0), (15, 1)])
+def test_due_soon_is_the_one_window_of_the_setting_both_ends_included(client, district, settings, days, due):
+    """t2 is due on 2017-09-30, 15 days after today: inside a 15-day window, outside a 14-day one; the figure, its
+    label and the list it links to follow the setting (the stored figures of another window are not reused)."""
+    get(client, district.admin)  # figures stored with the default window
+    settings.BAZHOU_DUE_SOON_DAYS = days
+    response = get(client, district.admin)
+    assert response.context["rows"]["due_soon"] == due
+    assert f"{days}天内到期" in response.content.decode()
+    listed = get(client, district.admin, response.context["links"]["rows_due_soon"])
+    assert listed.context["page_obj"].paginator.count == due
 
 
 def test_the_funds_are_summed_by_category_and_by_source(client, district):
@@ -220,9 +235,10 @@ def test_the_funds_are_summed_by_category_and_by_source(client, district):
     ]
     assert (funds["planned"], funds["invested"], funds["invested_percent"]) == (D(565), D(236), D("41.8"))
     text = text_of(response)
-    assert "计划 565.0000 万元，已投入 236.0000 万元（ 41.8 %）" in text
-    assert "中央财政专项扶贫资金 210.0000 100.0000" in text
-    assert "道路 350.0000 140.0000" in text
+    # Money in the site's format (the wan filter): two decimals, thousands separators.
+    assert "计划 565.00 万元，已投入 236.00 万元（ 41.8 %）" in text
+    assert "中央财政专项扶贫资金 210.00 100.00" in text
+    assert "道路 350.00 140.00" in text
 
 
 def test_the_townships_are_ranked_and_link_to_their_dashboards(client, district):
@@ -233,7 +249,7 @@ def test_the_townships_are_ranked_and_link_to_their_dashboards(client, district)
     ] == [(1, "白庙乡", 5, D("60.0"), 1, D("68.7")), (2, "寺岭乡", 2, D("0.0"), 1, D("2.6"))]
     html = response.content.decode()
     assert f'<a href="?township={district.a.pk}">白庙乡</a>' in html
-    assert "白庙乡 5 3 60.0% 1 335.0000 230.0000 68.7%" in text_of(response)
+    assert "白庙乡 5 3 60.0% 1 335.00 230.00 68.7%" in text_of(response)
     assert response.context["village_table"] == []
 
 
@@ -337,7 +353,13 @@ def test_the_charts_get_their_data_through_json_script(client, district):
     html = response.content.decode()
     assert '<script id="dashboard-charts" type="application/json">' in html
     charts = response.context["charts"]
-    assert charts["completion"] == {"labels": ["白庙乡", "寺岭乡"], "values": [60.0, 0.0]}
+    # Best first (the chart draws horizontal bars from the top), with what the tooltip tells.
+    assert charts["completion"] == {
+        "labels": ["白庙乡", "寺岭乡"],
+        "values": [60.0, 0.0],
+        "done": [3, 0],
+        "total": [5, 2],
+    }
     assert charts["funds"]["labels"] == ["道路", "产业发展", "饮水", "文化室"]
     assert charts["overdue"]["values"][-3:] == [2, 3, 2]
     assert 'data-chart="completion"' in html and "js/dashboard.js" in html and "echarts-6.1.0" in html

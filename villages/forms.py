@@ -3,7 +3,8 @@
 from django import forms
 from django.db.models import Q
 
-from bazhou.core import access
+from bazhou.core import access, clock
+from bazhou.core.pages import id_param
 from villages.models import Township, Village
 
 ALL = ("", "全部")
@@ -69,13 +70,19 @@ class VillageFilterForm(FilterForm):
         min_value=2000,
         max_value=2100,
     )
+    # Exit in the plan year (施工图年度, else this year): the dashboard's village figures link here.
+    exit = forms.ChoiceField(
+        label="退出", choices=[ALL, ("planned", "计划当年退出"), ("exited", "当年已退出")], required=False
+    )
     q = forms.CharField(label="搜索", required=False, max_length=50)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
         self.fields["township"].queryset = Township.objects.visible_to(user)
-        if not access.district_wide(user):
-            del self.fields["township"]  # one township only: nothing to choose (and less to scroll on a phone)
+        own = access.area_of(user)
+        if (own and own[0] != "district") or access.department_of(user) is not None:
+            # One township only: nothing to choose (and less to scroll on a phone); a 挂包 leader chooses among theirs.
+            del self.fields["township"]
         self.fields["q"].widget.attrs["placeholder"] = "村名或代码"
 
     def filter(self, queryset):
@@ -87,6 +94,12 @@ class VillageFilterForm(FilterForm):
             queryset = queryset.filter(is_poor=is_poor == "1")
         if year := self.value("planned_exit_year"):
             queryset = queryset.filter(planned_exit_year=year)
+        if exit_ := self.value("exit"):
+            year = self.value("year") or clock.today().year
+            queryset = queryset.planned_to_exit(year) if exit_ == "planned" else queryset.exited_in(year)
+        # One village (a dashboard drilled down to it links here): a bounded id, anything else is ignored.
+        if village := id_param(self.data.get("village")):
+            queryset = queryset.filter(pk=village)
         if q := (self.value("q") or "").strip():
             queryset = queryset.filter(Q(name__icontains=q) | Q(code__contains=q))
         return queryset

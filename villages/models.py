@@ -149,7 +149,12 @@ class VillageQuerySet(models.QuerySet):
         return self.filter(area_choices_q(user, self.paths))
 
     def planned_to_exit(self, year: int):
+        """Poor villages planned to exit in ``year`` (the dashboard's 一低七有 block, the village list's filter)."""
         return self.filter(is_poor=True, planned_exit_year=year)
+
+    def exited_in(self, year: int):
+        """Villages that exited in ``year`` (the dashboard's 贫困村退出数 goal, the village list's filter)."""
+        return self.filter(status=Village.Status.EXITED, exit_year=year)
 
 
 class Village(models.Model):

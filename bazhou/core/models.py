@@ -160,9 +160,11 @@ class User(AbstractUser):
 
 
 class AnnualGoal(models.Model):
-    """One of the district's goals for a year (68 villages exit, 33,479 people, 230 km roads …).
+    """A goal for a year (68 villages exit, 33,479 people, 230 km roads …) of the district, or of one township or one
+    village (``township`` / ``village``: the dashboard of that area, and its landing page, show it as its own).
 
-    ``metric`` says how the dashboard measures the actual figure; ``manual`` goals are filled in by hand.
+    ``metric`` says how the dashboard measures the actual figure; ``manual`` goals are filled in by hand, in the admin
+    (数据维护›年度目标), by the unit ``reported_by`` names (the dashboard says so while the figure is missing).
     """
 
     class Metric(models.TextChoices):
@@ -173,6 +175,24 @@ class AnnualGoal(models.Model):
 
     district = models.ForeignKey(
         "villages.District", on_delete=models.CASCADE, related_name="goals", verbose_name=_("区县")
+    )
+    township = models.ForeignKey(
+        "villages.Township",
+        on_delete=models.CASCADE,
+        related_name="goals",
+        verbose_name=_("乡镇"),
+        null=True,
+        blank=True,
+        help_text=_("乡镇自己的目标才填；全区目标留空。"),
+    )
+    village = models.ForeignKey(
+        "villages.Village",
+        on_delete=models.CASCADE,
+        related_name="goals",
+        verbose_name=_("村"),
+        null=True,
+        blank=True,
+        help_text=_("村自己的目标才填（不填乡镇）；全区、乡镇目标留空。"),
     )
     year = models.PositiveSmallIntegerField(_("年度"), validators=[MinValueValidator(2000)])
     name = models.CharField(_("目标"), max_length=100)
@@ -185,6 +205,12 @@ class AnnualGoal(models.Model):
     manual_actual = models.DecimalField(
         _("手工填报完成值"), max_digits=14, decimal_places=2, null=True, blank=True, validators=[not_negative("完成值")]
     )
+    reported_by = models.CharField(
+        _("填报单位"),
+        max_length=50,
+        blank=True,
+        help_text=_("手工填报的目标由谁填报完成值（如“区农业农村局”）；不填则为区脱贫办。"),
+    )
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
 
     history = HistoricalRecords()
@@ -194,7 +220,30 @@ class AnnualGoal(models.Model):
         verbose_name_plural = _("年度目标")
         ordering = ["district", "year", "order"]
         constraints = [
-            unique("annual_goal_unique", ["district", "year", "name"], "该年度已有同名目标。"),
+            # One name a year in each area: the district's own goals, each township's, each village's.
+            unique(
+                "annual_goal_unique",
+                ["district", "year", "name"],
+                "该年度已有同名目标。",
+                condition=Q(township__isnull=True, village__isnull=True),
+            ),
+            unique(
+                "annual_goal_township_unique",
+                ["township", "year", "name"],
+                "该乡镇该年度已有同名目标。",
+                condition=Q(township__isnull=False),
+            ),
+            unique(
+                "annual_goal_village_unique",
+                ["village", "year", "name"],
+                "该村该年度已有同名目标。",
+                condition=Q(village__isnull=False),
+            ),
+            check(
+                "annual_goal_one_area",
+                Q(township__isnull=True) | Q(village__isnull=True),
+                "目标属于全区、一个乡镇或一个村：乡镇和村只填一个。",
+            ),
             check("annual_goal_target_nonneg", Q(target__gte=0), "目标值不能为负数。"),
             check(
                 "annual_goal_quantity_has_category",
@@ -205,6 +254,26 @@ class AnnualGoal(models.Model):
 
     def __str__(self):
         return f"{self.year} {self.name}"
+
+    @property
+    def area(self):
+        """The goal's own area: its village, township or district."""
+        return self.village or self.township or self.district
+
+    @property
+    def reporter(self) -> str:
+        """Who fills in a manual goal's figure: ``reported_by``, else the district's poverty office."""
+        return self.reported_by or "区脱贫办"
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.township_id and self.district_id and self.township.district_id != self.district_id:
+            errors["township"] = "乡镇不在所选区县。"
+        if self.village_id and self.district_id and self.village.township.district_id != self.district_id:
+            errors["village"] = "村不在所选区县。"
+        if errors:
+            raise ValidationError(errors)
 
 
 class ExportLog(models.Model):

@@ -23,10 +23,44 @@ class AnnualGoalForm(forms.ModelForm):
 
 @admin.register(AnnualGoal)
 class AnnualGoalAdmin(HistoryAdmin):
+    """The district's goals, and a township's or a village's own (the dashboard and landing page of that area show
+    them); manual goals say who fills in their figure (填报单位)."""
+
     form = AnnualGoalForm
-    list_display = ("name", "year", "district", "metric", "target", "unit", "manual_actual", "order")
+    fields = (
+        "district",
+        "township",
+        "village",
+        "year",
+        "name",
+        "target",
+        "unit",
+        "metric",
+        "task_category",
+        "manual_actual",
+        "reported_by",
+        "order",
+    )
+    list_display = (
+        "name",
+        "year",
+        "area_label",
+        "metric",
+        "target",
+        "unit",
+        "manual_actual",
+        "reported_by",
+        "order",
+    )
     list_display_links = ("name",)
-    list_filter = ("year", "metric", "district")
-    list_select_related = ("district",)
-    search_fields = ("name",)
-    ordering = ("district", "-year", "order")
+    list_filter = ("year", "metric", "district", "township")
+    list_select_related = ("district", "township", "village__township")
+    search_fields = ("name", "village__name", "township__name")
+    autocomplete_fields = ("township", "village")
+    ordering = ("district", "-year", "township", "village", "order")
+
+    @admin.display(description="区域")
+    def area_label(self, goal):
+        if goal.village_id:
+            return f"{goal.village.township.name} {goal.village.name}"
+        return goal.township.name if goal.township_id else f"{goal.district.name}（全区）"

@@ -16,35 +16,17 @@ import pickle
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
-from django.db.models import (
-    Case,
-    Count,
-    DecimalField,
-    F,
-    FilteredRelation,
-    Max,
-    Q,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Substr
-from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.conf import settings
+from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
+from django.urls import reverse
 
-from bazhou.core import freshness
+from bazhou.core import access, freshness
 from bazhou.core.access import NOTHING, AreaPaths
 from bazhou.core.models import AnnualGoal, CachedFigures
-from households.models import (
-    Household,
-    HouseholdIncome,
-    Member,
-    PovertyLine,
-    exited_in_q,
-    incidence_below,
-    still_poor_q,
-)
-from households.readiness import CRITERIA, SAFE_HOUSING, SCHOOL_AGE, SCHOOL_CUTOFF
+from households.models import Household, Member, exited_in_q, incidence_below, still_poor_q
+from households.readiness import CRITERIA, READY, UNMET_PREFIX, line_of, readiness_sql
 from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
 from tasks.models import (
     Category,
@@ -61,7 +43,6 @@ from tasks.models import (
 from villages.areas import Area
 from villages.models import ExitIndicator, Township, Village, VillageIndicator
 
-DUE_SOON_DAYS = 30
 OVERDUE_WEEKS = 12
 MONEY = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal(0)
@@ -83,6 +64,30 @@ class Scope(Area):
     def tasks(self, year: int):
         """Live plan rows of the year's plans in the area."""
         return Task.objects.live().filter(self.q(TASK_PATHS), plan__year=year)
+
+
+def due_soon_days() -> int:
+    """The window of 临期 (due soon): ``settings.BAZHOU_DUE_SOON_DAYS`` days from today, both ends included; the same
+    window as the review queue's default, 我的待办 and the daily digest."""
+    return settings.BAZHOU_DUE_SOON_DAYS
+
+
+# The states of plan rows the dashboard counts, each a Q factory of tasks.models taking today: the counts here and
+# the lists the figures link to (the rows list ``/dashboard/rows/?state=``, the review queue) filter with the same
+# one, so a figure and its list never disagree.
+ROW_STATES = {
+    "all": ("任务", lambda today: live_q()),
+    "done": ("已完成", lambda today: done_q()),
+    "in_progress": ("进行中", lambda today: Q(status=Task.Status.IN_PROGRESS)),
+    "overdue": ("已逾期", overdue_q),
+    "baseline_overdue": ("原定逾期", baseline_overdue_q),
+    "due_soon": ("临期", lambda today: due_within_q(today, due_soon_days())),
+}
+
+
+def row_state_q(state: str, today: datetime.date) -> Q:
+    """The filter of plan rows in ``state`` (a key of :data:`ROW_STATES`) on ``today``."""
+    return ROW_STATES[state][1](today)
 
 
 def percent(part, whole) -> Decimal | None:
@@ -108,12 +113,8 @@ def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: l
         f"g{g.pk}": Sum("quantity", filter=done_q() & Q(category=g.task_category, unit=g.unit)) for g in quantity_goals
     }
     figures = {
-        "total": Count("pk"),
-        "done": Count("pk", filter=done_q()),
-        "in_progress": Count("pk", filter=Q(status=Task.Status.IN_PROGRESS)),
-        "overdue": Count("pk", filter=overdue_q(today)),
-        "baseline_overdue": Count("pk", filter=baseline_overdue_q(today)),
-        "due_soon": Count("pk", filter=due_within_q(today, DUE_SOON_DAYS)),
+        "total": Count("pk", filter=row_state_q("all", today)),
+        **{state: Count("pk", filter=row_state_q(state, today)) for state in ROW_STATES if state != "all"},
         "planned": Sum("planned_funds"),
         "invested": Sum("invested_funds"),
         **weekly,
@@ -149,8 +150,21 @@ def _sum(groups: dict, name: str):
 # Annual goals: 3 queries (the goals; villages exited and people lifted; quantities come from task_groups).
 
 
+def own_goals_q(scope: Scope) -> Q:
+    """The goals that are the scope's own: a village's, a township's, else (the district, a charge) the district's."""
+    if scope.village:
+        return Q(village=scope.village)
+    if scope.township:
+        return Q(township=scope.township, village__isnull=True)
+    return Q(township__isnull=True, village__isnull=True)
+
+
 def annual_goals(scope: Scope, year: int) -> list:
-    return list(AnnualGoal.objects.filter(district=scope.district, year=year).order_by("order", "pk"))
+    """The scope's own goals of the year and, below the district, the district's goals (to be measured inside the
+    scope where that makes sense: see :func:`goals`), own goals first (1 query)."""
+    district_goals = Q(township__isnull=True, village__isnull=True)
+    rows = AnnualGoal.objects.filter(Q(district=scope.district, year=year) & (own_goals_q(scope) | district_goals))
+    return list(rows.select_related("township", "village").order_by("order", "pk"))
 
 
 def registry_counts(scope: Scope, year: int) -> dict:
@@ -171,10 +185,18 @@ def quantities(goal_rows: list, groups: dict) -> dict:
     return {g.pk: _sum(groups, f"g{g.pk}") for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY}
 
 
-def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted: int) -> list[dict]:
-    """The district's goals of the year with the actual figure inside the scope, as progress bars (no query)."""
+def goals(scope: Scope, rows: list, done_quantities: dict, villages_exited: int, people_lifted: int) -> list[dict]:
+    """The goals of the year with the actual figure inside the scope, as progress bars (no query): the scope's own
+    goals first (``own``), then — below the district, or for a charge — the district's goals that are measured from
+    the data (villages exited, people lifted, quantities done), with the scope's part of them; a manual district
+    goal's figure is the district's, which says nothing about one township or village, so it is left out there."""
+    own_area = not scope.is_charge and scope.level == "district"
     result = []
+    rows = sorted(rows, key=lambda g: not _is_own(scope, g))
     for g in rows:
+        own = own_area or _is_own(scope, g)
+        if not own and g.metric == AnnualGoal.Metric.MANUAL:
+            continue
         if g.metric == AnnualGoal.Metric.VILLAGES_EXITED:
             actual = Decimal(villages_exited)
         elif g.metric == AnnualGoal.Metric.PEOPLE_LIFTED:
@@ -187,6 +209,8 @@ def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted
         result.append(
             {
                 "goal": g,
+                "own": own,
+                "manual": g.metric == AnnualGoal.Metric.MANUAL,
                 "name": g.name,
                 "target": g.target,
                 "unit": g.unit,
@@ -198,12 +222,22 @@ def goals(rows: list, done_quantities: dict, villages_exited: int, people_lifted
     return result
 
 
+def _is_own(scope: Scope, goal) -> bool:
+    """Whether ``goal`` is the scope's own (a township's at the township, a village's at the village)."""
+    if scope.village:
+        return goal.village_id == scope.village.pk
+    if scope.township:
+        return goal.township_id == scope.township.pk and goal.village_id is None
+    return not scope.is_charge and goal.township_id is None and goal.village_id is None
+
+
 def plan_rows(groups: dict) -> dict:
     """Rows of the year's plans: total, done, in progress, overdue, overdue against the original deadline (原定逾期,
-    延期完成 included), due within 30 days."""
+    延期完成 included), due within :func:`due_soon_days` days (the window counted is kept with the figures)."""
     names = ("total", "done", "in_progress", "overdue", "baseline_overdue", "due_soon")
     figures = {name: _sum(groups, name) for name in names}
     figures["done_percent"] = percent(figures["done"], figures["total"])
+    figures["due_soon_days"] = due_soon_days()
     return figures
 
 
@@ -377,59 +411,16 @@ def village_readiness(scope: Scope, year: int) -> dict:
 def household_readiness(scope: Scope, year: int) -> dict:
     """Households targeted to exit in ``year``: how many meet each of 一超六有, all seven, and which fails most.
 
-    The same rules as households.readiness, in SQL rather than in Python (one row per household with its
-    active members counted in a join and the year's income joined, then counted over with conditional
-    counts), so nothing is loaded into memory whatever the number of households. The birth date comes from
-    characters 7–14 of the ID number (YYYYMMDD), compared as text. One rounding
-    difference: the income test compares net income with line × members exactly, where the registry page
-    compares the per-capita figure rounded to the fen.
+    The rules in SQL (households.readiness.readiness_sql, which the household list's 脱贫条件 filter uses too):
+    one row per household, counted over with conditional counts, so nothing is loaded into memory whatever the
+    number of households.
     """
-    line = PovertyLine.objects.filter(year=year).values_list("yuan", flat=True).first()
-    cutoff = datetime.date(year, *SCHOOL_CUTOFF)
-    low, high = SCHOOL_AGE
-    # Aged low..high on the cut-off day: born after cutoff - (high+1) years and on or before cutoff - low years.
-    born_after = cutoff.replace(year=cutoff.year - high - 1).strftime("%Y%m%d")
-    born_by = cutoff.replace(year=cutoff.year - low).strftime("%Y%m%d")
-    born = Substr("members__id_number", 7, 8)
-    active = Q(members__is_active=True)
-    # The year's income joined once (one row per household and year), its net income taken with Max.
-    income = FilteredRelation("incomes", condition=Q(incomes__year=year))
-    net = sum(
-        (F(f"year_income__{f}") for f in HouseholdIncome.INCOME_FIELDS[1:]),
-        F(f"year_income__{HouseholdIncome.INCOME_FIELDS[0]}"),
-    ) - F("year_income__business_expenses")
-    # One row per targeted household (its active members counted in one join), then counted over: 1 query.
-    households = (
-        Household.objects.filter(scope.q(HOUSEHOLD_PATHS), planned_exit_year=year)
-        .order_by()
-        .annotate(year_income=income)
-        .annotate(
-            members_n=Count("members", filter=active),
-            uninsured=Count("members", filter=active & Q(members__medical_insurance=False)),
-            out_of_school=Count(
-                "members",
-                filter=active
-                & Q(members__school=Member.School.NOT_IN_SCHOOL)
-                & GreaterThan(born, born_after)
-                & LessThanOrEqual(born, born_by),
-            ),
-            net=Max(net, output_field=MONEY),
-        )
+    line = line_of(year)
+    households, tests = readiness_sql(
+        Household.objects.filter(scope.q(HOUSEHOLD_PATHS), planned_exit_year=year), year, line
     )
-    # Without a line for the year nobody passes 一超 (a never-true test, not an empty Q, which would empty the query).
-    income_ok = Q(members_n__lt=0) if line is None else Q(members_n__gt=0, net__gt=F("members_n") * line)
-    criteria = {
-        "income": income_ok,
-        "education": Q(out_of_school=0),
-        "medical": Q(members_n__gt=0, uninsured=0),
-        "housing": Q(housing_grade__in=SAFE_HOUSING),
-        "water": Q(safe_water=True),
-        "power": Q(electricity=True),
-        "radio_tv": Q(radio_tv=True),
-    }
-    all_met = Q()
-    for q in criteria.values():
-        all_met &= q
+    criteria = {code: tests[code] for code, _name in CRITERIA}
+    all_met = tests[READY]
     counts = households.aggregate(
         total=Count("pk"),
         all_met=Count("pk", filter=all_met),
@@ -489,11 +480,15 @@ def overdue_by_week(groups: dict, today: datetime.date) -> list[dict]:
 
 def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly: list[dict]) -> dict:
     """The data the charts draw (passed to the page with json_script)."""
-    areas = ranking + villages  # one of them at district and township level; a charge's townships and villages
+    # One of them at district and township level; a charge's townships and villages. Best first, as bars from the top
+    # (the chart draws the first at the top): which area is ahead and which behind is the question it answers.
+    areas = sorted(ranking + villages, key=lambda r: (-(r["completion"] or 0), r["overdue"], r["area"].name))
     return {
         "completion": {
             "labels": [r["area"].name for r in areas],
             "values": [float(r["completion"] or 0) for r in areas],
+            "done": [r["done"] for r in areas],
+            "total": [r["total"] for r in areas],
         },
         "funds": {
             "labels": [r["label"] for r in fund_figures["by_category"]],
@@ -561,7 +556,9 @@ def assemble(scope: Scope, today: datetime.date, parts: dict) -> dict:
         "scope": scope,
         "year": today.year,
         "today": today,
-        "goals": goals(plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]),
+        "goals": goals(
+            scope, plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]
+        ),
         **{k: v for k, v in plan.items() if k not in ("goal_rows", "quantities")},
         "village_readiness": registry["village_readiness"],
         "household_readiness": registry["household_readiness"],
@@ -599,10 +596,32 @@ def _stored(data):
 def dashboard(scope: Scope, today: datetime.date) -> dict:
     """The dashboard of ``scope`` on ``today``: each part as stored if the data it reads has not changed since
     (2 queries in all), the others computed and stored again (1 more query, and the parts' own)."""
+    return assemble(scope, today, stored_parts(scope, today, tuple(PARTS)))
+
+
+def area_summary(scope: Scope, today: datetime.date) -> dict:
+    """The figures of a village or township for the top of its people's 我的待办: its goals, its plan rows, its
+    households' readiness — the dashboard's own figures for that scope (its plan and registry parts, stored and
+    reused like the dashboard's: 2 queries while nothing changed)."""
+    parts = stored_parts(scope, today, ("plan", "registry"))
+    plan, registry = parts["plan"], parts["registry"]
+    return {
+        "scope": scope,
+        "year": today.year,
+        "goals": goals(
+            scope, plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]
+        ),
+        "rows": plan["rows"],
+        "household_readiness": registry["household_readiness"],
+    }
+
+
+def stored_parts(scope: Scope, today: datetime.date, names: tuple[str, ...]) -> dict:
+    """The parts ``names`` of the dashboard of ``scope`` on ``today``, as stored or computed and stored again."""
     # The versions are read before the data, so figures are never stored under versions newer than their data.
     versions = freshness.current()
-    stamps = {name: sum(versions[kind] for kind in kinds) for name, kinds in PARTS.items()}
-    keys = {name: cache_key(scope, name) for name in PARTS}
+    stamps = {name: sum(versions[kind] for kind in PARTS[name]) for name in names}
+    keys = {name: cache_key(scope, name) for name in names}
     stored = {
         key: (version, day, data)
         for key, version, day, data in CachedFigures.objects.filter(key__in=keys.values()).values_list(
@@ -613,6 +632,8 @@ def dashboard(scope: Scope, today: datetime.date) -> dict:
     for name, key in keys.items():
         version, day, data = stored.get(key, (None, None, None))
         figures = _stored(data) if version == stamps[name] and day == today else None
+        if figures is not None and name == "plan" and figures["rows"].get("due_soon_days") != due_soon_days():
+            figures = None  # counted with another due-soon window (settings.BAZHOU_DUE_SOON_DAYS changed since)
         if figures is None:
             figures = COMPUTE[name](scope, today)
             fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps((CODE, figures))))
@@ -621,4 +642,52 @@ def dashboard(scope: Scope, today: datetime.date) -> dict:
         CachedFigures.objects.bulk_create(
             fresh, update_conflicts=True, unique_fields=["key"], update_fields=["version", "day", "data", "computed_at"]
         )
-    return assemble(scope, today, parts)
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# Where each figure leads
+# ---------------------------------------------------------------------------------------------
+
+
+def scope_params(scope: Scope) -> dict:
+    """The query parameters naming ``scope`` on the dashboard and on the lists it links to (none for the user's whole
+    area: the lists show what the user sees, which is that area — a 挂包 leader's charge included)."""
+    if scope.village:
+        return {"village": scope.village.pk}
+    if scope.township:
+        return {"township": scope.township.pk}
+    return {}
+
+
+def figure_links(user, scope: Scope, year: int) -> dict:
+    """Where each figure of the dashboard leads: the list of the same records, in the same area and year, filtered by
+    the same rule (:data:`ROW_STATES`, Village.objects.planned_to_exit / exited_in, households.readiness_sql,
+    Finding.objects.open, Rectification.objects.overdue), so the list counts what the figure says (no query).
+
+    Plan rows go to the rows list of the dashboard (everyone who sees the dashboard may read it); the late and
+    due-soon rows to the review queue (逾期督办), where they are acted on, for those who may read it. Supervision
+    figures link only for those who may read the findings."""
+    area = scope_params(scope)
+
+    def url(name: str, **params) -> str:
+        return f"{reverse(name)}?{urlencode({**params, **area})}"
+
+    links = {f"rows_{state}": url("dashboard_rows", state=state) for state in ROW_STATES}
+    # A ranking row's overdue figure: the same list, for that township or village (the row adds its parameter).
+    links["rows_overdue_base"] = f"{reverse('dashboard_rows')}?{urlencode({'state': 'overdue'})}"
+    if access.may_read_supervision(user):
+        links["rows_overdue"] = url("supervision:queue", view="overdue", year=year)
+        links["rows_overdue_base"] = f"{reverse('supervision:queue')}?{urlencode({'view': 'overdue', 'year': year})}"
+        links["rows_baseline_overdue"] = url("supervision:queue", view="baseline", year=year)
+        links["rows_due_soon"] = url("supervision:queue", view="due", days=due_soon_days(), year=year)
+        links["open_findings"] = url("supervision:findings", open="on")
+        links["overdue_rectifications"] = url("supervision:findings", overdue="on")
+    links["exit_villages"] = url("villages:list", exit="planned", year=year)
+    links["exited_villages"] = url("villages:list", exit="exited", year=year)
+    links["targeted_households"] = url("households:list", planned_exit_year=year)
+    links["ready_households"] = url("households:list", planned_exit_year=year, readiness=READY)
+    links["unmet"] = {
+        code: url("households:list", planned_exit_year=year, readiness=f"{UNMET_PREFIX}{code}") for code, _ in CRITERIA
+    }
+    return links

@@ -30,9 +30,11 @@ from django.utils import timezone
 from bazhou.core import access, notify
 from bazhou.core.models import Notification, User
 from bazhou.core.templatetags.bazhou import wan
+from bazhou.surfaces.dashboard import Scope, area_summary, figure_links
 from supervision.models import AccountabilityCase, Escalation, Finding, Lead, Opinion, Rectification
 from tasks.approval_views import awaiting_approval
 from tasks.models import ChangeRequest, Task, days_overdue, is_past_deadline
+from villages.areas import chosen_area
 
 # How many items a section lists on the to-do page; "全部 N 项" opens the rest.
 LIMIT = 5
@@ -41,8 +43,23 @@ RECENT_DAYS = 14
 
 
 def due_days() -> int:
-    """The window of 临期 (due soon): ``BAZHOU_TODO_DUE_DAYS`` days from today, both ends included."""
-    return settings.BAZHOU_TODO_DUE_DAYS
+    """The window of 临期 (due soon): ``BAZHOU_DUE_SOON_DAYS`` days from today, both ends included (the one window of
+    the dashboard, the review queue and the digest too; the environment's ``BAZHOU_TODO_DUE_DAYS`` is its old name)."""
+    return settings.BAZHOU_DUE_SOON_DAYS
+
+
+def area_figures(user, today: datetime.date) -> dict | None:
+    """The figures of the user's own village or township for the top of 我的待办 (village cadres, information
+    officers and township staff, or a leader of one village or township): its own goals and the district's measured
+    inside it, its plan rows (total, done, overdue, due soon) and its households' readiness, each linking to its
+    list — the dashboard's figures and links for that scope (``dashboard.area_summary``, ``figure_links``), not
+    counted again. None for everyone else (their area is the district: the dashboard is a tap away)."""
+    own = access.area_of(user)
+    if own is None or own[0] == "district" or not access.may_view_dashboard(user):
+        return None
+    area = chosen_area(user)
+    scope = Scope(district=area.district, township=area.township, village=area.village)
+    return {**area_summary(scope, today), "links": figure_links(user, scope, today.year)}
 
 
 # ---------------------------------------------------------------------------------------------

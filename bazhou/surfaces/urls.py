@@ -26,6 +26,7 @@ urlpatterns = [
     path("todo/<slug:key>/", views.todo_section, name="todo_section"),
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/print/", views.dashboard_print, name="dashboard_print"),
+    path("dashboard/rows/", views.dashboard_rows, name="dashboard_rows"),
     path("inbox/", inbox_views.inbox, name="inbox"),
     path("inbox/<int:pk>/", inbox_views.inbox_open, name="inbox_open"),
     path("inbox/read-all/", inbox_views.inbox_read_all, name="inbox_read_all"),

@@ -1,6 +1,8 @@
 """The landing page 我的待办 (``/``, every role: ``bazhou.surfaces.todo``) and the dashboard (领导驾驶舱,
 ``/dashboard/``) of the user's area, with drill-down and a print view."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -10,7 +12,15 @@ from django.views.decorators.http import require_GET
 from bazhou.core import access, clock
 from bazhou.core.pages import id_param, page_of, querystring_without_page
 from bazhou.surfaces import todo
-from bazhou.surfaces.dashboard import Scope, dashboard
+from bazhou.surfaces.dashboard import (
+    ROW_STATES,
+    Scope,
+    dashboard,
+    due_soon_days,
+    figure_links,
+    row_state_q,
+    scope_params,
+)
 from villages.areas import chosen_area
 from villages.models import District
 
@@ -55,6 +65,8 @@ def dashboard_page(request, print_view=False):
     context = dashboard(scope, clock.today())
     context["print_view"] = print_view or request.GET.get("print") == "1"
     context["up_url"] = up_url(request.user, scope)
+    context["links"] = figure_links(request.user, scope, context["year"])
+    context["scope_query"] = urlencode(scope_params(scope))
     template = "dashboard/print.html" if context["print_view"] else "dashboard/index.html"
     return render(request, template, context)
 
@@ -62,6 +74,41 @@ def dashboard_page(request, print_view=False):
 @login_required
 def dashboard_print(request):
     return dashboard_page(request, print_view=True)
+
+
+@login_required
+@require_GET
+def dashboard_rows(request):
+    """The plan rows behind a figure of the dashboard (``/dashboard/rows/?state=overdue&township=…``): the year's live
+    rows of the same area in the same state (dashboard.ROW_STATES), so the list counts what the figure says. An
+    unknown state, like an area the user may not pick, is a 404."""
+    scope = dashboard_scope(request)
+    state = request.GET.get("state") or "all"
+    if state not in ROW_STATES:
+        raise Http404
+    today = clock.today()
+    rows = (
+        scope.tasks(today.year)
+        .filter(row_state_q(state, today))
+        .select_related("plan__village__township", "household")
+        .order_by("deadline", "plan__village__township__code", "plan__village__code", "id")
+    )
+    page_obj = page_of(request, rows)
+    for task in page_obj:
+        task.overdue = task.is_overdue(today)
+    context = {
+        "scope": scope,
+        "state": state,
+        "state_label": ROW_STATES[state][0],
+        "due_soon_days": due_soon_days(),
+        "year": today.year,
+        "today": today,
+        "page_obj": page_obj,
+        "querystring": querystring_without_page(request),
+        "back_query": urlencode(scope_params(scope)),
+        "states": [(key, label) for key, (label, _q) in ROW_STATES.items()],
+    }
+    return render(request, "dashboard/rows.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,6 +126,8 @@ def home(request):
         "today": today,
         "due_days": todo.due_days(),
         "files_leads": todo.files_leads(request.user),
+        # A village's or township's people: their area's own figures at the top (the dashboard's, for that scope).
+        "area_figures": todo.area_figures(request.user, today),
         "tiles": [s for s in sections if not s.listed],
         "sections": [s for s in sections if s.listed],
         # The navigation's numbers, from the totals just counted (the context processor's query is not needed).

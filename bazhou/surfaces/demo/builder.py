@@ -336,6 +336,26 @@ class DemoBuilder:
                     target=target * self.scale if scaled else target,
                     metric=metric,
                     task_category=category,
+                    reported_by=data.GOAL_REPORTERS.get(name, ""),
+                    order=i,
+                )
+            )
+        for i, (township, village, name, target, unit, metric, category, actual, reporter) in enumerate(
+            data.AREA_GOALS, start=1
+        ):
+            goals.append(
+                AnnualGoal(
+                    district=self.district,
+                    township=None if village else self.townships[township],
+                    village=self.village_by_name[(township, village)] if village else None,
+                    year=data.PLAN_YEAR,
+                    name=name,
+                    unit=unit,
+                    target=target,
+                    metric=metric,
+                    task_category=category,
+                    manual_actual=actual,
+                    reported_by=reporter,
                     order=i,
                 )
             )

@@ -199,6 +199,25 @@ GOALS = [
     ("贫困患者区内住院自付比例不高于", Decimal("10"), "%", "manual", "", False),
     ("招聘会贫困求职者签订意向", Decimal("500"), "人", "manual", "", False),
 ]
+# Who fills in each manual goal's figure (AnnualGoal.reported_by; the dashboard says so while it is missing).
+GOAL_REPORTERS = {
+    "培育新型经营主体": "区农业农村局",
+    "土地流转": "区农业农村局",
+    "产业扶持覆盖贫困户": "区农业农村局",
+    "贫困群众人均增收": "区统计局",
+    "农村廉租房占比不低于": "区住房城乡建设局",
+    "贫困患者区内住院自付比例不高于": "区卫生健康局",
+    "招聘会贫困求职者签订意向": "区人力资源社会保障局",
+}
+# A township's and a village's own goals (shown on their dashboard and at the top of their people's 我的待办):
+# (township, village or "", name, target, unit, metric, task_category, manual figure, reported by).
+AREA_GOALS = [
+    ("白庙乡", "", "贫困村退出", Decimal("3"), "个", "villages_exited", "", None, ""),
+    ("白庙乡", "", "农村公路建设", Decimal("20"), "公里", "task_quantity", "road", None, ""),
+    ("白庙乡", "", "土地流转", Decimal("1500"), "亩", "manual", "", None, "白庙乡人民政府"),
+    ("白庙乡", "茅垭村", "通村通组硬化路", Decimal("5"), "公里", "task_quantity", "road", None, ""),
+    ("白庙乡", "茅垭村", "村集体经济收入", Decimal("5"), "万元", "manual", "", Decimal("2.6"), "茅垭村村委会"),
+]
 
 SURNAMES = list(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任"
