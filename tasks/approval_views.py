@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -34,9 +35,21 @@ def awaiting_approval(user, today: datetime.date) -> QuerySet:
         .filter(state=Plan.State.DRAFT)
         .filter(Exists(live_rows))
         .select_related("village__township")
-        .annotate(**per_plan_figures(today))
+        .annotate(**per_plan_figures(today), **last_change())
         .order_by("year", "village__township__code", "village__code", "id")
     )
+
+
+def last_change() -> dict:
+    """Annotations for a Plan queryset: when its rows were last changed (``last_change_at``) and by whom
+    (``last_change_by``, the person's name or user name): the plan has no "submitted" step, so the list shows
+    who prepared it last and when, from the rows' history. Correlated subqueries: no extra query per plan."""
+    latest = Task.history.filter(plan_id=OuterRef("pk")).order_by("-history_date", "-history_id")
+    who = Coalesce(NullIf("history_user__name", Value("")), "history_user__username")
+    return {
+        "last_change_at": Subquery(latest.values("history_date")[:1]),
+        "last_change_by": Subquery(latest.annotate(who=who).values("who")[:1]),
+    }
 
 
 @login_required

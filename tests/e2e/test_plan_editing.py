@@ -96,12 +96,12 @@ def test_village_cadre_edits_a_row_inline_without_reloading_the_page(page, perso
     form_row.get_by_test_id("inline-save").click()
 
     saved = page.locator(f'[data-testid="task-row"][data-task-id="{room.pk}"]')
-    expect(saved.get_by_test_id("planned-funds")).to_have_text("120")
+    expect(saved.get_by_test_id("planned-funds")).to_have_text("120.00")
     expect(saved).to_contain_text("吴玉峰")
     expect(saved).to_have_attribute("data-version", "2")
     assert_same_page(page, plan)
     # The other row was not touched, and the database has the change.
-    expect(row(page, road).get_by_test_id("planned-funds")).to_have_text("30")
+    expect(row(page, road).get_by_test_id("planned-funds")).to_have_text("30.00")
     room.refresh_from_db()
     assert (room.planned_funds, room.responsible_person, room.version) == (Decimal("120"), "吴玉峰", 2)
 
@@ -184,8 +184,8 @@ def test_a_row_changed_meanwhile_shows_the_conflict_box_and_keeps_the_other_chan
     expect(conflict).to_contain_text("这条任务在你编辑期间已被他人修改")
     expect(conflict.get_by_test_id("conflict-current-heading")).to_contain_text(str(personas.township_a))
     funds = conflict.locator('[data-testid="conflict-field"][data-field="planned_funds"]')
-    expect(funds.get_by_test_id("conflict-mine")).to_have_text("150")
-    expect(funds.get_by_test_id("conflict-current")).to_have_text("110")
+    expect(funds.get_by_test_id("conflict-mine")).to_have_text("150.00")
+    expect(funds.get_by_test_id("conflict-current")).to_have_text("110.00")
     expect(funds).to_have_attribute("data-differs", "true")
     person = conflict.locator('[data-testid="conflict-field"][data-field="responsible_person"]')
     expect(person.get_by_test_id("conflict-mine")).to_have_text("秦和平")
