@@ -12,8 +12,17 @@ from django.utils.html import format_html
 
 from bazhou.core import clock
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of, sum_of
-from tasks.models import ChangeRequest, ChangeRequestEvidence, FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
+from bazhou.core.admin import HistoryAdmin, ModelAdmin, SuperuserOnlyMixin, ViewOnlyMixin, count_of, sum_of
+from tasks.models import (
+    ChangeRequest,
+    ChangeRequestEvidence,
+    FundLine,
+    Plan,
+    ProgressEvidence,
+    ProgressUpdate,
+    StagedUpload,
+    Task,
+)
 
 TASK_AREA = AreaPaths(
     district="task__plan__village__township__district",
@@ -390,3 +399,15 @@ class ChangeRequestEvidenceAdmin(ViewOnlyMixin, EvidenceAdminMixin, ModelAdmin):
     search_fields = ("original_name", "request__reason")
     autocomplete_fields = ("request",)
     area_paths = CHANGE_AREA.prefixed("request")
+
+
+@admin.register(StagedUpload)
+class StagedUploadAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """Photos kept for progress forms that came back with an error (tasks.staging): who, what, when; never edited,
+    deleted after a day by the daily run."""
+
+    list_display = ("created_at", "user", "original_name", "content_type", "size")
+    search_fields = ("user__username", "original_name")
+    list_select_related = ("user",)
+    list_per_page = 100
+    show_full_result_count = False

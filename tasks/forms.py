@@ -177,9 +177,21 @@ class TaskForm(StyledForm, forms.ModelForm):
 
 
 class InlineTaskForm(TaskForm):
-    """The fields edited in the table row itself; the rest are on the full edit page."""
+    """The fields edited in the table row itself; the rest are on the full edit page.
+
+    A row with fund lines (资金来源) keeps its planned funds equal to their sum (``tasks.services``), and the row
+    does not edit the lines: there the planned funds are shown, not offered (``funds_from_lines``; the field is
+    disabled, so a posted value is ignored and the row's own kept), and the row links to the full edit page, which
+    changes both together. A row without fund lines edits its planned funds here.
+    """
 
     small = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.funds_from_lines = bool(self.instance.pk) and bool(list(self.instance.fund_lines.all()))
+        if self.funds_from_lines:
+            self.fields["planned_funds"].disabled = True
 
     class Meta(TaskForm.Meta):
         fields = [
@@ -323,6 +335,17 @@ class ProgressForm(StyledForm, EvidenceUploadForm):
         widget=forms.NumberInput(attrs={"step": "0.0001", "min": "0", "inputmode": "decimal"}),
     )
     note = forms.CharField(label="进展说明", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, max_upload_mb: int, **kwargs):
+        super().__init__(*args, max_upload_mb=max_upload_mb, **kwargs)
+        # Made for a thumb on a phone: large inputs, and the size limit beside the camera too.
+        self.fields["photo"].help_text = f"在手机上点此直接打开相机拍照；每张不超过 {max_upload_mb} MB。"
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.HiddenInput | forms.FileInput):
+                continue
+            size = "form-select-lg" if isinstance(widget, forms.Select) else "form-control-lg"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {size}".strip()
 
 
 class VersionForm(forms.Form):

@@ -877,3 +877,36 @@ class ChangeRequestEvidence(Evidence):
     class Meta:
         verbose_name = _("变更申请附件")
         verbose_name_plural = _("变更申请附件")
+
+
+# ---------------------------------------------------------------------------------------------
+# Staged uploads: photos kept across a progress form that came back with an error
+# ---------------------------------------------------------------------------------------------
+
+
+class StagedUpload(models.Model):
+    """A photo or PDF chosen on a progress form that came back with an error (a typo in the money, a conflict),
+    kept on the server so the person does not have to choose it again on a weak signal (tasks.staging).
+
+    Only its owner can attach it (``tasks.staging.claim`` looks them up by ``user``); it becomes a
+    ``ProgressEvidence`` when the report is saved, and is deleted with its file then, or after
+    ``tasks.staging.KEEP_HOURS`` hours (``manage.py clean_staged_uploads``, and each time the owner stages again).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("上传人")
+    )
+    file = models.FileField(_("文件"), upload_to="staged/%Y/%m/")
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    created_at = models.DateTimeField(_("上传时间"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("暂存的佐证材料")
+        verbose_name_plural = _("暂存的佐证材料")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at"], name="staged_upload_created_idx")]
+
+    def __str__(self):
+        return self.original_name

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from tasks import approval_views, change_exports, change_views, department_views, duplicate_views, excel_views, views
+from tasks import (
+    approval_views,
+    cards,
+    change_exports,
+    change_views,
+    department_views,
+    duplicate_views,
+    excel_views,
+    views,
+)
 
 app_name = "tasks"
 
@@ -11,6 +20,8 @@ urlpatterns = [
     path("awaiting-approval/", approval_views.awaiting_approval_list, name="awaiting_approval"),
     path("duplicates/", duplicate_views.duplicates, name="duplicates"),
     path("department/", department_views.department_tasks, name="department"),
+    # 我的任务: the user's rows of this year as cards grouped by urgency (a phone's view of the plan).
+    path("mine/", cards.my_rows, name="mine"),
     path("plans/<int:plan_id>/new/", views.task_create, name="task_create"),
     path("<int:pk>/", views.task_detail, name="task_detail"),
     path("<int:pk>/edit/", views.task_edit, name="task_edit"),

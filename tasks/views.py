@@ -23,14 +23,16 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, get_visible_or_404
+from bazhou.core.pages import id_param
 from bazhou.core.templatetags.bazhou import wan
 from bazhou.core.timeline import Change, Entry, display_value, field_label
 from households.models import Household, Member
-from tasks import services
+from tasks import services, staging
 from tasks.forms import (
     InlineTaskForm,
     PlanCreateForm,
@@ -113,7 +115,7 @@ def _plan_rows(plan) -> list[Task]:
     heads = Member.objects.filter(relation=Member.Relation.HEAD, is_active=True)
     return list(
         Task.objects.filter(plan=plan)
-        .select_related("household", "plan")
+        .select_related("household", "plan", "department")
         .prefetch_related(
             "fund_lines",
             Prefetch("household__members", queryset=heads, to_attr="heads"),
@@ -336,6 +338,8 @@ def task_detail(request, pk):
             "fund_lines": list(task.fund_lines.all()),
             "updates": _progress_updates(task),
             "complete_form": VersionForm(initial={"version": task.version}),
+            # The report just saved (the progress form redirects here with ?reported=<id>), highlighted.
+            "reported": id_param(request.GET.get("reported")),
         },
     )
 
@@ -343,28 +347,48 @@ def task_detail(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_progress(request, pk):
+    """Report progress on a row, with photos: Post/Redirect/Get to the row's page with the new report highlighted.
+
+    The form carries a submission key (``{% submission_key %}``): a double tap or a resend after a weak signal
+    stores one report. When the form comes back (a field error, the service's refusal, a conflict), the photos that
+    were acceptable in themselves are kept on the server (``tasks.staging``) and listed on the form, so sending it
+    again attaches them; a file that was not acceptable says so beside its input ("请重新选择照片").
+    """
     # Whose rows: those the user may report on (the area staff their area's, a department's user their department's).
     task = get_object_or_404(_tasks().reportable_by(request.user), pk=pk)
     if task.is_removed:
         return _refuse_removed(request, task)
     limit = settings.BAZHOU_MAX_UPLOAD_MB
     conflict = None
+    kept, not_kept = [], []
     if request.method == "POST":
         form = ProgressForm(request.POST, request.FILES, max_upload_mb=limit)
+        form.is_valid()
+        claimed = staging.claim(request.user, request.POST.getlist(staging.FIELD))
+        kept = claimed.uploads
+        if claimed.error:
+            form.add_error("files", claimed.error)
+        chosen = []
+        for name in ("files", "photo"):
+            accepted, problems = staging.check(request.FILES.getlist(name))
+            chosen.extend(accepted)
+            if problems:
+                form.add_error(name, [*problems, staging.CHOOSE_AGAIN])
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.progress_record(
-                    task_id=task.pk,
-                    user=request.user,
-                    expected_version=data["version"],
-                    progress=data["progress"],
-                    status=data["status"],
-                    invested_funds=data["invested_funds"],
-                    note=data["note"],
-                    reported_on=data["reported_on"],
-                    files=form.uploads(),
-                )
+                with staging.opened(kept) as staged_files:
+                    update = services.progress_record(
+                        task_id=task.pk,
+                        user=request.user,
+                        expected_version=data["version"],
+                        progress=data["progress"],
+                        status=data["status"],
+                        invested_funds=data["invested_funds"],
+                        note=data["note"],
+                        reported_on=data["reported_on"],
+                        files=[*chosen, *staged_files],
+                    )
             except services.TaskConflict as error:
                 conflict = _conflict(form, error, fields=("progress", "status", "invested_funds"))
                 task = error.current
@@ -372,8 +396,12 @@ def task_progress(request, pk):
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
+                staging.discard(kept)
                 messages.success(request, "进度已保存。")
-                return redirect("tasks:task_progress", pk=task.pk)
+                detail = reverse("tasks:task_detail", args=[task.pk])
+                return redirect(f"{detail}?reported={update.pk}#update-{update.pk}")
+        more, not_kept = staging.keep(request.user, chosen, already=len(kept))
+        kept = [*kept, *more]
     else:
         form = ProgressForm(initial=_progress_initial(task), max_upload_mb=limit)
     return render(
@@ -383,6 +411,10 @@ def task_progress(request, pk):
             "task": task,
             "plan": task.plan,
             "form": form,
+            "kept": kept,
+            "not_kept": not_kept,
+            "staged_field": staging.FIELD,
+            "max_upload_mb": limit,
             "updates": _progress_updates(task),
             "conflict": conflict,
             "department_user": access.department_of(request.user) is not None,
@@ -408,20 +440,30 @@ def _progress_updates(task: Task):
 @login_required
 @require_POST
 def task_complete(request, pk):
+    """Mark a row done, then back to the row's page, or to the card list (我的任务) when the card sent ``next``."""
     task = get_editable_or_404(Task.objects.all(), request.user, pk=pk)
+    back = _back_to_cards(request.POST.get("next")) or reverse("tasks:task_detail", args=[task.pk])
     form = VersionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "；".join(m for messages_ in form.errors.values() for m in messages_))
-        return _go(request, reverse("tasks:task_detail", args=[task.pk]))
+        return _go(request, back)
     try:
         services.task_complete(task_id=task.pk, user=request.user, expected_version=form.cleaned_data["version"])
     except services.TaskConflict as conflict:
-        messages.error(request, f"未保存：该任务已由{_who(conflict)}修改，请核对当前数据后再标记完成。")
+        messages.error(request, f"未保存：{_who(conflict, request.user)}，请核对当前数据后再标记完成。")
     except ValidationError as error:
         messages.error(request, "；".join(error.messages))
     else:
         messages.success(request, f"“{task.item}”已标记为已完成。")
-    return _go(request, reverse("tasks:task_detail", args=[task.pk]))
+    return _go(request, back)
+
+
+def _back_to_cards(value) -> str | None:
+    """``next`` when it is the card list (with its filters) on this site; None for anything else."""
+    mine = reverse("tasks:mine")
+    if not isinstance(value, str) or len(value) > 500 or not value.startswith(mine):
+        return None
+    return value if url_has_allowed_host_and_scheme(value, allowed_hosts=None) else None
 
 
 @login_required
@@ -442,8 +484,10 @@ def task_remove(request, pk):
                 )
             except services.TaskConflict as conflict:
                 task = conflict.current
-                form = RemoveForm(initial={"version": task.version, "reason": form.cleaned_data["reason"]})
-                form.add_error(None, f"该任务刚由{_who(conflict)}修改，请查看下面的当前数据后再确认撤销。")
+                # The person's reason kept, the version now the current one; an unbound form takes no error.
+                form = RemoveForm({"version": task.version, "reason": form.cleaned_data["reason"]})
+                form.is_valid()
+                form.add_error(None, f"{_who(conflict, request.user)}，请查看下面的当前数据后再确认撤销。")
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
@@ -612,9 +656,21 @@ def _refuse_removed(request, task: Task):
     return redirect("tasks:task_detail", pk=task.pk)
 
 
-def _who(conflict: services.TaskConflict) -> str:
-    when = timezone.localtime(conflict.changed_at).strftime("%Y-%m-%d %H:%M") if conflict.changed_at else ""
-    return f"{conflict.changed_by or '他人'}于{when}"
+def _who(conflict: services.TaskConflict, user) -> str:
+    """Who saved the row since the person loaded it, as a sentence: another person by name ("该任务已由 秦和平 于
+    2017-09-15 10:32 修改"), or the person themself ("您本人已于 10:32 保存过这次修改": a second tap, a resend, another
+    tab) — never "someone else" for their own save."""
+    when = ""
+    if conflict.changed_at:
+        local = timezone.localtime(conflict.changed_at)
+        when = local.strftime("%H:%M" if local.date() == timezone.localdate() else "%Y-%m-%d %H:%M")
+    if _by_self(conflict, user):
+        return f"您本人已于 {when} 保存过这次修改"
+    return f"该任务已由{conflict.changed_by or '他人'}于{when}修改"
+
+
+def _by_self(conflict: services.TaskConflict, user) -> bool:
+    return conflict.changed_by is not None and conflict.changed_by.pk == getattr(user, "pk", None)
 
 
 def _conflict(form, conflict: services.TaskConflict, *, fields=None, fund_lines=None) -> dict:

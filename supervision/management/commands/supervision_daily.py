@@ -6,7 +6,8 @@ supervision chain (escalations, referrals to the 纪委), notifies the people re
 and the area staff (in-app), sends the supervisors and the 挂包 leaders their daily digest, and delivers the
 new notifications through the configured channels (SMS, e-mail, group robots). Safe to run again the same
 day: the second run records, creates and sends nothing. See ``supervision.notifications`` and
-docs/notifications.md.
+docs/notifications.md. It also forgets the one-time form keys older than two days (``bazhou.core.submissions``)
+and the progress photos kept for forms that were never sent again (``tasks.staging``).
 
 Exit status 1 (CommandError) on bad arguments, before anything is changed, and, after every district has
 been run, when a delivery failed (``deliver_notifications`` retries it with backoff).
@@ -15,9 +16,11 @@ been run, when a delivery failed (``deliver_notifications`` retries it with back
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from bazhou.core import clock, submissions
 from supervision.notifications import run_daily
+from tasks import staging
 from villages.models import District
 
 
@@ -53,6 +56,10 @@ class Command(BaseCommand):
         forgotten = submissions.forget_old()
         if forgotten:
             self.stdout.write(f"清理两天前的表单提交记录 {forgotten} 条。")
+        with transaction.atomic():
+            unclaimed = staging.clean()
+        if unclaimed:
+            self.stdout.write(f"删除过期的暂存照片 {unclaimed} 个（进度填报出错时保留、未再提交）。")
         if failed:
             raise CommandError(
                 f"有 {failed} 条消息发送失败（详见日志和后台的发送记录）；"
