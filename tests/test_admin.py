@@ -19,7 +19,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
 from bazhou.core.admin import EDITED_MEANWHILE, REASON_REQUIRED, HistoryAdmin, has_history
-from bazhou.core.models import AnnualGoal, ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, User
+from bazhou.core.models import (
+    AnnualGoal,
+    ApiToken,
+    Delivery,
+    ExportLog,
+    ImportBatch,
+    Notification,
+    Role,
+    Submission,
+    User,
+)
 from bazhou.core.notify import Message, Person, notify_people, target_of
 from households.models import DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.models import (
@@ -36,7 +46,16 @@ from supervision.models import (
     Rectification,
     RectificationEvidence,
 )
-from tasks.models import ChangeRequest, ChangeRequestEvidence, FundLine, Plan, ProgressEvidence, ProgressUpdate, Task
+from tasks.models import (
+    ChangeRequest,
+    ChangeRequestEvidence,
+    FundLine,
+    Plan,
+    ProgressEvidence,
+    ProgressUpdate,
+    StagedUpload,
+    Task,
+)
 from tests import factories
 from villages.models import (
     AssistanceAssignment,
@@ -237,7 +256,7 @@ SERVICE_RECORDS = [
     ChangeRequestEvidence,
 ]
 # Logs, tokens and uploads: read by superusers only, never written.
-LOGS = [ExportLog, ApiToken, ImportBatch, Notification, Delivery]
+LOGS = [ExportLog, ApiToken, ImportBatch, Notification, Delivery, Submission, StagedUpload]
 VIEW_ONLY = {*SERVICE_RECORDS, *LOGS}
 # Reference data without a page of its own, maintained here: each with a field a change here sets, and to what.
 MAINTAINED = {

@@ -367,7 +367,7 @@ def test_the_household_page_shows_an_income_edit_with_who_why_before_and_after(c
     page = client.get(reverse("households:detail", args=[area.household_a.pk])).content.decode()
     section = page[page.index('data-testid="history-section"') :]
     assert "修改家庭年收入：2017年" in section and "入户核实工资" in section
-    assert "2,297 → 3,000" in section
+    assert "2,297.00 → 3,000.00" in section
     assert "新增帮扶责任人：杜凤蓉" in section
     assert str(personas.village_cadre) in section
 
@@ -427,7 +427,9 @@ def test_the_income_history_endpoint_gives_who_when_before_after_and_why(api, pe
     newest, first = body["results"]
     assert newest["who"] == str(personas.village_cadre) and newest["reason"] == "入户核实工资"
     assert newest["title"] == "修改家庭年收入：2017年"
-    assert newest["changes"] == [{"field": "wage", "label": "工资性收入（元）", "before": "2,297", "after": "3,000"}]
+    assert newest["changes"] == [
+        {"field": "wage", "label": "工资性收入（元）", "before": "2,297.00", "after": "3,000.00"}
+    ]
     assert first["title"] == "新增家庭年收入：2017年"
 
 

@@ -215,7 +215,7 @@ def test_the_list_counts_live_rows_done_overdue_and_funds_of_every_plan_year(cli
     assert (rows["大寺村"].row_count, rows["大寺村"].overdue_count, rows["大寺村"].planned_total) == (1, 1, 7)
     assert row_cell(response, area.village_a, "rows") == "5"
     assert row_cell(response, area.village_a, "overdue") == "2"
-    assert row_cell(response, area.village_a, "funds") == "180.6234"
+    assert row_cell(response, area.village_a, "funds") == "180.62"
 
 
 def test_the_list_counts_only_the_chosen_plan_year(client, personas, area, figures):
@@ -254,8 +254,8 @@ def test_the_table_lists_the_live_village_rows_with_totals(client, personas, are
     assert [t.item for t in response.context["tasks"]] == ["通村硬化路", "村文化室", "道地巴药产业"]
     page = html(response)
     assert "已撤销" not in page and "危房改造" not in page  # withdrawn and household rows are not village rows
-    assert cell(response, "data-total", "planned") == "150.6234"
-    assert cell(response, "data-total", "invested") == "120"
+    assert cell(response, "data-total", "planned") == "150.62"
+    assert cell(response, "data-total", "invested") == "120.00"
     assert (cell(response, "data-total", "done"), cell(response, "data-total", "count")) == ("1", "3")
     assert cell(response, "data-total", "overdue") == "1"
     assert cell(response, "data-total", "progress") == "47"  # (100 + 40 + 0) / 3

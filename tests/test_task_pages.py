@@ -241,9 +241,9 @@ def test_the_plan_lists_village_rows_then_household_rows_with_totals(client, per
     assert re.search(r'data-testid="total-count">3<', totals)
     assert re.search(r'data-testid="done-count">1<', totals)
     assert re.search(r'data-testid="overdue-count"[^>]*>1<', totals)  # 通村硬化路: deadline 2017-08-31, not done
-    assert re.search(r'data-testid="total-planned">112.5<', totals)
-    assert re.search(r'data-testid="total-invested">30<', totals)
-    assert "中央财政专项扶贫资金 100" in page
+    assert re.search(r'data-testid="total-planned">112.50<', totals)
+    assert re.search(r'data-testid="total-invested">30.00<', totals)
+    assert '中央财政专项扶贫资金 <span class="text-nowrap">100.00</span>' in page
     assert 'data-testid="inline-edit"' in page
     assert "大寺村产业路" not in page
 
@@ -314,7 +314,7 @@ def test_saving_the_form_row_swaps_back_the_row_and_the_totals(client, personas,
     page = text(response)
     assert 'data-testid="task-row"' in page
     assert '<tr id="plan-totals" data-testid="plan-totals" class="table-light fw-semibold" hx-swap-oob="true">' in page
-    assert re.search(r'data-testid="total-planned">122.5<', page)
+    assert re.search(r'data-testid="total-planned">122.50<', page)
     task = Task.objects.get(pk=rows.task_a.pk)
     assert (task.planned_funds, task.invested_funds, task.progress, task.version) == (120, 60, 40, 2)
     assert task.history.first().history_user == personas.village_cadre
@@ -440,7 +440,7 @@ def test_the_edit_page_shows_the_current_fund_lines_and_their_total(client, pers
     factories.fund_line(rows.task_a, "central", Decimal("60"))
     factories.fund_line(rows.task_a, "district", Decimal("40"))
     page = text(signed_in(client, personas.township_a).get(url_of("task_edit", rows)))
-    assert 'data-testid="fund-lines-total">100<' in page
+    assert 'data-testid="fund-lines-total">100.00<' in page
     assert 'value="central" selected' in page
 
 
@@ -449,7 +449,8 @@ def test_fund_lines_that_do_not_add_up_are_refused_with_the_totals_named(client,
     data = full_data(rows.task_a, lines=[("central", "70"), ("self", "20")])
     response = signed_in(client, personas.township_a).post(url_of("task_edit", rows), data)
     assert response.status_code == 200
-    assert 'data-field-error="fund_lines">各资金来源合计（90万元）与计划资金（100万元）不一致。<' in text(response)
+    refused = 'data-field-error="fund_lines">各资金来源合计（90.00万元）与计划资金（100.00万元）不一致。<'
+    assert refused in text(response)
     assert snapshot(rows.task_a) == before
 
 
@@ -638,9 +639,9 @@ def test_the_history_shows_who_when_what_before_and_after_and_why(client, person
     assert str(personas.district_admin) in entry
     assert timezone.localtime(record.history_date).strftime("%Y-%m-%d %H:%M:%S") in entry
     assert re.search(r"完成时限</th>\s*<td>2017-08-31 → 2017-10-31</td>", entry)
-    assert re.search(r"计划资金（万元）</th>\s*<td>100 → 120</td>", entry)
+    assert re.search(r"计划资金（万元）</th>\s*<td>100.00 → 120.00</td>", entry)
     assert f"原因：变更申请 #{request.pk}（自然灾害）：雨季施工推迟" in entry
-    assert re.search(r"中央财政专项扶贫资金</th>\s*<td>– → 120</td>", page)
+    assert re.search(r"中央财政专项扶贫资金</th>\s*<td>– → 120.00</td>", page)
 
 
 def test_the_history_includes_progress_reports_and_removal(client, personas, rows):

@@ -262,7 +262,7 @@ def test_fund_lines_must_add_up_to_the_planned_funds(task, personas):
     with pytest.raises(ValidationError) as excinfo:
         update(task, personas.village_cadre, fund_lines=lines)
 
-    assert errors_of(excinfo)["fund_lines"] == ["各资金来源合计（90.5万元）与计划资金（100万元）不一致。"]
+    assert errors_of(excinfo)["fund_lines"] == ["各资金来源合计（90.50万元）与计划资金（100.00万元）不一致。"]
     assert state(task) == before
 
 
@@ -294,7 +294,7 @@ def test_changing_planned_funds_alone_must_keep_the_fund_lines_adding_up(task, p
     before = state(task)
     with pytest.raises(ValidationError) as excinfo:
         update(task, personas.village_cadre, planned_funds=Decimal("120"))
-    assert "与各资金来源合计（100万元）不一致" in errors_of(excinfo)["planned_funds"][0]
+    assert "与各资金来源合计（100.00万元）不一致" in errors_of(excinfo)["planned_funds"][0]
     assert state(task) == before
 
 

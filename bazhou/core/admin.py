@@ -32,7 +32,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.core.access import AreaPaths, area_q
-from bazhou.core.models import ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, User
+from bazhou.core.models import ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, Submission, User
 from bazhou.core.notify import mask_phone
 from bazhou.core.services import sign
 
@@ -596,3 +596,16 @@ def masked_key(key: str) -> str:
     if key.startswith("phone:"):
         return f"phone:{mask_phone(key[6:])}"
     return key
+
+
+@admin.register(Submission)
+class SubmissionAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """The one-time keys of sent forms (bazhou.core.submissions), for superusers looking into a "sent twice" report;
+    never edited, forgotten after two days by the daily run."""
+
+    list_display = ("created_at", "user", "path", "finished", "result_url")
+    list_filter = ("finished", "created_at")
+    search_fields = ("user__username", "path")
+    list_select_related = ("user",)
+    list_per_page = 100
+    show_full_result_count = False

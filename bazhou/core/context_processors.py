@@ -19,6 +19,7 @@ def navigation(request):
             "may_approve_plans": access.may_approve_plans(user),
             "may_decide_change_requests": access.may_decide_change_requests(user),
             "may_request_changes": access.may_request_changes(user),
+            "may_report_progress": access.may_report_progress(user),  # 我的任务 (the cards of tasks:mine)
             # 我的待办 and the pages of the supervision chain (issue 14).
             "may_view_dashboard": access.may_view_dashboard(user),
             "department_rows": access.department_of(user) is not None,

@@ -253,7 +253,7 @@ def test_fund_lines_are_replaced_whole_and_must_add_up_to_the_planned_funds(api,
     before = snapshot(rows.task_a)
     refused = client.patch(url(rows.task_a), {"fund_lines": lines}, format="json", **if_match(1))
     assert refused.status_code == 400
-    assert refused.json() == {"fund_lines": ["各资金来源合计（80万元）与计划资金（100万元）不一致。"]}
+    assert refused.json() == {"fund_lines": ["各资金来源合计（80.00万元）与计划资金（100.00万元）不一致。"]}
     assert snapshot(rows.task_a) == before
 
     lines.append({"source": "self", "amount": "20"})

@@ -60,10 +60,21 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
-def logout(page) -> None:
-    """Sign out with the header's 退出 button (a POST form) and wait for the login page."""
+def open_menu(page) -> None:
+    """On a phone (< 768 px) the header's links and 退出 are under 菜单: open it (nothing to do on a wider screen)."""
     from playwright.sync_api import expect
 
+    toggle = page.get_by_test_id("nav-menu-toggle")
+    if toggle.is_visible() and not page.get_by_test_id("nav-menu").is_visible():
+        toggle.click()
+        expect(page.get_by_test_id("nav-menu")).to_be_visible()
+
+
+def logout(page) -> None:
+    """Sign out with the header's 退出 button (a POST form; under 菜单 on a phone) and wait for the login page."""
+    from playwright.sync_api import expect
+
+    open_menu(page)
     with page.expect_navigation():
         page.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/login/$"))

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.e2e.browser import login
+from tests.e2e.browser import login, open_menu
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +39,7 @@ def rows(area):
 def test_a_department_user_reports_progress_from_their_list_on_a_phone(page, rows):
     page.set_viewport_size(PHONE)
     login(page, "jiaotong")
+    open_menu(page)
     page.get_by_test_id("nav-department").click()
     expect(page.get_by_test_id("department-title")).to_have_text("本部门任务：区交通运输局")
     items = page.get_by_test_id("department-row")

@@ -191,7 +191,7 @@ def test_fund_sources_must_add_up_to_the_total(client, personas, table):
     content = export(client, personas.township_a)
     changed = edit(content, SHEET, {f"M{row_of(content, table.road)}": 10})
     (problem,) = preview(personas.township_a, changed).problems
-    assert (problem.column, problem.message) == ("L", "各资金来源合计（50万元）与计划资金（100万元）不一致。")
+    assert (problem.column, problem.message) == ("L", "各资金来源合计（50.00万元）与计划资金（100.00万元）不一致。")
 
 
 def test_rows_outside_the_users_area_are_refused_as_if_they_did_not_exist(client, personas, table):
