@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 
 from bazhou.core import access, clock, idnumbers
+from bazhou.core.pages import id_param
 from households.models import Household, Member
 from households.readiness import READINESS_CHOICES, plan_year, readiness_filter
 from villages.forms import FilterForm, choice_filter, label, year_filter
@@ -55,8 +56,8 @@ class HouseholdFilterForm(FilterForm):
         if access.district_wide(user):
             township, village = self.data.get("township"), self.data.get("village")
             wanted = Q(township=township) if township else Q(pk__in=[])
-            if village and village.isdigit():
-                wanted |= Q(pk=village)
+            if id_param(village) is not None:
+                wanted |= Q(pk=id_param(village))
             villages = villages.filter(wanted)
         options = [(v.pk, f"{v.township.name} {v.name}") for v in villages]
         return [("", "全部" if options else "全部（请先选择乡镇）"), *options]

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from bazhou.core.pages import id_param
 from households.models import Household
 from tasks.models import FundSource, Task
 from tasks.services import MAX_EVIDENCE_FILES, TASK_FIELDS
@@ -168,7 +169,7 @@ class TaskForm(StyledForm, forms.ModelForm):
             item=item,
             exclude_pk=self.instance.pk,
         )
-        seen = {int(part) for part in data.get("duplicates_seen", "").split(",") if part.strip().isdigit()}
+        seen = {id_param(part.strip()) for part in data.get("duplicates_seen", "")[:2000].split(",")} - {None}
         if not found or (data.get("confirm_duplicate") and {task.pk for task in found} <= seen):
             return []
         self.duplicates = found

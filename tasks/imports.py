@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F
 
 from bazhou.core import access
+from bazhou.core.pages import id_param
 from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.xlsx.importing import (
     ImportPreview,
@@ -388,8 +389,8 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
     ids, numbers = set(), set()
     for row in rows:
         id_text = row.texts.get("id", "")
-        if id_text.isdigit():
-            ids.add(int(id_text))
+        if id_param(id_text) is not None:
+            ids.add(id_param(id_text))
         if row.texts.get("household"):
             numbers.add(row.texts["household"])
     tasks: dict[int, Task] = {}

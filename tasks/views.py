@@ -296,9 +296,9 @@ def _form_page(request, *, plan, task, form, formset, fund_errors=(), conflict=N
 
 
 def _create_initial(request, plan) -> dict:
-    household_id = request.GET.get("household", "")
-    if household_id.isdigit():
-        household = Household.objects.filter(village_id=plan.village_id, pk=int(household_id)).first()
+    household_id = id_param(request.GET.get("household", ""))
+    if household_id is not None:
+        household = Household.objects.filter(village_id=plan.village_id, pk=household_id).first()
         if household:
             return {"household": household}
     return {}

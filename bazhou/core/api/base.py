@@ -56,7 +56,7 @@ def if_match_value(request) -> str:
 def expected_version(request) -> int:
     """The version ``If-Match`` names, for the services' ``expected_version``."""
     value = if_match_value(request)
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):  # "²" passes isdigit, not int()
         raise ParseError(IF_MATCH_INVALID)
     return int(value)
 
