@@ -64,6 +64,7 @@ def open_plan_as_cadre(page, personas, area, plan):
     page.get_by_test_id("edit-plan").click()
     expect(page).to_have_url(f"/tasks/plans/{plan.pk}/")
     expect(page.get_by_test_id("plan-table")).to_be_visible()
+    page.wait_for_load_state()  # the deferred scripts (htmx, site.js, tables.js) have run once "load" has fired
     page.evaluate(f"{MARKER} = true")
 
 
