@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, get_visible_or_404
 from bazhou.core.pages import id_param
-from bazhou.core.templatetags.bazhou import wan
+from bazhou.core.templatetags.bazhou import changer, is_user, wan
 from bazhou.core.timeline import Change, Entry, display_value, field_label
 from households.models import Household, Member
 from tasks import services, staging
@@ -664,13 +664,9 @@ def _who(conflict: services.TaskConflict, user) -> str:
     if conflict.changed_at:
         local = timezone.localtime(conflict.changed_at)
         when = local.strftime("%H:%M" if local.date() == timezone.localdate() else "%Y-%m-%d %H:%M")
-    if _by_self(conflict, user):
+    if is_user(conflict.changed_by, user):
         return f"您本人已于 {when} 保存过这次修改"
-    return f"该任务已由{conflict.changed_by or '他人'}于{when}修改"
-
-
-def _by_self(conflict: services.TaskConflict, user) -> bool:
-    return conflict.changed_by is not None and conflict.changed_by.pk == getattr(user, "pk", None)
+    return f"该任务已由{changer(conflict.changed_by, user)}于{when}修改"
 
 
 def _conflict(form, conflict: services.TaskConflict, *, fields=None, fund_lines=None) -> dict:

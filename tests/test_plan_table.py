@@ -14,6 +14,7 @@ from tasks import services
 from tasks.models import Plan, Task
 from tasks.templatetags.plan_table import qty
 from tests import factories
+from tests.test_task_pages import inline_data
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 
@@ -134,25 +135,6 @@ def draft(area):
     factories.fund_line(Draft.with_lines, "central", Decimal("20"))
     factories.fund_line(Draft.with_lines, "self", Decimal("10"))
     return Draft
-
-
-def inline_data(task, **changes):
-    data = {
-        "version": task.version,
-        "item": task.item,
-        "quantity": task.quantity,
-        "unit": task.unit,
-        "deadline": task.deadline.isoformat(),
-        "planned_funds": task.planned_funds,
-        "invested_funds": task.invested_funds,
-        "responsible_person": task.responsible_person,
-        "responsible_phone": task.responsible_phone,
-        "status": task.status,
-        "progress": task.progress,
-        "reason": "",
-    }
-    data.update(changes)
-    return {k: "" if v is None else v for k, v in data.items()}
 
 
 def test_a_row_with_fund_lines_shows_its_planned_funds_and_links_to_the_fund_lines(client, personas, draft):

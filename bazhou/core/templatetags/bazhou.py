@@ -11,6 +11,7 @@ from bazhou.core.idnumbers import mask
 
 register = template.Library()
 CENT = Decimal("0.01")
+SELF = "您本人"  # how a conflict names the user's own earlier save (``changer``)
 
 
 @register.filter
@@ -80,6 +81,10 @@ def changer(person, user) -> str:
     second sending), their name when it was someone else, "他人" when nobody is recorded."""
     if person is None:
         return "他人"
-    if user is not None and getattr(person, "pk", None) == getattr(user, "pk", object()):
-        return "您本人"
-    return str(person)
+    return SELF if is_user(person, user) else str(person)
+
+
+@register.filter
+def is_user(person, user) -> bool:
+    """Whether ``person`` (who saved a record) is ``user`` (who is looking at it)."""
+    return person is not None and user is not None and getattr(person, "pk", None) == getattr(user, "pk", object())
