@@ -41,7 +41,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard bench-api bench-excel bench-load backup restore
 
 help:
-	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/"
+	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/ with a background worker"
 	@echo "make test        install, run the whole test suite (pytest -n $(PYTEST_WORKERS)); PostgreSQL if DATABASE_URL is set"
 	@echo "make test-pg     make test on PostgreSQL ($(PG_TEST_URL))"
 	@echo "make lint        ruff check, ruff format --check, lint-imports (app layers), makemigrations --check"
@@ -73,7 +73,9 @@ run: $(STAMP) | var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "BAZHOU_TODAY=$${BAZHOU_TODAY:-（真实日期）}  站点 http://$(HOST):$(PORT)/  管理后台 http://$(HOST):$(PORT)/admin/"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@# The background worker (exports, registers, imports, bulletins) runs beside the web server and stops with it.
+	$(PY) manage.py jobs_worker --verbosity 1 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(PY) manage.py runserver $(HOST):$(PORT)
 
 # --create-db: always a fresh test database (on PostgreSQL pytest-django creates test_<name>_gwN itself).
 test: $(STAMP) | var

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",  # login throttling (bazhou/security.py)
     "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
+    "django_tasks",  # Django's Tasks API (the backport of Django 6's django.tasks): long work off the request
+    "django_tasks_db",  # its database backend: the queue is a table, workers are `manage.py jobs_worker`
     # Our apps, in the order they depend on each other.
     "villages",
     "households",
@@ -217,6 +219,18 @@ BAZHOU_DINGTALK_SECRET = os.environ.get("BAZHOU_DINGTALK_SECRET", "")
 BAZHOU_NOTIFY_MAX_ATTEMPTS = envint("BAZHOU_NOTIFY_MAX_ATTEMPTS", "5")
 BAZHOU_NOTIFY_BACKOFF_SECONDS = envint("BAZHOU_NOTIFY_BACKOFF_SECONDS", "60")
 BAZHOU_NOTIFY_TIMEOUT = envint("BAZHOU_NOTIFY_TIMEOUT", "10")
+
+# Background jobs (bazhou/core/jobs.py, docs/jobs.md): Django's Tasks API through the django-tasks backport and its
+# database backend; `manage.py jobs_worker` runs them (`make run` starts one beside the web server). In tests the
+# jobs run when a test asks (tests/jobs.py), through the same backend.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How long a job's file (an export, a register) is kept for download.
+BAZHOU_JOB_RESULT_HOURS = envint("BAZHOU_JOB_RESULT_HOURS", "24")
+# A worker not seen for this long is taken as stopped: /healthz/ says so and its running job is taken up again
+# (once) or marked failed.
+BAZHOU_JOB_STALE_SECONDS = envint("BAZHOU_JOB_STALE_SECONDS", "90")
+# How many times a job whose worker stopped is started again before it is marked failed.
+BAZHOU_JOB_MAX_ATTEMPTS = envint("BAZHOU_JOB_MAX_ATTEMPTS", "2")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "bazhou-plan@localhost")

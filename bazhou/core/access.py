@@ -318,6 +318,12 @@ def may_read_cases(user) -> bool:
     return _has_role(user, SUPERVISING | frozenset({Role.OVERSIGHT, Role.DISCIPLINE}))
 
 
+def jobs_q(user) -> Q:
+    """The background jobs ``user`` may follow, cancel and download: their own (a job's file may hold personal data
+    chosen by its starter's area and masking). Anyone else's job answers 404."""
+    return Q(user_id=user.pk) if signed_in(user) else Q(pk__in=[])
+
+
 def sees_id_numbers(user) -> bool:
     """Sees ID numbers in full (pages, exports, the admin); everyone else sees them masked."""
     return _keeps_area_rows(user)

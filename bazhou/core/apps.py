@@ -15,4 +15,9 @@ class CoreConfig(AppConfig):
     verbose_name = _("系统与目标")
 
     def ready(self):
+        from django.utils.module_loading import autodiscover_modules
+
         from bazhou.core import freshness  # noqa: F401  (installs the data-version bumper on every connection)
+
+        # The kinds of background job each app declares in its ``jobs`` module (bazhou/core/jobs.py).
+        autodiscover_modules("jobs")

@@ -28,10 +28,12 @@ def record_export(
     fmt: str = "xlsx",
     via: str = "page",
     request=None,
+    remote_addr: str | None = None,
 ) -> ExportLog:
     """Write one line of the export log: who (``user``), what (``kind``, ``fmt``), of which ``area``, how many rows.
 
     ``personal``: the file holds personal data (names, phones, ID numbers); ``unmasked``: ID numbers in full.
+    A background job passes the ``remote_addr`` of the request that started it instead of the request.
     """
     return ExportLog.objects.create(
         user=user if getattr(user, "pk", None) else None,
@@ -43,5 +45,5 @@ def record_export(
         personal=personal,
         unmasked=unmasked,
         via=via,
-        remote_addr=client_address(request),
+        remote_addr=client_address(request) if request is not None else remote_addr,
     )

@@ -402,6 +402,7 @@ class ImportBatch(models.Model):
         HOUSEHOLDS = "households", _("贫困户花名册")
 
     class State(models.TextChoices):
+        CHECKING = "checking", _("检查中")
         PREVIEWED = "previewed", _("待确认")
         INVALID = "invalid", _("有错误")
         APPLIED = "applied", _("已导入")
@@ -591,3 +592,101 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.key}"
+
+
+class Job(models.Model):
+    """A piece of long work run by a background worker (``bazhou.core.jobs``): a district export, a register, an
+    import's check or write, a bulletin, the dashboard's figures. The page that started it shows its progress
+    (``done`` of ``total``, ``phase``) until it ends; a file it made is kept for download until ``expires_at``.
+
+    One job per ``key`` (its kind, its parameters and its user) may be waiting or running at a time: a second click
+    finds the first. The worker writes ``heartbeat_at`` as it goes; a job whose worker stopped is taken up again or
+    marked failed (``bazhou.core.jobs.reap``), never left "running"."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("进行中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
+
+    ACTIVE = (State.QUEUED, State.RUNNING)
+
+    kind = models.CharField(_("类别"), max_length=40)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("发起人")
+    )
+    title = models.CharField(_("名称"), max_length=200)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    key = models.CharField(_("去重键"), max_length=64)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.QUEUED)
+    phase = models.CharField(_("阶段"), max_length=60, blank=True)
+    done = models.PositiveIntegerField(_("已完成"), default=0)
+    total = models.PositiveIntegerField(_("总数"), null=True, blank=True)
+    created_at = models.DateTimeField(_("发起时间"), default=timezone.now)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近进展"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    cancel_requested = models.BooleanField(_("已请求取消"), default=False)
+    attempts = models.PositiveSmallIntegerField(_("执行次数"), default=0)
+    worker = models.CharField(_("处理进程"), max_length=64, blank=True)
+    task_id = models.CharField(_("队列任务"), max_length=64, blank=True)
+    error = models.TextField(_("失败原因"), blank=True)
+    result_file = models.CharField(_("结果文件"), max_length=255, blank=True)
+    result_name = models.CharField(_("下载文件名"), max_length=255, blank=True)
+    result_size = models.BigIntegerField(_("文件大小"), default=0)
+    result_url = models.CharField(_("结果页面"), max_length=300, blank=True)
+    result_note = models.CharField(_("结果说明"), max_length=300, blank=True)
+    expires_at = models.DateTimeField(_("保留至"), null=True, blank=True)
+    export_log = models.ForeignKey(
+        ExportLog, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("导出记录")
+    )
+
+    class Meta:
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique(
+                "job_one_active_per_key",
+                ["key"],
+                "同样的任务正在进行。",
+                condition=Q(state__in=["queued", "running"]),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="job_user_created_idx"),
+            models.Index(fields=["state", "heartbeat_at"], name="job_state_heartbeat_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title}（{self.get_state_display()}）"
+
+    @property
+    def active(self) -> bool:
+        return self.state in self.ACTIVE
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return 100 if self.state == self.State.DONE else None
+        return max(0, min(100, self.done * 100 // self.total))
+
+
+class WorkerBeat(models.Model):
+    """A background worker that is alive: it writes ``seen_at`` every few seconds (``manage.py jobs_worker``).
+    ``/healthz/`` reports the workers as stopped when none has been seen lately; a running job whose worker is no
+    longer seen is taken up again or failed."""
+
+    worker_id = models.CharField(_("处理进程"), max_length=64, unique=True)
+    host = models.CharField(_("主机"), max_length=100)
+    pid = models.PositiveIntegerField(_("进程号"))
+    started_at = models.DateTimeField(_("启动时间"), default=timezone.now)
+    seen_at = models.DateTimeField(_("最近心跳"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("后台处理进程")
+        verbose_name_plural = _("后台处理进程")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

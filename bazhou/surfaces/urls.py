@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from bazhou.core import job_views
 from bazhou.surfaces import health, households, views, villages
 from bazhou.surfaces import inbox as inbox_views
 from households import urls as household_urls
@@ -36,11 +37,15 @@ urlpatterns = [
     path("households/", include((household_pages, "households"))),
     path("tasks/", include("tasks.urls")),
     path("supervision/", include("supervision.urls")),
+    # Background jobs: progress, cancel, the file they made (bazhou/core/jobs.py, docs/jobs.md).
+    path("jobs/", include((job_views.urlpatterns, "jobs"))),
     # The REST API, its schema and its documentation page (bazhou/surfaces/api/, docs/api.md).
     path("api/v1/", include("bazhou.surfaces.api.urls")),
     path("admin/", admin.site.urls),
     # For the proxy and monitoring: no login; 503 when the database does not answer (bazhou/surfaces/health.py).
     path("healthz/", health.healthz, name="healthz"),
+    # For monitoring the background workers: 503 when none has been seen lately.
+    path("healthz/worker/", health.healthz_worker, name="healthz_worker"),
 ]
 
 if settings.DEBUG:

@@ -69,6 +69,29 @@ def percent(part, whole) -> int:
         return 0
 
 
+@register.filter
+def thousands(value) -> str:
+    """A count with thousands separators (12,345); "" when there is none."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A time left in words: 约 40 秒, 约 3 分钟, 约 1 小时 5 分."""
+    try:
+        seconds = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 60:
+        return f"约 {max(seconds, 1)} 秒"
+    if seconds < 3600:
+        return f"约 {round(seconds / 60)} 分钟"
+    return f"约 {seconds // 3600} 小时 {seconds % 3600 // 60} 分"
+
+
 @register.simple_tag
 def submission_key() -> str:
     """The hidden one-time key of a POST form: sent twice, the form is acted on once (bazhou.core.submissions)."""
