@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from django.db.models import Case, Value, When
 
 from bazhou.core import access, idnumbers
-from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
+from bazhou.core.xlsx.writer import (
+    Column,
+    StreamingWorkbook,
+    number_width,
+    printed_table,
+    render_template,
+    style_id,
+)
 from households.models import Cause, Household, Member
 from households.services import HOUSEHOLD_FIELDS, MEMBER_FIELDS
 from villages.areas import AreaScope
@@ -40,40 +47,64 @@ COLUMNS = [
     Column("township", "乡镇", 10, "center", group=AREA),
     Column("village", "村", 10, "center", group=AREA),
     Column("number", "户编号", 18, "text", group=HOUSEHOLD),
-    Column("group", "组（社）", 7, "center", group=HOUSEHOLD),
+    Column("group", "组（社）", 7, "center", group=HOUSEHOLD, printed="组\n（社）"),
     Column("phone", "联系电话", 13, "center", group=HOUSEHOLD),
     Column("attribute", "贫困户属性", 13, "center", group=HOUSEHOLD, choices=_labels(Household.Attribute.choices)),
-    Column("main_cause", "主要致贫原因", 12, "center", group=HOUSEHOLD, choices=_labels(Cause.choices)),
-    Column("other_causes", "其他致贫原因", 14, "wrap", group=HOUSEHOLD),
-    Column("identified_year", "识别年度", 7, "int", group=HOUSEHOLD),
-    Column("status", "脱贫状态", 12, "center", group=HOUSEHOLD, choices=_labels(Household.Status.choices)),
-    Column("planned_exit_year", "计划脱贫年度", 7, "int", group=HOUSEHOLD),
-    Column("exit_year", "脱贫年度", 7, "int", group=HOUSEHOLD),
-    Column("relapse_year", "返贫年度", 7, "int", group=HOUSEHOLD),
     Column(
-        "housing_grade", "住房安全等级", 12, "center", group=LIVING, choices=_labels(Household.HousingGrade.choices)
+        "main_cause",
+        "主要致贫原因",
+        12,
+        "center",
+        group=HOUSEHOLD,
+        choices=_labels(Cause.choices),
+        printed="主要\n致贫原因",
     ),
-    Column("safe_water", "饮水安全", 6, "center", group=LIVING, choices=YES_NO),
-    Column("electricity", "通生活用电", 6, "center", group=LIVING, choices=YES_NO),
-    Column("radio_tv", "通广播电视", 6, "center", group=LIVING, choices=YES_NO),
-    Column("road", "入户路类型", 8, "center", group=LIVING, choices=_labels(Household.Road.choices)),
-    Column("sanitary_toilet", "卫生厕所", 6, "center", group=LIVING, choices=YES_NO),
+    Column("other_causes", "其他致贫原因", 14, "wrap", group=HOUSEHOLD),
+    Column("identified_year", "识别年度", 7, "int", group=HOUSEHOLD, printed="识别\n年度"),
+    Column("status", "脱贫状态", 12, "center", group=HOUSEHOLD, choices=_labels(Household.Status.choices)),
+    Column("planned_exit_year", "计划脱贫年度", 9, "int", group=HOUSEHOLD, printed="计划脱贫\n年度"),
+    Column("exit_year", "脱贫年度", 7, "int", group=HOUSEHOLD, printed="脱贫\n年度"),
+    Column("relapse_year", "返贫年度", 7, "int", group=HOUSEHOLD, printed="返贫\n年度"),
+    Column(
+        "housing_grade",
+        "住房安全等级",
+        12,
+        "center",
+        group=LIVING,
+        choices=_labels(Household.HousingGrade.choices),
+        printed="住房安全\n等级",
+    ),
+    Column("safe_water", "饮水安全", 6, "center", group=LIVING, choices=YES_NO, printed="饮水\n安全"),
+    Column("electricity", "通生活用电", 7, "center", group=LIVING, choices=YES_NO, printed="通生活\n用电"),
+    Column("radio_tv", "通广播电视", 7, "center", group=LIVING, choices=YES_NO, printed="通广播\n电视"),
+    Column(
+        "road", "入户路类型", 8, "center", group=LIVING, choices=_labels(Household.Road.choices), printed="入户路\n类型"
+    ),
+    Column("sanitary_toilet", "卫生厕所", 6, "center", group=LIVING, choices=YES_NO, printed="卫生\n厕所"),
     Column("name", "姓名", 9, "center", group=MEMBER),
     Column("sex", "性别", 5, "center", group=MEMBER, choices=_labels(Member.Sex.choices)),
     Column("id_number", "身份证号", 21, "text", group=MEMBER),
-    Column("relation", "与户主关系", 10, "center", group=MEMBER, choices=_labels(Member.Relation.choices)),
+    Column(
+        "relation",
+        "与户主关系",
+        10,
+        "center",
+        group=MEMBER,
+        choices=_labels(Member.Relation.choices),
+        printed="与户主\n关系",
+    ),
     Column("ethnicity", "民族", 6, "center", group=MEMBER),
     Column("education", "文化程度", 11, "center", group=MEMBER, choices=_labels(Member.Education.choices)),
     Column("school", "在校生状况", 11, "center", group=MEMBER, choices=_labels(Member.School.choices)),
     Column("health", "健康状况", 9, "center", group=MEMBER, choices=_labels(Member.Health.choices)),
     Column("labour", "劳动技能", 12, "center", group=MEMBER, choices=_labels(Member.Labour.choices)),
     Column("work", "务工状况", 12, "center", group=MEMBER, choices=_labels(Member.Work.choices)),
-    Column("work_months", "务工时间（月）", 7, "int", group=MEMBER),
-    Column("medical_insurance", "参加医保", 6, "center", group=MEMBER, choices=YES_NO),
-    Column("pension_insurance", "参加养老保险", 7, "center", group=MEMBER, choices=YES_NO),
-    Column("on_dibao", "享受低保", 6, "center", group=MEMBER, choices=YES_NO),
+    Column("work_months", "务工时间（月）", 9, "int", group=MEMBER, printed="务工时间\n（月）"),
+    Column("medical_insurance", "参加医保", 6, "center", group=MEMBER, choices=YES_NO, printed="参加\n医保"),
+    Column("pension_insurance", "参加养老保险", 9, "center", group=MEMBER, choices=YES_NO, printed="参加\n养老保险"),
+    Column("on_dibao", "享受低保", 6, "center", group=MEMBER, choices=YES_NO, printed="享受\n低保"),
     Column("household_version", "户版本", 6, "key", group=KEY_GROUP, key_column=True),
-    Column("member_version", "成员版本", 6, "key", group=KEY_GROUP, key_column=True),
+    Column("member_version", "成员版本", 6, "key", group=KEY_GROUP, key_column=True, printed="成员\n版本"),
 ]
 KEYS = [c.key for c in COLUMNS]
 FREEZE = (4, 4)  # the title, subtitle and two header rows; 序号 to 户编号
@@ -156,20 +187,49 @@ def register_rows(scope: RegisterScope, *, chunk_size: int = 2000) -> Iterator[d
         yield row
 
 
-def render_register(scope: RegisterScope, today) -> tuple[object, int]:
-    """The register as an .xlsx (a rewound temporary file) and how many member rows it holds."""
+PROGRESS_EVERY = 500
+PHASE = "写入 Excel"
+
+
+def register_widths(rows: int) -> list[float]:
+    """The columns' widths, 序号 wide enough for the last of ``rows`` (a district at 10× has 700,000 members)."""
+    return [max(c.width, number_width(rows, c.style)) if c.key == "seq" else c.width for c in COLUMNS]
+
+
+def render_register(scope: RegisterScope, today, *, progress=None) -> tuple[object, int]:
+    """The register as an .xlsx (a rewound temporary file) and how many member rows it holds.
+
+    ``progress``, if given, is called as ``progress(done, total=members, phase=...)`` every
+    :data:`PROGRESS_EVERY` rows and at the end (what it raises, e.g. a cancelled job, propagates)."""
+    total = scope.members().count()
     book = StreamingWorkbook()
     title = f"{scope.area_name}建档立卡贫困户花名册"
     masked = "" if scope.unmasked else "　　身份证号已按权限打码"
-    subtitle = f"截至{today.year}年{today.month}月{today.day}日　　每行一名在册家庭成员{masked}"
+    as_of = f"截至{today.year}年{today.month}月{today.day}日"
+    subtitle = f"{as_of}　　每行一名在册家庭成员{masked}"
     styles = [style_id(c.style) for c in COLUMNS]
     count = 0
-    layout = {"freeze": FREEZE, "title": title, "subtitle": subtitle, "instructions": INSTRUCTIONS}
+    layout = {
+        "freeze": FREEZE,
+        "title": title,
+        "subtitle": subtitle,
+        "instructions": INSTRUCTIONS,
+        "widths": register_widths(total),
+        "head": f"{scope.area_name}贫困户花名册",
+        "head_right": as_of,
+    }
+    if progress is not None:
+        progress(0, total=total, phase=PHASE)
     with printed_table(book, SHEET, COLUMNS, **layout) as sheet:
         for row in register_rows(scope):
             sheet.row([row[key] for key in KEYS], styles)
             count += 1
-    return book.close(), count
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(count, total=total, phase=PHASE)
+    file = book.close()
+    if progress is not None:
+        progress(count, total=total, phase=PHASE)
+    return file, count
 
 
 def render_register_template(scope: RegisterScope) -> object:

@@ -116,6 +116,20 @@ def render_queue(rows, today: datetime.date, title: str) -> tuple[object, int]:
     return book.close(), count
 
 
+def queue_area_name(user, form: QueueFilterForm) -> str:
+    """The area the exported queue covers, as its title and the export log name it: the village or township the
+    filter picked (the rows are filtered to it), else the user's own area (a 挂包 leader's charge)."""
+    if village := form.value("village"):
+        township = village.township
+        return f"{township.district.name}{township.name}{village.name}"
+    if township := form.value("township"):
+        return f"{township.district.name}{township.name}"
+    area = user.area.name if user.area else "全部"
+    if access.charge_of(user) is not None:  # a 挂包 leader's rows are those of their charge, not the whole district
+        area = f"{area}挂包片区"
+    return area
+
+
 @login_required
 @require_GET
 def queue_xlsx(request):
@@ -126,9 +140,7 @@ def queue_xlsx(request):
     rows = services.queue_rows(user=user, today=today, view=form.view_name, days=form.days_value)
     rows = form.filter(rows, today).order_by(*form.ordering())
     label = services.QUEUE_VIEWS[form.view_name]
-    area = user.area.name if user.area else "全部"
-    if access.charge_of(user) is not None:  # a 挂包 leader's rows are those of their charge, not the whole district
-        area = f"{area}挂包片区"
+    area = queue_area_name(user, form)
     title = f"{area}施工图任务{label}清单"
     file, count = render_queue(rows, today, title)
     return xlsx_download(

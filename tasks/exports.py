@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Abs
 
 from bazhou.core.models import ExportLog
-from bazhou.core.xlsx.writer import Column, StreamingWorkbook, printed_table, render_template, style_id
+from bazhou.core.xlsx.writer import (
+    STYLES,
+    Column,
+    StreamingWorkbook,
+    number_width,
+    printed_table,
+    render_template,
+    style_id,
+)
 from households.models import Member
 from tasks.models import Category, FundLine, FundSource, Task, is_overdue_values
 from villages.areas import AreaScope
@@ -51,7 +60,7 @@ STATUS_LABELS = {value: str(label) for value, label in Task.Status.choices}
 
 # The one table's columns, left to right. ``key`` is the row dict's key; the import finds columns by header.
 COLUMNS = [
-    Column("seq", "序号", 5, "int"),
+    Column("seq", "序号", 7, "int"),  # 6 digits; wider when the table holds more rows
     Column("township", "乡镇", 10, "center", group="区域"),
     Column("village", "村", 10, "center", group="区域"),
     Column("kind", "计划类型", 9, "center", choices=[KIND_VILLAGE, KIND_HOUSEHOLD]),
@@ -64,18 +73,18 @@ COLUMNS = [
     Column("deadline", "完成时限", 11, "date"),
     Column("planned_funds", "合计", 11, "money", group=FUNDS_GROUP),
     *[Column(f"fund_{source}", SOURCE_SHORT[source], 9, "money", group=FUNDS_GROUP) for source in SOURCES],
-    Column("invested_funds", "已投入资金（万元）", 10, "money"),
+    Column("invested_funds", "已投入资金（万元）", 11, "money", printed="已投入资金\n（万元）"),
     Column("responsible_unit", "责任单位", 16, "wrap", group="责任主体"),
     Column("responsible_person", "责任人", 8, "center", group="责任主体"),
     Column("responsible_phone", "联系电话", 13, "center", group="责任主体"),
     Column("status", "状态", 8, "center", group="完成情况", choices=list(STATUS_LABELS.values())),
-    Column("progress", "进度（%）", 7, "int", group="完成情况"),
+    Column("progress", "进度（%）", 7, "int", group="完成情况", printed="进度\n（%）"),
     Column("completed_on", "完成日期", 11, "date", group="完成情况"),
-    Column("overdue", "是否逾期", 6, "flag", group="完成情况"),
+    Column("overdue", "是否逾期", 6, "flag", group="完成情况", printed="是否\n逾期"),
     # The approved baseline beside the current deadline (empty while the plan is a draft), and how many approved
     # change requests moved the row. Computed, not read by the import.
-    Column("baseline_deadline", "原定完成时限", 11, "date", group=BASELINE_GROUP),
-    Column("change_count", "变更次数", 6, "int", group=BASELINE_GROUP),
+    Column("baseline_deadline", "原定完成时限", 11, "date", group=BASELINE_GROUP, printed="原定\n完成时限"),
+    Column("change_count", "变更次数", 6, "int", group=BASELINE_GROUP, printed="变更\n次数"),
     Column("id", "编号", 8, "key", group=KEY_GROUP, key_column=True),
     Column("version", "版本", 6, "key", group=KEY_GROUP, key_column=True),
 ]
@@ -311,15 +320,85 @@ def _row_styles() -> dict[str, list[int]]:
     return styles
 
 
-def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None) -> tuple[object, int]:
-    """The one table as an .xlsx in a temporary file (rewound), and how many task rows it holds."""
+@dataclass(frozen=True)
+class Extent:
+    """The largest value each numeric column of a table will hold (the widths are made for them): how many task
+    rows (the last 序号), the magnitude of each money column's total (the largest cell of the column: the total row,
+    the amounts being sums), and the largest quantity, progress and change count."""
+
+    rows: int = 0
+    largest: dict = field(default_factory=dict)
+
+
+def plan_table_extent(scope: PlanTableScope) -> Extent:
+    """The :class:`Extent` of ``scope``'s table: two aggregate queries (the task rows; their fund lines by source)."""
+    tasks = scope.tasks()
+    figures = tasks.aggregate(
+        rows=Count("id"),
+        planned_funds=Sum(Abs("planned_funds")),
+        invested_funds=Sum(Abs("invested_funds")),
+        quantity=Max(Abs("quantity")),
+        progress=Max("progress"),
+        change_count=Max("change_count"),
+    )
+    by_source = (
+        FundLine.objects.filter(task__in=tasks.values("id"))
+        .values("source")
+        .annotate(total=Sum(Abs("amount")))
+        .values_list("source", "total")
+    )
+    largest = {key: value for key, value in figures.items() if key != "rows"}
+    largest["seq"] = figures["rows"]
+    largest.update({f"fund_{source}": total for source, total in by_source})
+    return Extent(rows=figures["rows"], largest=largest)
+
+
+# The styles a numeric column's widest cell is written in: money in the bold of the subtotal and total rows.
+WIDEST_STYLE = dict.fromkeys(MONEY_KEYS, "total_money")
+
+
+def plan_table_widths(extent: Extent) -> list[float]:
+    """Each column's width: its own, or wider where its largest value (``extent``) would not show in full
+    (Excel shows ``###`` for a number wider than its column): 序号 of a province, a district's totals at 10×."""
+    widths = []
+    for column in COLUMNS:
+        width = column.width
+        largest = extent.largest.get(column.key)
+        if largest is not None and STYLES[column.style].num_fmt:
+            width = max(width, number_width(largest, WIDEST_STYLE.get(column.key, column.style)))
+        widths.append(width)
+    return widths
+
+
+PROGRESS_EVERY = 500
+
+
+def render_plan_table(
+    scope: PlanTableScope, today: datetime.date, fileobj=None, *, progress=None
+) -> tuple[object, int]:
+    """The one table as an .xlsx in a temporary file (rewound), and how many task rows it holds.
+
+    ``progress``, if given, is called as ``progress(done, total=rows, phase=...)`` every :data:`PROGRESS_EVERY`
+    task rows and at the end (what it raises, e.g. a cancelled job, propagates)."""
+    extent = plan_table_extent(scope)
     book = StreamingWorkbook(fileobj)
     styles = _row_styles()
     keys = KEYS
     overdue_at = keys.index("overdue")
     count = 0
-    subtitle = f"截至{today.year}年{today.month}月{today.day}日　　资金单位：万元　　逾期：超过完成时限仍未完成"
-    layout = {"freeze": FREEZE, "title": scope.title, "subtitle": subtitle, "instructions": instructions(scope.year)}
+    as_of = f"截至{today.year}年{today.month}月{today.day}日"
+    subtitle = f"{as_of}　　资金单位：万元　　逾期：超过完成时限仍未完成"
+    layout = {
+        "freeze": FREEZE,
+        "title": scope.title,
+        "subtitle": subtitle,
+        "instructions": instructions(scope.year),
+        "widths": plan_table_widths(extent),
+        "head": f"{scope.area_name}{scope.year}年施工图",
+        "head_right": f"{as_of}　资金单位：万元",
+    }
+    if progress is not None:
+        progress(0, total=extent.rows, phase=PHASE)
     with printed_table(book, SHEET, COLUMNS, **layout) as sheet:
         for row in plan_table_rows(scope, today):
             values = [row[key] for key in keys]
@@ -327,8 +406,16 @@ def render_plan_table(scope: PlanTableScope, today: datetime.date, fileobj=None)
             row_type = row["row_type"]
             if row_type == "task":
                 count += 1
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(count, total=extent.rows, phase=PHASE)
             sheet.row(values, styles[row_type])
-    return book.close(), count
+    file = book.close()
+    if progress is not None:
+        progress(count, total=extent.rows, phase=PHASE)
+    return file, count
+
+
+PHASE = "写入 Excel"
 
 
 def render_plan_template(scope: PlanTableScope) -> object:

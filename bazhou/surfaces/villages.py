@@ -9,10 +9,12 @@ from decimal import Decimal
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from bazhou.core import clock
 from bazhou.core.access import get_visible_or_404
-from bazhou.core.pages import labels, page_of, querystring_without_page, render_list, year_param
+from bazhou.core.pages import id_param, labels, page_of, querystring_without_page, render_list, year_param
 from households.decisions import recent_decision_alerts
 from households.models import Household, Member, incidence_below, poverty_incidence, still_poor_q
 from supervision.models import Finding
@@ -33,11 +35,34 @@ def village_list(request):
         "form": form,
         "page_obj": page_of(request, villages),
         "querystring": querystring_without_page(request),
+        **plan_table_link(form),
         "today": today,
         "year": form.value("year"),
         "labels": labels(Village),
     }
     return render_list(request, "villages/list.html", "villages/_list.html", context)
+
+
+# The village list's filters the one table's export does not take: with one of them set, the list shows fewer
+# villages than the export of its area holds, and the button says so.
+NOT_EXPORTED = ("status", "is_poor", "planned_exit_year", "exit", "q")
+
+
+def plan_table_link(form: VillageFilterForm) -> dict:
+    """The village list's 导出施工图 link with the list's area and year (``?township=``, ``?village=``, ``?year=``,
+    as ``tasks:plan_table_xlsx`` takes them), so that the export is of the villages listed; and whether other
+    filters narrow the list further than the export."""
+    params = {}
+    if "township" in form.fields and (township := form.value("township")):
+        params["township"] = township.pk
+    if village := id_param(form.data.get("village")):
+        params["village"] = village
+    if year := form.value("year"):
+        params["year"] = year
+    return {
+        "plan_table_url": reverse("tasks:plan_table_xlsx") + (f"?{urlencode(params)}" if params else ""),
+        "plan_table_narrower": any(form.value(name) for name in NOT_EXPORTED),
+    }
 
 
 @login_required

@@ -10,9 +10,10 @@ writes only what these files need:
   = + - @ also gets Excel's "quote prefix", so that editing the cell keeps it text), numbers, dates;
 - a fixed set of styles (:data:`STYLES`): title, headers, borders, number and date formats, subtotal fills,
   the red fill that marks a bad cell in a returned upload;
-- column widths (a Chinese character counts double: :func:`display_width`), frozen header rows, merged cells,
-  drop-down lists (data validation), landscape print fitted to the page width with the header rows repeated on
-  every page and a page-number footer.
+- column widths (a Chinese character counts double: :func:`display_width`; a number column as wide as its largest
+  value needs in Excel's measure, :func:`number_width`, so that no number shows as ``###``), frozen header rows,
+  merged cells, drop-down lists (data validation), landscape print fitted to the page width with the header rows
+  repeated on every page, a running head (area, year, as-of date) and a page-number footer on every page.
 
 :func:`printed_table` and :func:`render_template` lay out the tables the office prints and sends back (the one
 table, the household register).
@@ -21,6 +22,7 @@ table, the household register).
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import tempfile
 import unicodedata
@@ -61,6 +63,72 @@ def fit_widths(headers: Sequence[str], rows: Iterable[Sequence], *, minimum: int
     return [min(max(width + 2, minimum), MAX_WIDTH) for width in widths]
 
 
+# How Excel measures a column (ECMA-376 Part 1, 18.3.1.13): a width is a number of characters of the workbook's
+# default font's "maximum digit width" (MDW, in pixels), the 5 pixels of padding included; the column is then
+# Truncate(((256 * width + Truncate(128 / MDW)) / 256) * MDW) pixels wide. The default font here is 宋体 10 pt
+# (FONTS["normal"], the first font of styles.xml), whose digits are 7 px wide at 96 dpi. 宋体 draws every ASCII
+# character (digits, "," "." "-" "%") half an em wide, and has no bold face: bold is drawn 1 px wider per glyph.
+DEFAULT_MDW = 7
+CELL_PADDING = 5
+
+
+def column_pixels(width: float, mdw: int = DEFAULT_MDW) -> int:
+    """How many pixels wide Excel draws a column of ``width`` (characters)."""
+    return int(((256 * width + int(128 / mdw)) / 256) * mdw)
+
+
+def em_pixels(size_pt: float) -> int:
+    """The height of a font of ``size_pt`` on a 96 dpi screen, in whole pixels as Windows sizes it (10 pt: 13)."""
+    return round(size_pt * 96 / 72)
+
+
+def glyph_pixels(size_pt: float, *, bold: bool = False) -> int:
+    """The width of an ASCII character (a digit, a comma, a point) of 宋体 at ``size_pt``: half an em, rounded up
+    (10 pt: 7 px, Excel's maximum digit width of 宋体 10; 11 pt: 8 px), 1 px more in bold."""
+    return math.ceil(em_pixels(size_pt) / 2) + (1 if bold else 0)
+
+
+def text_pixels(text: str, style: str) -> int:
+    """How many pixels the longest line of ``text`` takes in the named style's font (宋体: a Chinese character is
+    an em wide, any other half an em)."""
+    size, bold = FONT_SIZES[STYLES[style].font]
+    wide = em_pixels(size) + (1 if bold else 0)
+    narrow = glyph_pixels(size, bold=bold)
+    return max(
+        sum(wide if unicodedata.east_asian_width(ch) in "WFA" else narrow for ch in line) for line in text.split("\n")
+    )
+
+
+def width_for_pixels(pixels: int, mdw: int = DEFAULT_MDW) -> float:
+    """The narrowest width (in quarters of a character) whose column holds ``pixels`` of text and the padding."""
+    width = max(math.floor((pixels + CELL_PADDING) / mdw * 4) / 4 - 0.25, 0)
+    while column_pixels(width, mdw) < pixels + CELL_PADDING:
+        width += 0.25
+    return width
+
+
+def widest_number_text(largest, num_fmt: str | None) -> str:
+    """The longest text a number of magnitude up to ``largest`` can show as in ``num_fmt`` (one of the formats of
+    :data:`STYLES`): every decimal place the format may show, the thousands separators, a minus sign."""
+    whole = int(abs(Decimal(str(largest or 0))))
+    sign = "-" if largest is not None and Decimal(str(largest)) < 0 else ""
+    if num_fmt == DATE:
+        return "0000-00-00"
+    if num_fmt == MONEY:
+        return f"{sign}{whole:,}.0000"
+    if num_fmt and "." in num_fmt:  # "0.##": up to two decimals
+        return f"{sign}{whole}.{'0' * (len(num_fmt) - num_fmt.index('.') - 1)}"
+    return f"{sign}{whole}"
+
+
+def number_width(largest, style: str) -> float:
+    """The column width (characters) in which every number up to ``largest`` shows in full in the named style,
+    instead of Excel's ``###``."""
+    spec = STYLES[style]
+    size, bold = FONT_SIZES[spec.font]
+    return width_for_pixels(len(widest_number_text(largest, spec.num_fmt)) * glyph_pixels(size, bold=bold))
+
+
 def clean_text(text: str) -> str:
     """``text`` without the control characters an .xlsx cannot hold."""
     return ILLEGAL_CHARACTERS_RE.sub("", text)
@@ -90,6 +158,7 @@ FONTS = {
     "grey": _FONT.format('<sz val="9"/><color rgb="FF808080"/>'),
     "red": _FONT.format('<b/><sz val="10"/><color rgb="FFC00000"/>'),
 }
+FONT_SIZES = {"normal": (10, False), "bold": (10, True), "title": (16, True), "grey": (9, False), "red": (10, True)}
 MONEY = "#,##0.00##"  # 万元: at least 2 decimals, up to 4 (1 元)
 DATE = "yyyy-mm-dd"
 HEADER_FILL = "FFD9E1F2"
@@ -228,11 +297,35 @@ class Validation:
 
 @dataclass
 class PageSetup:
+    """How a sheet prints: orientation, paper, scaling, the rows repeated on every page, and the running head.
+
+    Every printed page carries a header (``head`` on the left, ``head_right`` on the right: e.g. the area and year,
+    and the date the figures are as of) and the footer “第 x 页，共 y 页”."""
+
     landscape: bool = True
-    fit_width: bool = True
+    fit_width: bool = True  # scaled to one page wide
+    fit_height: bool = False  # and to one page tall (a sheet that must fit its page, like 填写说明)
     repeat_rows: tuple[int, int] | None = None  # e.g. (2, 3): the header rows on every printed page
     print_columns: int | None = None  # print only the first N columns (the rest are for the import)
     paper: int = 9  # A4; 8 is A3
+    head: str = ""
+    head_right: str = ""
+
+    def header_footer_xml(self) -> str:
+        """The ``<headerFooter>`` element: the head in 9 pt, the page numbers at the foot (Excel's codes:
+        &L &C &R sections, &P page, &N pages; a literal & is written &&)."""
+
+        def text(value: str) -> str:
+            value = clean_text(value).replace("\n", " ")[:100].replace("&", "&&")
+            return escape(" " + value if value[:1].isdigit() else value)  # "&9" then "2017…" would be size 92017
+
+        head = ""
+        if self.head:
+            head += f"&amp;L&amp;9{text(self.head)}"
+        if self.head_right:
+            head += f"&amp;R&amp;9{text(self.head_right)}"
+        odd_header = f"<oddHeader>{head}</oddHeader>" if head else ""
+        return f"<headerFooter>{odd_header}<oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>"
 
 
 @dataclass
@@ -256,7 +349,8 @@ class SheetWriter:
         self._validations: list[Validation] = []
         info.page = page
         info.columns = len(widths)
-        sheet_pr = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if page and page.fit_width else ""
+        fits = page and (page.fit_width or page.fit_height)
+        sheet_pr = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if fits else ""
         view = '<sheetView workbookViewId="0"' + (' tabSelected="1"' if selected else "") + ">"
         if freeze:
             rows, cols = freeze
@@ -376,10 +470,12 @@ class SheetWriter:
         page = self._info.page
         tail.append('<pageMargins left="0.4" right="0.4" top="0.5" bottom="0.6" header="0.3" footer="0.3"/>')
         if page:
-            fit = ' fitToWidth="1" fitToHeight="0"' if page.fit_width else ""
+            fit = ""
+            if page.fit_width or page.fit_height:
+                fit = f' fitToWidth="{int(page.fit_width)}" fitToHeight="{int(page.fit_height)}"'
             orientation = "landscape" if page.landscape else "portrait"
             tail.append(f'<pageSetup paperSize="{page.paper}" orientation="{orientation}"{fit}/>')
-            tail.append("<headerFooter><oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>")
+            tail.append(page.header_footer_xml())
         tail.append("</worksheet>")
         self._write("".join(tail))
         self._info.last_row = self._row
@@ -534,6 +630,13 @@ class Column:
     group: str = ""  # the upper header of a two-row header; "" = the header spans both rows
     choices: Sequence[str] = ()  # a drop-down list on the data rows
     key_column: bool = False  # a column the import uses to find the row (shown grey, not printed)
+    # The header as the sheet shows it, with line breaks where a narrow column's header may break (“是否” / “逾期”),
+    # so that Excel never wraps it mid-word; "" = ``header``. The import reads it without the breaks.
+    printed: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.printed or self.header
 
 
 def write_header(sheet: SheetWriter, title: str, columns: Sequence[Column], *, subtitle: str = "") -> int:
@@ -550,10 +653,10 @@ def write_header(sheet: SheetWriter, title: str, columns: Sequence[Column], *, s
         sheet.merge(sheet.row_number, 1, sheet.row_number, n)
     header_styles = [style_id("header_key" if c.key_column else "header") for c in columns]
     if not any(c.group for c in columns):
-        sheet.row([c.header for c in columns], header_styles, height=30)
+        sheet.row([c.label for c in columns], header_styles, height=30)
         return sheet.row_number
-    upper = sheet.row([c.group or c.header for c in columns], header_styles, height=20)
-    lower = sheet.row([c.header if c.group else None for c in columns], header_styles, height=42)
+    upper = sheet.row([c.group or c.label for c in columns], header_styles, height=20)
+    lower = sheet.row([c.label if c.group else None for c in columns], header_styles, height=42)
     start = 0
     while start < n:
         group = columns[start].group
@@ -587,21 +690,35 @@ def printed_table(
     title: str,
     subtitle: str,
     instructions: Sequence[str],
+    widths: Sequence[float] | None = None,
+    head: str = "",
+    head_right: str = "",
 ):
     """The sheet of a table the office prints and sends back, its title, subtitle and header written, for the
-    caller to write the rows into: the columns' widths, ``freeze`` (rows, columns), A3 landscape fitted to the page
-    width with the header rows on every page, the key columns (the last ones, for the import) left out of the
-    print. Then the drop-down lists, on the rows and :data:`CHOICE_ROWS` below, and the sheet 填写说明
-    (``instructions``, the first line its title)."""
-    page = PageSetup(repeat_rows=(3, 4), print_columns=sum(not c.key_column for c in columns), paper=8)
-    with book.sheet(name, widths=[c.width for c in columns], freeze=freeze, page=page) as sheet:
+    caller to write the rows into: the columns' ``widths`` (default: each column's own), ``freeze`` (rows,
+    columns), A3 landscape fitted to the page width with the header rows on every page and a running head on
+    every page (``head`` left, e.g. the area and year; ``head_right`` right, e.g. the as-of date) above the page
+    numbers at the foot, the key columns (the last ones, for the import) left out of the print. Then the
+    drop-down lists, on the rows and :data:`CHOICE_ROWS` below, and the sheet 填写说明 (``instructions``, the
+    first line its title), fitted to one A4 page."""
+    page = PageSetup(
+        repeat_rows=(3, 4),
+        print_columns=sum(not c.key_column for c in columns),
+        paper=8,
+        head=head,
+        head_right=head_right,
+    )
+    widths = list(widths) if widths is not None else [c.width for c in columns]
+    with book.sheet(name, widths=widths, freeze=freeze, page=page) as sheet:
         header_end = write_header(sheet, title, columns, subtitle=subtitle)
+        page.repeat_rows = (header_end - 1 if any(c.group for c in columns) else header_end, header_end)
         yield sheet
         last = sheet.row_number + CHOICE_ROWS
         for index, column in enumerate(columns, start=1):
             if column.choices and len(",".join(column.choices)) <= 255:  # longer, Excel refuses the list
                 sheet.validate(index, header_end + 1, last, column.choices)
-    with book.sheet("填写说明", widths=[110]) as sheet:
+    fit_page = PageSetup(landscape=False, fit_width=True, fit_height=True, head=head)
+    with book.sheet("填写说明", widths=[100], page=fit_page) as sheet:
         for index, line in enumerate(instructions):
             sheet.row([line], style_id("title" if index == 0 else "note"), height=24 if index == 0 else None)
 

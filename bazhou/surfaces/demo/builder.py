@@ -26,6 +26,7 @@ from bazhou.core.history import record_in_bulk
 from bazhou.core.models import AnnualGoal, User
 from bazhou.surfaces.demo import data
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from supervision.bulletin_data import build_snapshot, document_number, draft_body, draft_title, issuer_name
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Rectification
 from tasks.models import FundLine, Plan, ProgressUpdate, Task
 from villages import departments
@@ -1211,39 +1212,28 @@ class DemoBuilder:
         )
         self.counts["supervision.Accountability"] += 1
 
-        overdue = sorted(
-            (t for t in self.tasks if t.is_overdue(datetime.date(2017, 9, 1))),
-            key=lambda t: (t.plan.village.township_id, t.deadline),
-        )
-        snapshot = {
-            "overdue_tasks": [
-                {
-                    "township": t.plan.village.township.name,
-                    "village": t.plan.village.name,
-                    "item": t.item,
-                    "deadline": t.deadline.isoformat(),
-                    "responsible_person": t.responsible_person,
-                    "progress": t.progress,
-                }
-                for t in overdue[:50]
-            ],
-            "overdue_count": len(overdue),
-            "open_findings": len(created_findings),
-        }
+        # 第8期 of 2017, as the generation page would have made it on 1 September and the office published it: its
+        # snapshot is build_snapshot's (what the bulletin's pages, tables, Word and Excel files read), its body the
+        # proposed one, its 文号 the first of the year.
+        period_start, period_end = datetime.date(2017, 8, 1), datetime.date(2017, 8, 31)
+        snapshot = build_snapshot(district=self.district, period_start=period_start, as_of=period_end)
+        issuer = "poverty_office"
         Bulletin.objects.create(
             district=self.district,
             year=2017,
             number=8,
-            title="关于2017年8月脱贫攻坚施工图推进情况的通报",
-            issuer="poverty_office",
+            doc_seq=1,
+            doc_number=document_number(self.district.name, issuer, 2017, 1),
+            title=draft_title(period_start, period_end),
+            issuer=issuer,
             issued_on=datetime.date(2017, 9, 1),
-            period_start=datetime.date(2017, 8, 1),
-            period_end=datetime.date(2017, 8, 31),
+            period_start=period_start,
+            period_end=period_end,
             snapshot=snapshot,
             state="published",
             published_by=ducha,
             published_at=at(datetime.date(2017, 9, 1), 16),
             created_by=ducha,
-            body=f"截至8月31日，全区施工图任务中逾期未完成 {len(overdue)} 项，请相关乡镇和责任单位限期整改。",
+            body=draft_body(snapshot, issuer_name=issuer_name(self.district.name, issuer)),
         )
         self.counts["supervision.Bulletin"] += 1
