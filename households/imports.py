@@ -24,6 +24,7 @@ from bazhou.core.xlsx.importing import (
     ImportPreview,
     ImportRow,
     RowChange,
+    already_imported,
     chunks,
     digest,
     import_reason,
@@ -84,15 +85,28 @@ class _Plan:
     members: list[_Member] = field(default_factory=list)
 
 
-def preview_register_import(*, user, content: bytes, file_name: str, year=None) -> ImportPreview:
-    """Every household and member the upload would create or update, and every error; writes nothing."""
-    return _evaluate(user=user, content=content, file_name=file_name).preview
+AGAIN = "再次导入不会重复新增：户按户编号、成员按身份证号核对，没有修改的算作“没有变化”。"
+PROGRESS_EVERY = 500
+
+
+def preview_register_import(*, user, content: bytes, file_name: str, year=None, progress=None) -> ImportPreview:
+    """Every household and member the upload would create or update, and every error; writes nothing. A file
+    imported before (the same bytes) is said so in the notes. ``progress(done, total, phase)`` is called every few
+    hundred rows (phases “读取文件”, “检查”)."""
+    preview = _evaluate(user=user, content=content, file_name=file_name, progress=progress).preview
+    note = already_imported("households", content, AGAIN)
+    if note:
+        preview.notes.insert(0, note)
+    return preview
 
 
 @transaction.atomic
-def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: str, year=None) -> ImportPreview:
-    """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import)."""
-    plan = _evaluate(user=user, content=content, file_name=file_name)
+def apply_register_import(
+    *, user, content: bytes, file_name: str, fingerprint: str, year=None, progress=None
+) -> ImportPreview:
+    """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import).
+    ``progress(done, total, phase)`` is called every few hundred rows (phases “读取文件”, “检查”, “写入”)."""
+    plan = _evaluate(user=user, content=content, file_name=file_name, progress=progress)
     preview = plan.preview
     refuse_unless_previewed(preview, fingerprint)
     reason = import_reason(file_name)
@@ -101,12 +115,23 @@ def apply_register_import(*, user, content: bytes, file_name: str, fingerprint: 
     with decisions.watching(user=user, source=decisions.Source.IMPORT, reason=reason, detail=reason):
         decisions.watch_households([op.existing.pk for op in plan.households if op.existing is not None])
         decisions.watch_villages([op.village.pk for op in plan.households])
-        _write(plan, user=user, reason=reason)
+        _write(plan, user=user, reason=reason, progress=progress)
     return preview
 
 
-def _write(plan: _Plan, *, user, reason: str) -> None:
+def _write(plan: _Plan, *, user, reason: str, progress=None) -> None:
     ids: dict[str, int] = {}
+    total = len(plan.households) + len(plan.members)
+    done = 0
+
+    def step():
+        nonlocal done
+        done += 1
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total=total, phase="写入")
+
+    if progress is not None:
+        progress(0, total=total, phase="写入")
     for op in plan.households:
         if op.existing is None:
             household = services.household_create(
@@ -119,6 +144,7 @@ def _write(plan: _Plan, *, user, reason: str) -> None:
         else:
             household = op.existing
         ids[op.number] = household.pk
+        step()
     # Whoever stops being the head first, so that a household never has two heads on the way.
     updates = [op for op in plan.members if op.existing is not None and op.changed]
     updates.sort(key=lambda op: op.data.get("relation") == Member.Relation.HEAD)
@@ -126,9 +152,11 @@ def _write(plan: _Plan, *, user, reason: str) -> None:
         services.member_update(
             member_id=op.existing.pk, user=user, expected_version=op.version, data=op.data, reason=reason
         )
+        step()
     for op in plan.members:
         if op.existing is None:
             services.member_create(household_id=ids[op.household], user=user, data=op.data, reason=reason)
+            step()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,12 +229,15 @@ class _Row(ImportRow):
         return causes
 
 
-def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
+def _header(sheet):
+    return locate_header(sheet, KNOWN, REQUIRED, anchor="户编号")
+
+
+def _evaluate(*, user, content: bytes, file_name: str, progress=None) -> _Plan:
     preview = ImportPreview(kind="households", file_name=file_name)
     result = _Plan(preview)
-    sheet = read_sheet(content, sheet_name=SHEET)
-    header = locate_header(sheet, KNOWN, REQUIRED, anchor="户编号")
-    rows = _Row.rows_of(sheet, header)
+    sheet = read_sheet(content, sheet_name=SHEET, header=_header, progress=progress)
+    rows = _Row.rows_of(sheet)
     for row in rows:
         row.read()
     numbers = sorted({r.texts["number"] for r in rows if r.texts.get("number")})
@@ -236,8 +267,14 @@ def _evaluate(*, user, content: bytes, file_name: str) -> _Plan:
         if row.texts.get("number"):
             groups.setdefault(row.texts["number"], []).append(row)
     seen_ids: dict[str, int] = {}
+    checked = 0
     for number, group in groups.items():
         _check_household(number, group, result, households, members, taken, villages, active_elsewhere, seen_ids)
+        if progress is not None and (checked + len(group)) // PROGRESS_EVERY > checked // PROGRESS_EVERY:
+            progress(checked + len(group), total=len(rows), phase="检查")
+        checked += len(group)
+    if progress is not None:
+        progress(len(rows), total=len(rows), phase="检查")
     for row in rows:
         preview.problems.extend(row.problems)
     preview.problems.sort(key=lambda p: (p.row, p.column))

@@ -5,7 +5,9 @@ Which row is which: a row with 编号 is the plan row of that id, changed only i
 its 版本 is still the one in the file (otherwise it is a conflict, never overwritten); a row without 编号 is new,
 in the plan of its village (its 村 and 乡镇, or its household's village) for the chosen year, a draft plan being
 opened where the village has none. Re-importing an exported table therefore updates rows instead of duplicating
-them, and a table nobody edited changes nothing. Subtotal, total and empty rows are skipped; 序号, 户主, 是否逾期,
+them, and a table nobody edited changes nothing. A new row is added with its import key (:func:`new_row_key`, kept in
+``Task.import_key``): a row without 编号 whose key an earlier import added is taken as that row at version 1, so a
+table imported twice adds its new rows once. Subtotal, total and empty rows are skipped; 序号, 户主, 是否逾期,
 原定完成时限 and 变更次数 are not read.
 
 :func:`preview_plan_import` reads and checks everything without writing (the rules of ``tasks.services``, checked
@@ -17,22 +19,29 @@ with the reason “Excel 导入：<file name>”.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from openpyxl import load_workbook
 
 from bazhou.core import access
 from bazhou.core.pages import id_param
 from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.xlsx.importing import (
     ImportPreview,
+    ImportRefused,
     ImportRow,
     Problem,
     RowChange,
+    already_imported,
     chunks,
     digest,
     import_reason,
@@ -42,6 +51,7 @@ from bazhou.core.xlsx.importing import (
     villages_by_name,
 )
 from bazhou.core.xlsx.reader import (
+    HEAD_ROWS,
     SheetData,
     as_choice,
     as_date,
@@ -105,6 +115,9 @@ REQUESTS_NOTE = (
     "已批准的施工图：以下修改将提交为变更申请，批准后生效（标有“变更申请”的行）。进度、状态等其余内容直接导入。"
 )
 REQUEST_MARK = "〔变更申请〕"
+IMPORTED_VERSION = 1  # the version of a row an import adds: a row found by its import key is taken at it
+AGAIN = "再次导入不会重复新增：此前新增的行按已有任务核对，没有修改的算作“没有变化”。"
+PROGRESS_EVERY = 500
 
 
 @dataclass
@@ -115,6 +128,7 @@ class _Create:
     data: dict
     lines: list[dict] | None
     requested: bool = False  # an approved plan: a change request to add the row, not the row
+    key: str = ""  # Task.import_key: how importing the file again finds the row (new_row_key)
 
 
 @dataclass
@@ -136,6 +150,7 @@ class _Plan:
     preview: ImportPreview
     creates: list[_Create] = field(default_factory=list)
     updates: list[_Update] = field(default_factory=list)
+    found: dict[int, int] = field(default_factory=dict)  # Excel row → task, rows without 编号 found by import key
 
 
 NOT_AREA_STAFF = "只有区级管理员、乡镇工作人员和村干部可以导入施工图（行业部门的用户请逐项填报本部门任务的进度）。"
@@ -148,28 +163,43 @@ def _refuse_unless_area_staff(user) -> None:
         raise PermissionDenied(NOT_AREA_STAFF)
 
 
-def preview_plan_import(*, user, content: bytes, file_name: str, year: int) -> ImportPreview:
+def preview_plan_import(*, user, content: bytes, file_name: str, year: int, progress=None) -> ImportPreview:
     """Every row the upload would create or update and every error, by row and column; writes nothing. Rows that
-    name a sector department in 责任单位 are linked to it when written (``tasks.services.link_departments``)."""
+    name a sector department in 责任单位 are linked to it when written (``tasks.services.link_departments``). A file
+    imported before (the same bytes) is said so in the notes. ``progress(done, total, phase)`` is called every few
+    hundred rows (phases “读取文件”, “检查”)."""
     _refuse_unless_area_staff(user)
-    return _evaluate(user=user, content=content, file_name=file_name, year=year).preview
+    preview = _evaluate(user=user, content=content, file_name=file_name, year=year, progress=progress).preview
+    note = already_imported("plan", content, AGAIN)
+    if note:
+        preview.notes.insert(0, note)
+    return preview
 
 
 @transaction.atomic
-def apply_plan_import(*, user, content: bytes, file_name: str, year: int, fingerprint: str) -> ImportPreview:
+def apply_plan_import(
+    *, user, content: bytes, file_name: str, year: int, fingerprint: str, progress=None
+) -> ImportPreview:
     """Write the previewed changes in one transaction, or nothing.
 
     Raises ImportRefused if the file now reads with errors, or gives other changes than the preview with
     ``fingerprint`` did (someone changed the data in between); TaskConflict or ValidationError from the services
-    also leave nothing written.
+    also leave nothing written. New rows are added in bulk (``task_create_many``) with their import key; rows
+    updated directly in bulk (``task_update_many``: one UPDATE and one history INSERT per chunk); rows of approved
+    plans whose plan fields change become change requests one by one. The returned preview's ``written`` lists
+    (row, id, version) for the workbook handed back (:func:`written_back`). ``progress(done, total, phase)`` is
+    called every few hundred rows (phases “读取文件”, “检查”, “写入”).
     """
     _refuse_unless_area_staff(user)
-    plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True)
+    plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True, progress=progress)
     preview = plan.preview
     refuse_unless_previewed(preview, fingerprint)
     reason = import_reason(file_name)
+    total = len(plan.creates) + len(plan.updates)
+    if progress is not None:
+        progress(0, total=total, phase="写入")
     opened: dict[int, Plan] = {}
-    rows = []
+    rows, keys, created_rows = [], [], []
     for op in plan.creates:
         if op.requested:
             change_services.change_request_create(
@@ -189,20 +219,89 @@ def apply_plan_import(*, user, content: bytes, file_name: str, year: int, finger
                 opened[op.village.pk] = services.plan_create(village_id=op.village.pk, year=year, user=user)
             target = opened[op.village.pk]
         rows.append((target, op.data, op.lines))
-    services.task_create_many(user=user, rows=rows, reason=reason)
-    for op in plan.updates:
-        if op.requested:
-            _request_and_write_facts(op, user=user, reason=reason)
-            continue
-        services.task_update(
-            task_id=op.task_id,
-            user=user,
-            expected_version=op.version,
-            data=op.data,
-            fund_lines=op.lines if op.lines_changed else None,
-            reason=reason,
-        )
+        keys.append(op.key)
+        created_rows.append(op.row)
+    try:
+        with transaction.atomic():
+            created = services.task_create_many(user=user, rows=rows, reason=reason, import_keys=keys)
+    except IntegrityError as error:  # the same rows added by another import of this table in the meantime
+        if "import_key" not in str(error):
+            raise
+        message = "表中新增的行刚被另一次导入写入，未导入任何数据。请重新上传，核对新的预览。"
+        raise ImportRefused(preview, message) from None
+    if progress is not None:
+        progress(len(created), total=total, phase="写入")
+
+    def updated(done, total=None, phase=None):
+        if progress is not None:
+            progress(len(created) + done, total=len(plan.creates) + len(plan.updates), phase=phase)
+
+    services.task_update_many(
+        user=user,
+        rows=[
+            (op.task_id, op.version, op.data, op.lines if op.lines_changed else None)
+            for op in plan.updates
+            if not op.requested
+        ],
+        reason=reason,
+        progress=updated,
+    )
+    requested = [op for op in plan.updates if op.requested]
+    for index, op in enumerate(requested, start=1):
+        _request_and_write_facts(op, user=user, reason=reason)
+        if index % PROGRESS_EVERY == 0:
+            updated(len(plan.updates) - len(requested) + index, phase="写入")
+    preview.written = _written(plan, dict(zip(created_rows, (task.pk for task in created), strict=True)))
+    if progress is not None:
+        progress(total, total=total, phase="写入")
     return preview
+
+
+def _written(plan: _Plan, created: dict[int, int]) -> list[list[int]]:
+    """(row, id, version now) of the rows whose 编号 or 版本 in the file are no longer what the row is: the rows
+    added, the rows found by their import key, the rows updated. One query per chunk of rows."""
+    rows = {**created, **plan.found, **{op.row: op.task_id for op in plan.updates}}
+    versions: dict[int, int] = {}
+    for chunk in chunks(sorted(set(rows.values()))):
+        versions.update(Task.objects.filter(pk__in=chunk).values_list("pk", "version"))
+    return [[row, task_id, versions[task_id]] for row, task_id in sorted(rows.items()) if task_id in versions]
+
+
+def written_back(content: bytes, preview: ImportPreview):
+    """The uploaded workbook as it was (its styles, drop-down lists and other sheets kept: opened and saved with
+    openpyxl), with 编号 and 版本 filled in for the rows the import added or changed (``preview.written``), so that
+    the user goes on from this file: importing it again changes nothing, and edits to it are updates of the same rows.
+    A table without those columns gets them after its last column. Returns a rewound temporary file."""
+    book = load_workbook(io.BytesIO(content))
+    sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
+    head = SheetData(title=sheet.title)
+    for cells in sheet.iter_rows():
+        values = [cell.value for cell in cells]
+        if any(as_text(v) for v in values):
+            head.rows.append((cells[0].row, values))
+        if len(head.rows) >= HEAD_ROWS:
+            break
+    header = _header(head)
+    columns = {}
+    next_free = sheet.max_column
+    for key in ("id", "version"):
+        if key in header.columns:
+            columns[key] = header.columns[key] + 1
+        else:
+            next_free += 1
+            columns[key] = next_free
+            sheet.cell(header.last_row, next_free).value = HEADERS[key]
+    status = header.columns.get("status")
+    for row, task_id, version in preview.written:
+        sheet.cell(row, columns["id"]).value = task_id
+        sheet.cell(row, columns["version"]).value = version
+        # A new row's blank 状态 was taken as 未启动; a row with 编号 must say it.
+        if status is not None and not as_text(sheet.cell(row, status + 1).value):
+            sheet.cell(row, status + 1).value = STATUS_LABELS[Task.Status.NOT_STARTED]
+    file = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
+    book.save(file)
+    file.seek(0)
+    return file
 
 
 def _request_and_write_facts(op: _Update, *, user, reason: str) -> None:
@@ -240,26 +339,37 @@ class _Context:
     villages_by_id: dict[int, Village]
     plans: dict[int, Plan]
     pending: set[int] = field(default_factory=set)  # rows with a change request waiting for a decision
+    found: dict[str, int] = field(default_factory=dict)  # import key → the row an earlier import added
 
 
-def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = False) -> _Plan:
+def _header(sheet: SheetData):
+    return locate_header(sheet, KNOWN, REQUIRED, anchor="项目")
+
+
+def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = False, progress=None) -> _Plan:
     preview = ImportPreview(kind="plan", file_name=file_name, year=year)
     result = _Plan(preview)
-    sheet = read_sheet(content, sheet_name=SHEET)
-    header = locate_header(sheet, KNOWN, REQUIRED, anchor="项目")
+    sheet = read_sheet(content, sheet_name=SHEET, header=_header, progress=progress)
+    header = sheet.header
     title_year = _title_year(sheet, header.last_row)
     if title_year and title_year != year:
         preview.problems.append(
             Problem(0, "", "", f"表格标题是{title_year}年的施工图，与所选的计划年度{year}年不一致。请核对年度。")
         )
     parsed = _Row.rows_of(sheet, header)
-    context = _context(user, year, parsed, lock=lock)
-    seen: dict[int, int] = {}
     for row in parsed:
         row.read()
+    context = _context(user, year, parsed, lock=lock)
+    seen: dict[int, int] = {}
+    for index, row in enumerate(parsed, start=1):
+        if progress is not None and index % PROGRESS_EVERY == 0:
+            progress(index, total=len(parsed), phase="检查")
         if row.problems:
             preview.problems.extend(row.problems)
             continue
+        if row.id is None and row.key in context.found:
+            row.id, row.version, row.by_key = context.found[row.key], IMPORTED_VERSION, True
+            result.found[row.number] = row.id
         if row.id is not None:
             if row.id in seen:
                 row.problem("id", f"编号 {row.id} 与第 {seen[row.id]} 行重复：同一任务只能出现一次。")
@@ -269,6 +379,8 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
         else:
             _check_create(row, context, result)
         preview.problems.extend(row.problems)
+    if progress is not None:
+        progress(len(parsed), total=len(parsed), phase="检查")
     preview.warnings = _duplicate_warnings(result, context)
     preview.notes = sorted(
         {
@@ -280,12 +392,15 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
     requested_rows = sorted(op.row for op in [*result.creates, *result.updates] if op.requested)
     if requested_rows:
         preview.notes.insert(0, REQUESTS_NOTE)
+    if result.found:
+        preview.notes.insert(0, _found_note(result.found))
     preview.fingerprint = digest(
         {
             # Which rows become change requests (the plan approved after the preview changes the fingerprint).
             **({"requests": requested_rows} if requested_rows else {}),
             "creates": [
-                (op.row, op.village.pk, op.plan.pk if op.plan else None, op.data, op.lines) for op in result.creates
+                (op.row, op.village.pk, op.plan.pk if op.plan else None, op.data, op.lines, op.key)
+                for op in result.creates
             ],
             "updates": [
                 (
@@ -299,6 +414,26 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
         }
     )
     return result
+
+
+def _found_note(found: dict[int, int]) -> str:
+    rows = sorted(found)
+    shown = "、".join(str(r) for r in rows[:10]) + (f" 等 {len(rows)} 行" if len(rows) > 10 else " 行")
+    ids = "、".join(str(found[r]) for r in rows[:10]) + ("…" if len(rows) > 10 else "")
+    return (
+        f"第 {shown}没有编号，但此前已从 Excel 导入（编号 {ids}）：按已有任务核对，不再新增。"
+        "导入后可下载填好编号的表格，以后在那份表格上修改。"
+    )
+
+
+def new_row_key(year: int, village_id: int, household: str, category: str, item: str, ordinal: int) -> str:
+    """The import key of a new row (``Task.import_key``): a SHA-256 of the year, the village, the household number,
+    the category, the normalised item (``tasks.models.item_key``) and which such row of the file it is (the first,
+    the second…). The same row of the same table (or of a copy with other rows changed, or its cells retyped as the
+    same values) gives the same key, so importing it again finds the row instead of adding it twice; two rows of one
+    table that are the same item stay two rows."""
+    identity = [year, village_id, household, category or "", item_key(item or ""), ordinal]
+    return hashlib.sha256(json.dumps(identity, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _title_year(sheet: SheetData, header_last: int) -> int | None:
@@ -322,6 +457,8 @@ class _Row(ImportRow):
         self.values: dict = {}
         self.id = None
         self.version = None
+        self.key = ""  # a row without 编号: its new_row_key (set by _context)
+        self.by_key = False  # a row without 编号 found by its key (then id and version are the found row's)
         summary = any(is_summary_label(self.texts.get(k, "")) for k in ("township", "village"))
         self.skip = self.skip or (summary and not self.texts.get("id"))  # subtotal and total rows
 
@@ -393,6 +530,18 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
             ids.add(id_param(id_text))
         if row.texts.get("household"):
             numbers.add(row.texts["household"])
+    households: dict[str, Household] = {}
+    for chunk in chunks(sorted(numbers)):
+        households.update((h.number, h) for h in Household.objects.editable_by(user).filter(number__in=chunk))
+    villages = list(Village.objects.editable_by(user).select_related("township"))
+    by_name = villages_by_name(villages)
+    # Rows without 编号 that an earlier import of this table added: found by their key (one query per chunk, none
+    # when every row has its 编号), then checked as those rows.
+    keys = _new_row_keys(rows, year, households, by_name)
+    found: dict[str, int] = {}
+    for chunk in chunks(sorted(keys)):
+        found.update(Task.objects.filter(import_key__in=chunk).values_list("import_key", "pk"))
+    ids |= set(found.values())
     tasks: dict[int, Task] = {}
     lines: dict[int, dict[str, Decimal]] = {}
     editable = Task.objects.editable_by(user)
@@ -412,17 +561,35 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
     for task in tasks.values():
         task.plan = plans_by_id[task.plan_id]
         task.household = households_by_id.get(task.household_id) if task.household_id else None
-    households: dict[str, Household] = {}
-    for chunk in chunks(sorted(numbers)):
-        households.update((h.number, h) for h in Household.objects.editable_by(user).filter(number__in=chunk))
-    villages = list(Village.objects.editable_by(user).select_related("township"))
     plans = {p.village_id: p for p in Plan.objects.editable_by(user).filter(year=year)}
     pending = set()
     for chunk in chunks(sorted(t.pk for t in tasks.values() if t.plan.is_approved)):
         pending.update(ChangeRequest.objects.pending().filter(task_id__in=chunk).values_list("task_id", flat=True))
-    return _Context(
-        year, tasks, lines, households, villages_by_name(villages), {v.pk: v for v in villages}, plans, pending
-    )
+    return _Context(year, tasks, lines, households, by_name, {v.pk: v for v in villages}, plans, pending, found)
+
+
+def _new_row_keys(rows: list[_Row], year: int, households: dict[str, Household], villages) -> set[str]:
+    """Set each row without 编号 its :func:`new_row_key` (when its place can be told: its household, or exactly one
+    village of its 乡镇 and 村 among ``villages``); the keys. The rows' problems are reported later, not here."""
+    seen: dict[tuple, int] = {}
+    for row in rows:
+        if row.problems or row.id is not None or row.texts.get("id"):
+            continue
+        number = row.texts.get("household", "")
+        if number:
+            household = households.get(number)
+            village_ids = [household.village_id] if household else []
+        else:
+            township, name = row.texts.get("township", ""), row.texts.get("village", "")
+            village_ids = [
+                v.pk for (t, n), vs in villages.items() if n == name and (not township or t == township) for v in vs
+            ]
+        if len(village_ids) != 1:
+            continue
+        identity = (village_ids[0], number, row.values.get("category") or "", item_key(row.values.get("item") or ""))
+        seen[identity] = seen.get(identity, 0) + 1
+        row.key = new_row_key(year, *identity, seen[identity])
+    return {row.key for row in rows if row.key}
 
 
 def _by_id(queryset, ids: set) -> dict:
@@ -456,6 +623,9 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
         row.problem("id", NOT_YOURS.format(id=row.id))
         return
     if task.is_removed:
+        if row.by_key:  # added by an earlier import of this table and withdrawn since: not added again
+            result.preview.unchanged += 1
+            return
         row.problem("id", f"编号为 {row.id} 的任务已撤销，不能再修改。")
         return
     if task.plan.year != context.year:
@@ -489,6 +659,13 @@ def _check_update(row: _Row, context: _Context, result: _Plan) -> None:
     requested = approved and bool(check.changed & set(PLAN_FIELDS) or check.lines_changed)
     if requested and task.pk in context.pending:
         row.problem("id", f"编号为 {row.id} 的任务已有一项待审批的变更申请，请等待审批或先撤回后再导入修改。")
+        return
+    if row.version != task.version and row.by_key:
+        row.problem(
+            "id",
+            f"此行此前已导入为编号 {task.pk} 的任务，之后该任务已被修改（当前版本 {task.version}），为免覆盖他人的修改"
+            "未导入此行：请重新导出后再修改，或删去此行。",
+        )
         return
     if row.version != task.version:
         row.problem(
@@ -566,7 +743,7 @@ def _check_create(row: _Row, context: _Context, result: _Plan) -> None:
     result.preview.changes.append(
         RowChange(row.number, "create", "", f"{REQUEST_MARK}{label}" if requested else label, fields)
     )
-    result.creates.append(_Create(row.number, village, plan, data, row.lines_for({}), requested=requested))
+    result.creates.append(_Create(row.number, village, plan, data, row.lines_for({}), requested=requested, key=row.key))
 
 
 def _duplicate_warnings(result: _Plan, context: _Context) -> list[Problem]:

@@ -495,6 +495,10 @@ class Task(models.Model):
     )
 
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+    # A row added by an Excel import without 编号: a digest of where and what it is (year, village, household,
+    # category, normalised item, and which such row of the file it is) — tasks.imports.new_row_key. Importing a file
+    # again finds the row by it instead of adding it twice. Empty for rows added otherwise; no history.
+    import_key = models.CharField(_("导入标识"), max_length=64, default="", blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -508,7 +512,7 @@ class Task(models.Model):
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = TaskQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "item_key"])
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "item_key", "import_key"])
 
     class Meta:
         verbose_name = _("施工图任务")
@@ -550,6 +554,12 @@ class Task(models.Model):
                 "task_not_started_has_no_progress", ~Q(status="not_started") | Q(progress=0), "未启动的任务进度应为 0。"
             ),
             check("task_removed_has_reason", Q(is_removed=False) | ~Q(removed_reason=""), "撤销任务须说明原因。"),
+            unique(
+                "task_import_key_unique",
+                ["import_key"],
+                "该行已经导入过。",
+                condition=~Q(import_key=""),
+            ),
         ]
 
     def __str__(self):

@@ -1,6 +1,7 @@
 """The demo district (seed_demo, scale 1): its one table exported and imported back changes nothing; three cells
 changed are exactly three changes, previewed and applied; an independent reader finds the database's values."""
 
+import datetime
 import io
 from decimal import Decimal
 
@@ -10,10 +11,15 @@ from django.db import transaction
 from django.urls import reverse
 
 from bazhou.core.models import User
+from supervision.bulletin_data import Report, build_snapshot
+from supervision.exports import bulletin_tables
+from supervision.models import Bulletin
 from tasks import imports
-from tasks.exports import KEYS
+from tasks.exports import KEYS, PlanTableScope, render_plan_table
 from tasks.models import ChangeRequest, FundLine, Task
 from tests.excel.helpers import body, calamine_rows, edit
+from tests.excel.printing import numeric_cells
+from tests.jobs import get_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("demo", "pinned_today")]
 AT = {key: index for index, key in enumerate(KEYS)}
@@ -32,7 +38,7 @@ def demo(django_db_setup, django_db_blocker):
 def exported(client):
     admin = User.objects.get(username="admin")
     client.force_login(admin)
-    response = client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017})
+    response = get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017})
     assert response.status_code == 200
     return admin, body(response)
 
@@ -97,3 +103,39 @@ def test_three_changed_cells_of_the_demo_table_are_three_changes(exported):
     assert (request.after["item"], request.after["responsible_person"]) == (f"{a[AT['item']]}（调整）", "秦和平")
     assert two.responsible_phone == "13912345678"
     assert Task.history.count() == history + 1
+
+
+# The demo as printed and as bulletined (issue 16): no number of the district's table shows ###, and every table of
+# the demo's bulletins has the rows its data has.
+
+
+@pytest.mark.django_db
+def test_no_number_of_the_demo_districts_table_shows_hashes():
+    admin = User.objects.get(username="admin")
+    file, rows = render_plan_table(
+        PlanTableScope(user=admin, year=2017, district=admin.district), datetime.date(2017, 9, 15)
+    )
+    cells = numeric_cells(file.read())
+    assert rows > 10_000 and len(cells) > 100_000
+    assert [(c.ref, c.text) for c in cells if not c.fits] == []
+
+
+@pytest.mark.django_db
+def test_every_table_of_the_demos_bulletins_has_the_rows_of_its_data():
+    bulletins = list(Bulletin.objects.select_related("district"))
+    assert bulletins
+    for bulletin in bulletins:
+        report = Report.of(bulletin)
+        fresh = build_snapshot(district=bulletin.district, period_start=bulletin.period_start, as_of=report.as_of)
+        assert report.totals == fresh["totals"] and report.totals["overdue_tasks"] > 0
+        sizes = {
+            "表1乡镇排名": len(fresh["townships"]),
+            "表2逾期最长": min(10, len(fresh["tasks"])),
+            "表3责任单位排名": len(fresh["units"]),
+            "附件1逾期任务": len(fresh["tasks"]),
+            "附件2责任人": len(fresh["people"]),
+            "附件3未销号整改": len(fresh["rectifications"]),
+        }
+        tables = {t.name: len(t.rows) for t in bulletin_tables(report) if t.name in sizes}
+        assert tables == sizes and all(tables.values()), bulletin
+        assert bulletin.doc_number and str(report.totals["overdue_tasks"]) in bulletin.body

@@ -17,6 +17,7 @@ from tasks import imports, services
 from tasks.models import ChangeRequest, FundLine, Plan, Task
 from tests import factories
 from tests.excel.helpers import assert_changes_nothing, body, calamine_rows, edit, openpyxl_book, upload
+from tests.jobs import get_file, run_jobs, upload_and_check
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 SHEET = "施工图"
@@ -25,7 +26,7 @@ FIRST = 5  # the first data row: title, subtitle and the two header rows above i
 
 def export(client, user, **params) -> bytes:
     client.force_login(user)
-    return body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017, **params}))
+    return body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017, **params}))
 
 
 def preview(user, content, name="施工图.xlsx", year=2017):
@@ -131,7 +132,8 @@ def test_new_rows_are_added_to_their_villages_plan_and_a_missing_plan_is_opened(
     assert Task.objects.get(item="养殖补助").household == area.household_a
     opened = Task.objects.get(item="联户路").plan
     assert (opened.village, opened.year, opened.state) == (other, 2017, "draft")
-    assert preview(personas.township_a, changed).creates  # new rows have no 编号: importing again adds them again
+    again = preview(personas.township_a, changed)  # new rows have no 编号: found by their import key, not added again
+    assert (again.creates, again.updates, again.unchanged) == ([], [], 8)
 
 
 def test_a_row_changed_since_the_export_is_a_conflict_and_is_not_overwritten(client, personas, table):
@@ -267,8 +269,8 @@ def test_the_preview_takes_a_fixed_number_of_queries(client, area, personas, tab
         factories.fund_line(task, "central", Decimal("100"))
     content = export(client, personas.township_a)
     # The rows to update, their fund lines, their plans, their households, the households named by 户编号, the
-    # villages, the year's plans.
-    with django_assert_num_queries(7):
+    # villages, the year's plans; and whether this very file was imported before (its SHA-256).
+    with django_assert_num_queries(8):
         result = preview(personas.township_a, content)
     assert result.unchanged == 5 + extra
 
@@ -279,24 +281,26 @@ def test_the_preview_takes_a_fixed_number_of_queries(client, area, personas, tab
 def test_upload_preview_and_confirm_through_the_pages(client, personas, table):
     content = export(client, personas.township_a)
     changed = edit(content, SHEET, {f"Y{row_of(content, table.road)}": "秦和平"})
-    response = client.post(reverse("tasks:plan_import"), {"file": upload(changed, "改责任人.xlsx"), "year": 2017})
+    data = {"file": upload(changed, "改责任人.xlsx"), "year": 2017}
+    _, preview_url = upload_and_check(client, reverse("tasks:plan_import"), data)  # checked by a background job
     batch = ImportBatch.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("tasks:plan_import_batch", args=[batch.pk])
+    assert preview_url == reverse("tasks:plan_import_batch", args=[batch.pk])
     assert bytes(batch.content) == changed and batch.state == "previewed" and batch.user == personas.township_a
-    page = client.get(response["Location"])
+    page = client.get(preview_url)
     assert page.status_code == 200
     text = page.content.decode()
     assert '修改 <span data-testid="count-update">1</span> 行' in text and "秦和平" in text
     table.road.refresh_from_db()
     assert table.road.responsible_person == "吴玉峰"  # nothing is written before the confirmation
-    done = client.post(response["Location"], {"fingerprint": batch.fingerprint})
-    assert done.status_code == 302
+    done = client.post(preview_url, {"fingerprint": batch.fingerprint})
+    assert done.status_code == 302 and run_jobs() >= 1  # written by a background job
     table.road.refresh_from_db()
     assert table.road.responsible_person == "秦和平"
     batch.refresh_from_db()
     assert batch.state == "applied" and batch.applied_at
-    again = client.post(response["Location"], {"fingerprint": batch.fingerprint})  # a second click imports nothing
-    assert again.status_code == 302 and Task.objects.get(pk=table.road.pk).version == 2
+    again = client.post(preview_url, {"fingerprint": batch.fingerprint})  # a second click imports nothing
+    assert again.status_code == 302 and again["Location"] == preview_url
+    assert run_jobs() == 0 and Task.objects.get(pk=table.road.pk).version == 2
 
 
 def test_uploads_older_than_a_week_are_deleted_when_the_next_one_arrives(client, personas, table):
@@ -314,12 +318,13 @@ def test_a_file_with_errors_can_be_downloaded_back_with_the_bad_cells_marked(cli
     content = export(client, personas.township_a)
     road = row_of(content, table.road)
     changed = edit(content, SHEET, {f"K{road}": "八月底", f"AB{road}": 300})
-    response = client.post(reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
+    _, preview_url = upload_and_check(client, reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
     batch = ImportBatch.objects.get()
     assert batch.state == "invalid"
-    page = client.get(response["Location"])
+    page = client.get(preview_url)
     assert "完成时限应为日期" in page.content.decode() and 'data-testid="confirm-form"' not in page.content.decode()
-    assert client.post(response["Location"], {"fingerprint": batch.fingerprint}).status_code == 409
+    refused = client.post(preview_url, {"fingerprint": batch.fingerprint}, follow=True)
+    assert "该文件还没有通过检查，不能导入。" in refused.content.decode() and run_jobs() == 0
     marked = client.get(reverse("tasks:plan_import_marked", args=[batch.pk]))
     assert marked.status_code == 200
     book = openpyxl_book(body(marked))
@@ -338,10 +343,13 @@ def test_only_people_who_edit_plans_import_and_each_sees_only_their_own_uploads(
         assert client.get(reverse("tasks:plan_import")).status_code == 404
         assert client.get(reverse("tasks:plan_template")).status_code == 404
     content = export(client, personas.township_a)
-    response = client.post(reverse("tasks:plan_import"), {"file": upload(content), "year": 2017})
+    response, preview_url = upload_and_check(
+        client, reverse("tasks:plan_import"), {"file": upload(content), "year": 2017}
+    )
     client.force_login(personas.township_b)
-    assert client.get(response["Location"]).status_code == 404
-    assert client.post(response["Location"], {"fingerprint": "x"}).status_code == 404
+    assert client.get(response["Location"]).status_code == 404  # the checking job's page
+    assert client.get(preview_url).status_code == 404
+    assert client.post(preview_url, {"fingerprint": "x"}).status_code == 404
 
 
 def test_the_template_has_the_tables_layout_drop_downs_and_instructions(client, personas, table):
@@ -351,7 +359,7 @@ def test_the_template_has_the_tables_layout_drop_downs_and_instructions(client, 
     assert book.sheetnames == ["施工图", "填写说明"]
     sheet = book["施工图"]
     assert sheet["A1"].value == "巴州区白庙乡茅垭村2017年施工图任务导入模板"
-    assert [sheet.cell(4, c).value for c in (2, 3, 12, 31, 33)] == ["乡镇", "村", "合计", "原定完成时限", "编号"]
+    assert [sheet.cell(4, c).value for c in (2, 3, 12, 31, 33)] == ["乡镇", "村", "合计", "原定\n完成时限", "编号"]
     assert len(sheet.data_validations.dataValidation) == 3
     assert "编号和版本" in "".join(str(r[0].value) for r in book["填写说明"].iter_rows())
     assert ExportLog.objects.get().kind == "template"

@@ -13,6 +13,7 @@ from tasks.exports import KEYS, PlanTableScope, plan_table_rows
 from tasks.models import FundLine, Task
 from tests import factories
 from tests.excel.helpers import XLSX, body, calamine_rows, openpyxl_book, sheet_xml
+from tests.jobs import get_file
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 TODAY = datetime.date(2017, 9, 15)
@@ -100,7 +101,7 @@ def test_the_rows_take_a_fixed_number_of_queries(area, personas, table, django_a
 
 def _export(client, user, **params):
     client.force_login(user)
-    return client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017, **params})
+    return get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017, **params})
 
 
 def test_the_export_read_by_an_independent_reader_gives_the_database_values(client, area, personas, table):

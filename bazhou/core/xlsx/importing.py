@@ -8,6 +8,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
+from bazhou.core.models import ImportBatch
 from bazhou.core.xlsx.reader import (
     CellError,
     HeaderMap,
@@ -65,6 +68,10 @@ class ImportPreview:
     notes: list[str] = field(default_factory=list)  # e.g. plans that will be opened
     warnings: list[Problem] = field(default_factory=list)  # worth a look, never blocking (e.g. duplicate rows)
     fingerprint: str = ""
+    # After confirming: (Excel row, id, version) of each row the file names without its id or with a version the
+    # import moved on (new rows, rows found by their import key, updated rows), written back into the workbook
+    # handed out after the import (its 编号 and 版本), so that the user continues from that file.
+    written: list[list[int]] = field(default_factory=list)
 
     @property
     def creates(self) -> list[RowChange]:
@@ -94,6 +101,7 @@ class ImportPreview:
             "notes": self.notes,
             "warnings": [[p.row, p.column, p.header, p.message] for p in self.warnings],
             "fingerprint": self.fingerprint,
+            "written": self.written,
         }
 
     @classmethod
@@ -111,6 +119,7 @@ class ImportPreview:
             notes=data.get("notes", []),
             warnings=[Problem(*p) for p in data.get("warnings", [])],
             fingerprint=data.get("fingerprint", ""),
+            written=data.get("written", []),
         )
 
 
@@ -136,6 +145,23 @@ def chunks(values: Sequence, size: int = IMPORT_CHUNK):
     """``values`` in slices of ``size``: one lookup query each."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def already_imported(kind: str, content: bytes, then: str) -> str:
+    """A note for the preview if this very file (its SHA-256) was imported before (kept ``BAZHOU_IMPORT_KEEP_DAYS``
+    days, see ``ImportBatch.purge_expired``): when, under which name, and ``then`` (what importing it again does).
+    One query; "" if not."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    batch = (
+        ImportBatch.objects.filter(kind=kind, sha256=sha256, state=ImportBatch.State.APPLIED)
+        .order_by("-applied_at")
+        .only("applied_at", "file_name")
+        .first()
+    )
+    if batch is None or batch.applied_at is None:
+        return ""
+    when = timezone.localtime(batch.applied_at)
+    return f"该文件已于 {when:%Y-%m-%d %H:%M} 导入过（文件名“{batch.file_name}”，内容完全相同）。{then}"
 
 
 def import_reason(file_name: str) -> str:
@@ -191,8 +217,10 @@ class ImportRow:
         self.skip = not any(self.texts.values())  # a row the import passes over (subclasses add theirs)
 
     @classmethod
-    def rows_of(cls, sheet: SheetData, header: HeaderMap) -> list:
-        """The rows of ``sheet`` below ``header``, but those to skip; refused if more than the limit."""
+    def rows_of(cls, sheet: SheetData, header: HeaderMap | None = None) -> list:
+        """The rows of ``sheet`` below ``header`` (by default the one :func:`read_sheet` found), but those to skip;
+        refused if more than the limit."""
+        header = header or sheet.header
         below = (
             cls(number, values, header.columns, header.headers)
             for number, values in sheet.rows

@@ -2,10 +2,12 @@
 
 :func:`check_upload` refuses, before any parsing and with a message in Chinese, a file that is too large, is not an
 .xlsx (an old .xls, or another file renamed), is a corrupt or truncated zip, has too many parts, or declares more
-uncompressed bytes than we accept (a zip bomb). :func:`read_sheet` then reads the cells with openpyxl's
-``read_only`` mode (``defusedxml`` installed: openpyxl then refuses XML bombs), refuses formulas (we cannot know
-their value) and stops at the row limit. The ``as_*`` functions turn a cell into a value or a :class:`CellError` in
-Chinese; :func:`locate_header` finds the columns; :func:`marked_workbook` returns the upload with its bad cells red.
+uncompressed bytes than we accept (a zip bomb), or declares a DOCTYPE in a part (an XML bomb, XXE: said for what it
+is). :func:`read_sheet` then reads the cells with openpyxl's ``read_only`` mode (``defusedxml`` installed: openpyxl
+then refuses XML bombs), refuses formulas (we cannot know their value); it counts the rows from the sheet's raw XML
+first (:func:`scan_sheet`) and refuses a table too long, or with cells merged below its header, before reading them.
+The ``as_*`` functions turn a cell into a value or a :class:`CellError` in Chinese; :func:`locate_header` finds the
+columns; :func:`marked_workbook` returns the upload with its bad cells red.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import column_index_from_string
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from bazhou.core.xlsx.writer import COLUMN_LETTERS, StreamingWorkbook, fit_widths, style_id
 
@@ -89,7 +93,54 @@ def check_upload(upload) -> bytes:
     names = {m.filename for m in members}
     if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
         raise ValidationError(f"文件“{name}”不是 Excel 工作簿（缺少工作簿内容），无法导入。")
+    for member in members:
+        if member.filename.lower().endswith((".xml", ".rels", ".vml")):
+            message = _declared_entities(archive, member, name)
+            if message:
+                raise ValidationError(message)
     return content
+
+
+PROLOG_BYTES = 64 * 1024  # a DOCTYPE sits in the prolog, before the root element: the first bytes of a part
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(?:(SYSTEM|PUBLIC)\s+(?:\"[^\"]*\"\s+)?[\"']([^\"']*)|[\"'])")
+
+
+def _declared_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> str:
+    """What a part of the upload declares that no Excel file does (a DOCTYPE, entities: an XML bomb or XXE), said in
+    Chinese; "" for a sound part. Reads at most its first PROLOG_BYTES (decompressed)."""
+    try:
+        with archive.open(member) as part:
+            head = part.read(PROLOG_BYTES)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        return f"文件“{name}”已损坏或不完整（部件 {member.filename} 无法解压），无法读取。"
+    if not _DOCTYPE.search(head):
+        return ""
+    return entity_message(name, member.filename, head)
+
+
+def entity_message(name: str, part: str, text: bytes = b"", kind: str = "") -> str:
+    """The refusal of a part with a DOCTYPE: external entities (XXE), entities (an XML bomb), or a bare DOCTYPE."""
+    external = [m for m in _ENTITY.finditer(text) if m.group(3)]
+    entities = list(_ENTITY.finditer(text))
+    where = f"（在 {part} 中）" if part else ""
+    subject = f"文件“{name}”" if name else "文件"
+    if external or kind == "external":
+        target = external[0].group(4).decode("utf-8", "replace")[:80] if external else ""
+        shown = f"“{target}”" if target else ""
+        return (
+            f"{subject}含有引用外部文件或网址{shown}的 XML 外部实体{where}（XXE：可用来读取服务器上的文件），"
+            "正常的 Excel 文件不会有，已拒绝。"
+        )
+    if entities or kind == "entities":
+        names = "、".join(dict.fromkeys(m.group(2).decode("utf-8", "replace")[:30] for m in entities[:5]))
+        count = f"{len(entities)} 个" if entities else ""
+        shown = f"（{names}）" if names else ""
+        return (
+            f"{subject}含有{count} XML 实体定义{shown}{where}："
+            "这是“XML 炸弹”（实体层层展开，耗尽服务器内存）的写法，正常的 Excel 文件不会有，已拒绝。"
+        )
+    return f"{subject}含有 XML 文档类型定义（<!DOCTYPE>）{where}，正常的 Excel 文件不会有，已拒绝。"
 
 
 class SheetReadError(ValidationError):
@@ -97,43 +148,212 @@ class SheetReadError(ValidationError):
 
 
 HEADER_ROOM = 20  # rows above a table's data (title, header) and below it (totals) that do not count
+HEAD_ROWS = 14  # the first non-empty rows read before the rest: where a table's header is (locate_header reads 12)
+EXCEL_MAX_ROWS = 1_048_576  # a sheet of more rows is not from Excel or WPS
+PROGRESS_EVERY = 500
+CORRUPT = "文件已损坏或不是有效的 Excel 工作簿，无法读取。"
 
 
-def too_many_rows(max_rows: int) -> str:
-    return f"表格行数过多：最多导入 {max_rows:,} 行，请分批导入。"
+def too_many_rows(max_rows: int, found: int | None = None) -> str:
+    counted = f"表头以下有 {found:,} 行，" if found else ""
+    return f"表格行数过多：{counted}最多导入 {max_rows:,} 行，请分批导入。"
 
 
 def check_row_count(count: int) -> None:
-    """Refuse a table of more data rows than the limit (read_sheet stops reading a little past it)."""
+    """Refuse a table of more data rows than the limit (read_sheet refuses most such tables before reading them)."""
     max_rows = import_limits()["max_rows"]
     if count > max_rows:
-        raise SheetReadError(too_many_rows(max_rows))
+        raise SheetReadError(too_many_rows(max_rows, count))
 
 
 @dataclass
 class SheetData:
     """The cells of one sheet as read: ``rows`` are (row number, [values]) for non-empty rows; ``formulas`` the
-    cells that hold a formula (refused: we cannot know their value), as (row, column) pairs, 1-based."""
+    cells that hold a formula (refused: we cannot know their value), as (row, column) pairs, 1-based; ``header``
+    what the caller's ``header`` function of :func:`read_sheet` found."""
 
     title: str
     rows: list[tuple[int, list]] = field(default_factory=list)
     formulas: set[tuple[int, int]] = field(default_factory=set)
+    header: HeaderMap | None = None
 
 
-def read_sheet(content: bytes, *, sheet_name: str | None = None, max_rows: int | None = None) -> SheetData:
+@dataclass
+class SheetScan:
+    """What a pass over a sheet's raw XML finds, without parsing a cell (:func:`scan_sheet`): the numbers of the rows
+    that hold a value (a ``<v>``, an inline string or a formula), the merged ranges, the dimension the file declares;
+    ``too_many`` when it stopped at its limit of rows with values."""
+
+    value_rows: list[int] = field(default_factory=list)
+    merges: list[str] = field(default_factory=list)
+    dimension: str = ""
+    too_many: bool = False
+    elements: int = 0  # <row> elements, empty ones included
+
+
+_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
+_DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
+_MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s+ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
+_ROW_NUMBER = re.compile(rb"\br=\"([0-9]+)\"")
+SCAN_CHUNK = 1024 * 1024
+MAX_MERGES = 10_000
+MAX_TAIL = 64 * 1024 * 1024
+
+
+def scan_sheet(archive: zipfile.ZipFile, path: str, *, max_value_rows: int) -> SheetScan:
+    """Count the rows of a sheet that hold a value straight from its XML (decompressed as a stream, a chunk at a time):
+    a few tenths of a second for 30,000 rows, where reading the cells takes tens of seconds. Stops once more than
+    ``max_value_rows`` rows hold a value (``too_many``); raises SheetReadError past Excel's own 1,048,576 rows. The
+    dimension the file declares is kept but never trusted (a file may lie in it)."""
+    scan = SheetScan()
+    with archive.open(path) as stream:
+        head = stream.read(SCAN_CHUNK)
+        root = _ROOT.search(head)
+        prefix = root.group(1) or b"" if root else b""
+        dimension = _DIMENSION.search(head)
+        scan.dimension = dimension.group(1).decode() if dimension else ""
+        row_tag = re.compile(rb"<" + re.escape(prefix) + rb"row\b([^>]*)>")
+        markers = [b"<" + prefix + tag for tag in (b"v>", b"v ", b"is>", b"f>", b"f ")]
+        end_tag = b"</" + prefix + b"sheetData"
+        buffer, last, tail = head, 0, b""
+        finished = False
+        while True:
+            chunk = b"" if finished else stream.read(SCAN_CHUNK)
+            if not chunk:
+                finished = True
+            else:
+                buffer += chunk
+            end = buffer.find(end_tag)
+            if end >= 0:
+                tail = buffer[end:]
+                buffer = buffer[:end]
+                finished = True
+            openings = list(row_tag.finditer(buffer))
+            complete = openings if finished else openings[:-1]
+            for index, opening in enumerate(complete):
+                scan.elements += 1
+                attributes = opening.group(1)
+                number = _ROW_NUMBER.search(attributes)
+                last = int(number.group(1)) if number else last + 1
+                if attributes.endswith(b"/"):
+                    continue
+                stop = openings[index + 1].start() if index + 1 < len(openings) else len(buffer)
+                segment = buffer[opening.end() : stop]
+                if any(marker in segment for marker in markers):
+                    scan.value_rows.append(last)
+                    if len(scan.value_rows) > max_value_rows:
+                        scan.too_many = True
+                        return scan
+            if scan.elements > EXCEL_MAX_ROWS or last > EXCEL_MAX_ROWS:
+                raise SheetReadError(f"表格有 {EXCEL_MAX_ROWS:,} 行以上，不是正常的 Excel 表格，无法导入。")
+            if finished:
+                break
+            buffer = buffer[openings[-1].start() :] if openings else buffer[-4096:]
+        # What follows the rows (merged ranges, print setup…) is small: read it whole, within a bound.
+        while len(tail) < MAX_TAIL:
+            more = stream.read(SCAN_CHUNK)
+            if not more:
+                break
+            tail += more
+        scan.merges = [m.decode() for m in _MERGE.findall(tail)]
+    scan.merges = list(dict.fromkeys(scan.merges))[:MAX_MERGES]
+    return scan
+
+
+def _bounds(ref: str) -> tuple[int, int, int, int]:
+    """(first row, first column, last row, last column) of ``A1`` or ``A1:C3``, 1-based."""
+    first, _, last = ref.partition(":")
+    last = last or first
+    (c1, r1), (c2, r2) = (re.match(r"([A-Z]+)([0-9]+)", part).groups() for part in (first, last))
+    return int(r1), column_index_from_string(c1), int(r2), column_index_from_string(c2)
+
+
+def merged_in_data(merges: Sequence[str], header_last_row: int) -> list[str]:
+    """The merged ranges that reach below the header (into the rows an import reads)."""
+    return [ref for ref in merges if _bounds(ref)[2] > header_last_row]
+
+
+def merged_message(refs: Sequence[str]) -> str:
+    shown = "、".join(refs[:10]) + (f" 等 {len(refs)} 处" if len(refs) > 10 else "")
+    return (
+        f"表格的数据区域有合并的单元格（{shown}）：合并后只有左上角的单元格有值，其余各行读不到。"
+        "请取消合并、在每一行填上各自的值后重新上传。"
+    )
+
+
+class _UnsizedWorksheet(ReadOnlyWorksheet):
+    """openpyxl's streaming worksheet without its size: openpyxl looks for the ``<dimension>`` the file declares when
+    it opens a sheet and, in a file without one (ours, and many tools' files), parses the whole sheet to find it; for
+    30,000 rows that alone is 20 s. We never trust the dimension (a file may lie in it) and read every row there is."""
+
+    def _get_size(self):
+        pass
+
+
+class _StreamingReader(ExcelReader):
+    """openpyxl's reader in read-only mode, with :class:`_UnsizedWorksheet` sheets (chart sheets left out)."""
+
+    def read_worksheets(self):
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                continue
+            worksheet = _UnsizedWorksheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            worksheet.sheet_state = sheet.state
+            self.wb._sheets.append(worksheet)
+
+
+def open_workbook(content: bytes):
+    """The workbook of a checked upload, opened for streaming (read-only, formulas as written, no external links)."""
+    reader = _StreamingReader(io.BytesIO(content), read_only=True, data_only=False, keep_links=False)
+    reader.read()
+    return reader.wb
+
+
+def _reading_error(error: Exception) -> SheetReadError:
+    """A reading error in Chinese, never a Python exception's name: an XML bomb or XXE (defusedxml refused it) said
+    for what it is, anything else a corrupt file."""
+    if isinstance(error, ExternalReferenceForbidden):
+        return SheetReadError(entity_message("", "", kind="external"))
+    if isinstance(error, EntitiesForbidden):
+        return SheetReadError(entity_message("", "", kind="entities"))
+    if isinstance(error, DTDForbidden | NotSupportedError):
+        return SheetReadError(entity_message("", ""))
+    return SheetReadError(CORRUPT)
+
+
+def read_sheet(
+    content: bytes,
+    *,
+    sheet_name: str | None = None,
+    max_rows: int | None = None,
+    header=None,
+    progress=None,
+) -> SheetData:
     """Read the first sheet (or ``sheet_name``) of a checked upload with openpyxl's streaming reader.
 
-    Raises SheetReadError (Chinese) for a corrupt workbook or more than ``max_rows`` rows.
+    ``header``, if given, is called with the first HEAD_ROWS non-empty rows (a SheetData) and returns the table's
+    :class:`HeaderMap` (or raises SheetReadError); it is kept as ``SheetData.header``. Before reading more, the table
+    is refused (SheetReadError, Chinese) if more than ``max_rows`` rows below that header hold a value (counted by
+    :func:`scan_sheet` from the raw XML: in well under a second) or if cells are merged below the header. Without
+    ``header`` only the cruder bound (``max_rows`` + HEADER_ROOM rows with a value) applies. The dimension the file
+    declares is ignored (``reset_dimensions``): a file may lie in it. ``progress(done, total, phase)`` is called every
+    PROGRESS_EVERY rows read (phase “读取文件”).
     """
     max_rows = max_rows or import_limits()["max_rows"]
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        book = open_workbook(content)
     except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, zlib errors, defusedxml's …)
-        raise SheetReadError(f"文件已损坏或不是有效的 Excel 工作簿，无法读取（{type(error).__name__}）。") from None
+        raise _reading_error(error) from None
     try:
         sheet = book[sheet_name] if sheet_name and sheet_name in book.sheetnames else book.worksheets[0]
+        scan = scan_sheet(book._archive, sheet._worksheet_path, max_value_rows=max_rows + HEADER_ROOM)
+        if scan.too_many:
+            raise SheetReadError(too_many_rows(max_rows))
+        total = len(scan.value_rows)
         data = SheetData(title=sheet.title)
         seen = 0
+        if progress is not None:
+            progress(0, total=total, phase="读取文件")
         for cells in sheet.iter_rows():
             values = []
             row_number = None
@@ -152,13 +372,34 @@ def read_sheet(content: bytes, *, sheet_name: str | None = None, max_rows: int |
             if seen > max_rows + HEADER_ROOM:
                 raise SheetReadError(too_many_rows(max_rows))
             data.rows.append((row_number, values))
+            if seen == HEAD_ROWS and header is not None:
+                _check_below_header(data, header, scan, max_rows)
+            if progress is not None and seen % PROGRESS_EVERY == 0:
+                progress(seen, total=total, phase="读取文件")
+        if header is not None and data.header is None:
+            _check_below_header(data, header, scan, max_rows)
+        if progress is not None:
+            progress(seen, total=total, phase="读取文件")
         return data
     except SheetReadError:
         raise
     except Exception as error:
-        raise SheetReadError(f"文件已损坏或不是有效的 Excel 工作簿，无法读取（{type(error).__name__}）。") from None
+        raise _reading_error(error) from None
     finally:
         book.close()
+
+
+def _check_below_header(data: SheetData, header, scan: SheetScan, max_rows: int) -> None:
+    """Find the header in the rows read so far, then refuse the table if too many rows below it hold a value or if
+    cells are merged below it (both from the scan: nothing more is read)."""
+    data.header = header(data)
+    last = data.header.last_row
+    below = sum(1 for number in scan.value_rows if number > last)
+    if below > max_rows:
+        raise SheetReadError(too_many_rows(max_rows, below))
+    merged = merged_in_data(scan.merges, last)
+    if merged:
+        raise SheetReadError(merged_message(merged))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,6 +495,11 @@ class HeaderMap:
     headers: dict[str, str]  # field → the header text as found
 
 
+def _header_text(value) -> str:
+    """A header cell's text without the line breaks of a printed header (“已投入资金” break “（万元）”)."""
+    return as_text(value).replace("\r", "").replace("\n", "")
+
+
 def locate_header(sheet: SheetData, known: dict[str, str], required: Sequence[str], *, anchor: str) -> HeaderMap:
     """Find the header of an uploaded table: the first of the first rows with the ``anchor`` header (e.g. 项目),
     and the row below it when that is the lower row of a two-row header. ``known`` maps header texts to fields.
@@ -262,14 +508,14 @@ def locate_header(sheet: SheetData, known: dict[str, str], required: Sequence[st
     """
     labels = dict(known)
     for position, (number, values) in enumerate(sheet.rows[:12]):
-        texts = [as_text(v) for v in values]
+        texts = [_header_text(v) for v in values]
         if anchor not in texts:
             continue
         leaves = list(texts)
         last = number
         if position + 1 < len(sheet.rows):
             below_number, below = sheet.rows[position + 1]
-            below_texts = [as_text(v) for v in below]
+            below_texts = [_header_text(v) for v in below]
             if below_number == number + 1 and any(t in labels and t not in texts for t in below_texts if t):
                 last = below_number
                 for index, text in enumerate(below_texts):
