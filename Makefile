@@ -31,6 +31,8 @@ BENCH_PAGES_ARGS ?=
 BENCH_API_ARGS ?=
 # `make bench-excel`: arguments for bench/excel.py (e.g. BENCH_EXCEL_ARGS="--runs 1 --only export").
 BENCH_EXCEL_ARGS ?=
+# `make bench-jobs`: arguments for bench/jobs.py (e.g. BENCH_JOBS_ARGS="--runs 1 --only register").
+BENCH_JOBS_ARGS ?=
 # `make bench-load`: arguments for bench/load.py (e.g. BENCH_LOAD_ARGS="--seconds 30 --clients 6").
 BENCH_LOAD_ARGS ?=
 # `make restore FILE=var/backups/<timestamp>.dump`: the backup to restore (required).
@@ -38,7 +40,7 @@ FILE ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard bench-api bench-excel bench-load backup restore
+.PHONY: help venv run test test-pg lint bench-seed bench-pages bench-dashboard bench-api bench-excel bench-jobs bench-load backup restore
 
 help:
 	@echo "make run         install, migrate, load the 2017 demo (idempotent), serve http://$(HOST):$(PORT)/ with a background worker"
@@ -50,6 +52,7 @@ help:
 	@echo "make bench-dashboard time the dashboard at 10x the demo on PostgreSQL, reusing bazhou_bench_pages (bench/dashboard.py)"
 	@echo "make bench-api   load the API lists through gunicorn (2 workers) at 10x the demo, reusing bazhou_bench_pages (bench/api.py)"
 	@echo "make bench-excel time the one-table Excel export and a 10,000-row import at 10x the demo, reusing bazhou_bench_pages (bench/excel.py)"
+	@echo "make bench-jobs  the district's one table and register (700k members) as background jobs at 10x the demo: seconds, peak memory (bench/jobs.py)"
 	@echo "make bench-load  gunicorn (2 workers) under a mix of pages and edits, and racing edits, at 10x the demo (bench/load.py)"
 	@echo "make backup      pg_dump -Fc the DATABASE_URL database into var/backups/<timestamp>.dump (bin/backup)"
 	@echo "make restore FILE=var/backups/<timestamp>.dump  pg_restore it into the DATABASE_URL database (bin/restore)"
@@ -104,6 +107,9 @@ bench-api: $(STAMP) | var
 
 bench-excel: $(STAMP) | var
 	$(PY) bench/excel.py $(BENCH_EXCEL_ARGS)
+
+bench-jobs: $(STAMP) | var
+	$(PY) bench/jobs.py $(BENCH_JOBS_ARGS)
 
 bench-load: $(STAMP) | var
 	$(PY) bench/load.py $(BENCH_LOAD_ARGS)

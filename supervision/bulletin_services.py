@@ -56,6 +56,33 @@ def fingerprint(bulletin: Bulletin) -> str:
 
 
 @transaction.atomic
+def bulletin_check(
+    *,
+    user,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    issuer: str,
+    district: District | None,
+    today: datetime.date,
+) -> District:
+    """The district a bulletin of these dates and issuer would be of, if ``user`` may generate it (else 404), or a
+    ValidationError naming the field at fault. Cheap (1 query): a page checks before starting the generation job."""
+    if district is None and not user.district_id and access.may_write_bulletins(user):
+        raise ValidationError({"district": CHOOSE_DISTRICT})
+    wanted = district.pk if district is not None else user.district_id
+    district = get_object_or_404(districts_for_bulletins(user), pk=wanted)
+    errors = {}
+    if period_end < period_start:
+        errors["period_end"] = "通报期间的止日不能早于起日。"
+    if period_start > today:
+        errors["period_start"] = f"通报期间不能从今天（{cn_date(today)}）之后开始。"
+    if issuer not in Organiser.values:
+        errors["issuer"] = "请选择发布单位。"
+    if errors:
+        raise ValidationError(errors)
+    return district
+
+
 def bulletin_generate(
     *,
     user,
@@ -71,20 +98,9 @@ def bulletin_generate(
     year (today's). Queries: the two reads of :func:`build_snapshot`, then the number and the insert.
     """
     today = today or clock.today()
-    if district is None and not user.district_id and access.may_write_bulletins(user):
-        raise ValidationError({"district": CHOOSE_DISTRICT})
-    wanted = district.pk if district is not None else user.district_id
-    district = get_object_or_404(districts_for_bulletins(user), pk=wanted)
-    errors = {}
-    if period_end < period_start:
-        errors["period_end"] = "通报期间的止日不能早于起日。"
-    if period_start > today:
-        errors["period_start"] = f"通报期间不能从今天（{cn_date(today)}）之后开始。"
-    if issuer not in Organiser.values:
-        errors["issuer"] = "请选择发布单位。"
-    if errors:
-        raise ValidationError(errors)
-
+    district = bulletin_check(
+        user=user, period_start=period_start, period_end=period_end, issuer=issuer, district=district, today=today
+    )
     as_of = min(period_end, today)
     snapshot = build_snapshot(district=district, period_start=period_start, as_of=as_of)
     bulletin = Bulletin(

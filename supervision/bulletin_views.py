@@ -19,14 +19,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from bazhou.core import clock
-from supervision.bulletin_data import Report, districts_for_bulletins
+from bazhou.core import clock, jobs
+from supervision.bulletin_data import Report, cn_date, districts_for_bulletins
 from supervision.bulletin_docx import bulletin_docx_response
 from supervision.bulletin_services import (
     EMPTY_BODY,
     PUBLISHED_READ_ONLY,
     BulletinConflict,
-    bulletin_generate,
+    bulletin_check,
     bulletin_publish_draft,
     bulletin_update_draft,
     fingerprint,
@@ -40,6 +40,7 @@ from tasks.forms import add_service_errors
 EDITED_MEANWHILE = "该通报在您打开之后已被他人修改，未保存。下面是当前内容，请核对后重新修改。"
 EDITED_BEFORE_PUBLISH = "该通报在您打开之后已被他人修改，未发布。请核对当前内容后再发布。"
 PUBLISH_ACTION = "publish"
+BULLETIN_JOB = "bulletin"  # the job that counts a period's figures into a draft (supervision.jobs)
 
 
 @login_required
@@ -63,22 +64,29 @@ def bulletin_create(request):
         form = BulletinCreateForm(request.POST, user=request.user)
         if form.is_valid():
             data = form.cleaned_data
+            asked = {
+                "period_start": data["period_start"],
+                "period_end": data["period_end"],
+                "issuer": data["issuer"],
+                "district": data.get("district"),
+            }
             try:
-                bulletin = bulletin_generate(
-                    user=request.user,
-                    period_start=data["period_start"],
-                    period_end=data["period_end"],
-                    issuer=data["issuer"],
-                    district=data.get("district"),
-                    today=today,
-                )
+                district = bulletin_check(user=request.user, today=today, **asked)
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
-                messages.success(
-                    request, f"已生成通报草稿（{bulletin.year}年第{bulletin.number}期），请核对正文后发布。"
-                )
-                return redirect("supervision:bulletin", pk=bulletin.pk)
+                # Counting the period's figures takes seconds at district scale: a background job (supervision.jobs)
+                # with a progress bar, which leads to the new draft.
+                params = {
+                    "period_start": data["period_start"].isoformat(),
+                    "period_end": data["period_end"].isoformat(),
+                    "issuer": data["issuer"],
+                    "district": district.pk,
+                    "today": today.isoformat(),
+                }
+                title = f"生成{district.name}督查通报（{cn_date(data['period_start'])}至{cn_date(data['period_end'])}）"
+                job = jobs.start(request.user, BULLETIN_JOB, params, title=title, request=request)
+                return redirect("jobs:detail", pk=job.pk)
     else:
         form = BulletinCreateForm(
             user=request.user,

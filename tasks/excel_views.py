@@ -14,15 +14,18 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
-from bazhou.core import access, clock
+from bazhou.core import access, clock, jobs
 from bazhou.core.models import ImportBatch
 from bazhou.core.xlsx.downloads import xlsx_download
 from bazhou.core.xlsx.import_views import YEAR_ERRORS, Importer, import_views
 from tasks import imports
 from tasks.exports import PlanTableScope, render_plan_table, render_plan_template
 from villages.areas import AreaForm, export_area
+
+PLAN_TABLE_JOB = "plan_table"  # the job that writes a township's or the district's one table (tasks.jobs)
 
 
 class PlanTableForm(AreaForm):
@@ -41,8 +44,19 @@ def plan_table_scope(user, params) -> PlanTableScope:
 @login_required
 @require_GET
 def plan_table_xlsx(request):
-    """The one table of the user's area (or the township / village asked for) and a year, as the office prints it."""
+    """The one table of the user's area (or the township / village asked for) and a year, as the office prints it.
+
+    A village's table is written at once; a township's or the district's is a background job (``tasks.jobs``):
+    the user is sent to its progress bar, and a second click finds the same job."""
     scope = plan_table_scope(request.user, request.GET)
+    if scope.village is None:
+        params = {
+            "year": scope.year,
+            "township": request.GET.get("township", ""),
+            "village": request.GET.get("village", ""),
+        }
+        job = jobs.start(request.user, PLAN_TABLE_JOB, params, title=f"导出{scope.title}", request=request)
+        return redirect("jobs:detail", pk=job.pk)
     file, rows = render_plan_table(scope, clock.today())
     return xlsx_download(request, file, scope.file_name, **scope.export_log(rows))
 
@@ -76,6 +90,7 @@ PLAN_IMPORTER = Importer(
     may_import=may_import_plans,
     sheet_name=imports.SHEET,
     back_url="villages:list",
+    written_back=imports.written_back,
 )
 
 plan_template, plan_import, plan_import_batch, plan_import_marked = import_views(PLAN_IMPORTER)

@@ -152,6 +152,30 @@ def task_create(*, plan: Plan, user, data: Mapping, fund_lines: Iterable[Mapping
     return task
 
 
+def _update_rules(task: Task, changed: set, fund_lines, current_lines: dict, errors: dict):
+    """The rules of a change to ``task`` (its fields ``changed``, its fund lines replaced by ``fund_lines`` unless
+    None, ``current_lines`` by source) that its own ``full_clean`` does not know, for :func:`task_update` and
+    :func:`task_update_many` alike: the fund lines add up, a planned total does not drift from its lines, and an
+    approved plan's plan fields and lines change only through a change request. Returns the clean lines (None: kept)
+    and whether they change; errors go to ``errors``."""
+    lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
+    lines_changed = lines is not None and dict(lines) != current_lines
+    if not changed and not lines_changed:
+        return lines, lines_changed
+    if lines is None and current_lines and "planned_funds" in changed:
+        total = sum(current_lines.values(), Decimal("0"))
+        if task.planned_funds is not None and total != task.planned_funds:
+            add_error(
+                errors,
+                "planned_funds",
+                f"计划资金（{wan_exact(task.planned_funds)}万元）与各资金来源合计（{wan_exact(total)}万元）不一致，"
+                "请在完整编辑页同时修改资金来源。",
+            )
+    if task.plan.is_approved and (changed & set(PLAN_FIELDS) or lines_changed):
+        add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
+    return lines, lines_changed
+
+
 @transaction.atomic
 def task_update(
     *,
@@ -177,21 +201,9 @@ def task_update(
     current_lines = {line.source: line.amount for line in task.fund_lines.all()}
 
     errors: dict[str, list[str]] = {}
-    lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
-    lines_changed = lines is not None and dict(lines) != current_lines
+    lines, lines_changed = _update_rules(task, changed, fund_lines, current_lines, errors)
     if not changed and not lines_changed and not errors:
         return task
-    if lines is None and current_lines and "planned_funds" in changed:
-        total = sum(current_lines.values(), Decimal("0"))
-        if task.planned_funds is not None and total != task.planned_funds:
-            add_error(
-                errors,
-                "planned_funds",
-                f"计划资金（{wan_exact(task.planned_funds)}万元）与各资金来源合计（{wan_exact(total)}万元）不一致，"
-                "请在完整编辑页同时修改资金来源。",
-            )
-    if task.plan.is_approved and (changed & set(PLAN_FIELDS) or lines_changed):
-        add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
     collect_errors(errors, task.full_clean)
     raise_if(errors)
 
@@ -462,21 +474,9 @@ def task_update_many(
         changed = {name for name, value in _snapshot(task).items() if value != before[name]}
         lines_now = {source: line.amount for source, line in current.get(task_id, {}).items()}
         errors: dict[str, list[str]] = {}
-        lines = _clean_fund_lines(task.planned_funds, fund_lines, errors)
-        lines_changed = lines is not None and dict(lines) != lines_now
+        lines, lines_changed = _update_rules(task, changed, fund_lines, lines_now, errors)
         if not changed and not lines_changed and not errors:
             continue
-        if lines is None and lines_now and "planned_funds" in changed:
-            total = sum(lines_now.values(), Decimal("0"))
-            if task.planned_funds is not None and total != task.planned_funds:
-                add_error(
-                    errors,
-                    "planned_funds",
-                    f"计划资金（{wan_exact(task.planned_funds)}万元）与各资金来源合计（{wan_exact(total)}万元）不一致，"
-                    "请在完整编辑页同时修改资金来源。",
-                )
-        if task.plan.is_approved and (changed & set(PLAN_FIELDS) or lines_changed):
-            add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
         collect_errors(
             errors,
             lambda task=task: task.full_clean(

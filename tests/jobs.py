@@ -24,17 +24,22 @@ def run_jobs(max_tasks: int | None = None) -> int:
         return _run(max_tasks)
 
 
-def _run(max_tasks: int | None) -> int:
-    worker = Worker(
+def make_worker(*, batch: bool = True, interval: float = 0, max_tasks: int | None = None, worker_id: str = "tests"):
+    """django-tasks-db's own worker loop on the default queue (batch: it stops when the queue is empty)."""
+    return Worker(
         queue_names=["default"],
-        interval=0,
-        batch=True,
+        interval=interval,
+        batch=batch,
         backend_name="default",
         startup_delay=False,
         max_tasks=max_tasks,
-        worker_id="tests",
+        worker_id=worker_id,
         excluded_queue_names=[],
     )
+
+
+def _run(max_tasks: int | None) -> int:
+    worker = make_worker(max_tasks=max_tasks)
     worker.run()
     return worker._run_tasks
 
@@ -67,3 +72,15 @@ def follow_job(client, response):
 def get_file(client, url, data=None, **extra):
     """GET ``url`` and, if it started a job, run it and return the download (or the page it leads to)."""
     return follow_job(client, client.get(url, data, **extra))
+
+
+def upload_and_check(client, url, data):
+    """Upload through an import page, run the checking job, and return (the upload's response, the preview page's
+    URL): the page the job leads to when it ends."""
+    response = client.post(url, data)
+    job = job_of(response)
+    assert job is not None, f"the upload was not taken: {response.status_code}"
+    run_jobs()
+    job.refresh_from_db()
+    assert job.state == "done", job.error
+    return response, job.result_url

@@ -30,6 +30,7 @@ from tasks.models import Task
 from tests import factories
 from tests import test_access_surfaces as surfaces
 from tests.excel.helpers import body, calamine_rows, edit
+from tests.jobs import get_file
 from tests.test_access_surfaces import IMPORTS, everything, row_with
 from villages.areas import Charge
 
@@ -87,7 +88,7 @@ def roles(area, personas, world):
 
 def page(client, user, url, params=None):
     client.force_login(user)
-    return client.get(url, params or {})
+    return get_file(client, url, params or {})  # an export of more than one village is a job: its file
 
 
 def text(response) -> str:

@@ -31,6 +31,7 @@ from tasks.models import Plan, Task
 from tests import factories
 from tests.api.helpers import results
 from tests.excel.helpers import body, calamine_rows, edit
+from tests.jobs import get_file
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 TODAY = datetime.date(2017, 9, 15)
@@ -101,7 +102,7 @@ def api():
 
 def page(client, user, url, params=None):
     client.force_login(user)
-    return client.get(url, params or {})
+    return get_file(client, url, params or {})  # an export of more than one village is a job: its file
 
 
 def text(response) -> str:

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
+from django_tasks_db.models import DBTaskResult
 
 from bazhou.core.admin import EDITED_MEANWHILE, REASON_REQUIRED, HistoryAdmin, has_history
 from bazhou.core.models import (
@@ -25,10 +26,12 @@ from bazhou.core.models import (
     Delivery,
     ExportLog,
     ImportBatch,
+    Job,
     Notification,
     Role,
     Submission,
     User,
+    WorkerBeat,
 )
 from bazhou.core.notify import Message, Person, notify_people, target_of
 from households.models import DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
@@ -255,8 +258,20 @@ SERVICE_RECORDS = [
     ChangeRequest,
     ChangeRequestEvidence,
 ]
-# Logs, tokens and uploads: read by superusers only, never written.
-LOGS = [ExportLog, ApiToken, ImportBatch, Notification, Delivery, Submission, StagedUpload]
+# Logs, tokens and uploads: read by superusers only, never written. The background jobs and their queue (the
+# django-tasks-db backend's own admin, view-only as well).
+LOGS = [
+    ExportLog,
+    ApiToken,
+    ImportBatch,
+    Notification,
+    Delivery,
+    Submission,
+    StagedUpload,
+    Job,
+    WorkerBeat,
+    DBTaskResult,
+]
 VIEW_ONLY = {*SERVICE_RECORDS, *LOGS}
 # Reference data without a page of its own, maintained here: each with a field a change here sets, and to what.
 MAINTAINED = {

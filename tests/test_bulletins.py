@@ -21,6 +21,7 @@ from supervision import bulletin_data, bulletin_services, exports
 from supervision.models import Bulletin, Rectification
 from tasks.models import Task
 from tests import factories
+from tests.jobs import job_of, run_jobs
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 
@@ -423,8 +424,18 @@ def test_a_supervisor_generates_a_draft_from_the_form(data, personas, client):
     response = client.post(
         CREATE, {"period_start": "2017-09-01", "period_end": "2017-09-30", "issuer": "poverty_office"}
     )
+    job = job_of(response)  # counting the period is a background job with a progress bar
+    assert job.title == "生成巴州区督查通报（2017年9月1日至2017年9月30日）" and not Bulletin.objects.exists()
+    assert (
+        client.post(CREATE, {"period_start": "2017-09-01", "period_end": "2017-09-30", "issuer": "poverty_office"})[
+            "Location"
+        ]
+        == response["Location"]
+    )  # a second click follows the same job
+    run_jobs()
     bulletin = Bulletin.objects.get()
-    assert response.status_code == 302 and response.url == detail(bulletin)
+    done = client.get(response["Location"])
+    assert done.status_code == 302 and done.url == detail(bulletin)
     page = client.get(detail(bulletin))
     text = page.content.decode()
     assert "已生成通报草稿（2017年第1期），请核对正文后发布。" in text

@@ -26,6 +26,7 @@ from tasks.exports import KEYS
 from tasks.models import Plan, ProgressUpdate, Task
 from tests import factories
 from tests.excel.helpers import body
+from tests.jobs import get_file
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 TODAY = datetime.date(2017, 9, 15)
@@ -213,7 +214,9 @@ def test_imports_refuse_them_in_chinese(client, area, world, personas):
         assert response.status_code == 403
         assert "行业部门的用户不能导入施工图" in response.content.decode()
     # The import itself, called directly, refuses before reading anything.
-    content = body(signed_in(client, personas.district_admin).get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    content = body(
+        get_file(signed_in(client, personas.district_admin), reverse("tasks:plan_table_xlsx"), {"year": 2017})
+    )
     with pytest.raises(PermissionDenied, match="只有区级管理员、乡镇工作人员和村干部可以导入施工图"):
         task_imports.preview_plan_import(user=world.transport_user, content=content, file_name="t.xlsx", year=2017)
     before = list(Task.objects.order_by("pk").values())
@@ -407,7 +410,7 @@ def xlsx_items(content: bytes) -> set[str]:
 
 def test_the_one_table_gives_them_their_rows_only(client, world):
     signed_in(client, world.transport_user)
-    response = client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017})
+    response = get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017})
     assert response.status_code == 200
     assert xlsx_items(body(response)) == {"茅垭村通村硬化路", "茅垭村入户便道", "大寺村产业路"}
     api = api_for(world.transport_user)
@@ -416,7 +419,9 @@ def test_the_one_table_gives_them_their_rows_only(client, world):
     as_json = body(api.get("/api/v1/plan-table/", {"year": 2017})).decode()
     assert '"count": 3' in as_json and "大寺村饮水工程" not in as_json and "茅垭村文化室" not in as_json
     # A township or village picked by hand is not theirs to pick.
-    assert client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017, "township": "511902204"}).status_code == 404
+    assert (
+        get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017, "township": "511902204"}).status_code == 404
+    )
 
 
 def test_the_other_exports_give_them_nothing_of_the_plan(client, area, world):
@@ -427,7 +432,7 @@ def test_the_other_exports_give_them_nothing_of_the_plan(client, area, world):
         assert not any("茅垭村" in str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell)
     else:
         assert ledger.status_code in (403, 404)
-    register = client.get(reverse("households:register_xlsx"))
+    register = get_file(client, reverse("households:register_xlsx"))
     if register.status_code == 200:
         assert area.household_a.number.encode() not in body(register)
     else:

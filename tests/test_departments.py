@@ -22,6 +22,7 @@ from tasks import imports as task_imports
 from tasks.models import ChangeRequest, Plan, Task
 from tests import factories
 from tests.excel.helpers import body, edit
+from tests.jobs import get_file
 from villages.departments import index, looks_like_department, match, normalise
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
@@ -232,7 +233,7 @@ def test_the_excel_import_links_new_and_changed_rows(client, area, personas, dep
     plan = factories.plan(area.village_a)
     task = factories.task(plan, item="通村硬化路", responsible_unit="白庙乡人民政府")
     client.force_login(personas.township_a)
-    content = body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    content = body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
     # The row's 责任单位 becomes a department's other spelling; a new row names the water department.
     from tasks.exports import KEYS
     from tests.test_access_surfaces import column_of, row_with

@@ -14,6 +14,7 @@ from tasks import imports, services
 from tasks.models import Task, duplicate_key, item_key, same_item_q
 from tests import factories
 from tests.excel.helpers import body, calamine_rows, edit, upload
+from tests.jobs import get_file, run_jobs, upload_and_check
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 SHEET = "施工图"
@@ -215,7 +216,7 @@ def test_editing_a_row_into_a_duplicate_warns_and_editing_other_fields_does_not(
 
 def test_the_import_preview_lists_duplicates_as_warnings_that_do_not_block(client, personas, area, culture):
     client.force_login(personas.township_a)
-    content = body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    content = body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
     last = len(calamine_rows(content, SHEET)) + 2
     new_row = {"B": "白庙乡", "C": "茅垭村", "G": "文化室", "K": "2017-10-31"}
     changed = edit(
@@ -242,13 +243,14 @@ def test_the_import_preview_lists_duplicates_as_warnings_that_do_not_block(clien
     ]
 
     # Through the pages: the preview shows them, and confirming imports every row.
-    response = client.post(reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
+    _, preview_url = upload_and_check(client, reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
     batch = ImportBatch.objects.get()
-    page = client.get(response["Location"]).content.decode()
+    page = client.get(preview_url).content.decode()
     assert 'data-testid="import-warnings"' in page
     assert page.count('data-testid="import-warning"') == 3
     assert f"第 {last} 行：本村（户）本年度已有同类同名任务：编号 {culture.pk}“村文化室建设”" in page
-    assert client.post(response["Location"], {"fingerprint": batch.fingerprint}).status_code == 302
+    assert client.post(preview_url, {"fingerprint": batch.fingerprint}).status_code == 302
+    run_jobs()
     assert Task.objects.count() == 5
 
 
@@ -257,7 +259,7 @@ def test_an_imported_change_of_name_that_makes_a_duplicate_is_warned_and_a_row_i
 ):
     factories.task(culture.plan, category="culture_room", item="村文化广场")
     client.force_login(personas.township_a)
-    content = body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    content = body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
     rows = {row[7]: number for number, row in enumerate(calamine_rows(content, SHEET), start=1) if len(row) > 7}
     changed = edit(
         content, SHEET, {f"H{rows['村文化广场']}": "村文化室建设", f"H{rows['村文化室建设']}": "村文化室 建设"}
@@ -279,7 +281,7 @@ def test_an_imported_change_of_name_that_makes_a_duplicate_is_warned_and_a_row_i
 def test_an_unchanged_export_has_no_warnings(client, personas, area, culture):
     factories.task(culture.plan, category="culture_room", item="村文化室建设")  # a duplicate already there
     client.force_login(personas.township_a)
-    content = body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    content = body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
     result = imports.preview_plan_import(user=personas.township_a, content=content, file_name="x.xlsx", year=2017)
     assert (result.problems, result.warnings, result.unchanged) == ([], [], 2)
 

@@ -85,7 +85,7 @@ def test_the_progress_page_shows_rows_done_of_total_and_polls_until_the_end(clie
     page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     assert "导出巴州区 2017 年施工图" in page and "进行中：写入 Excel" in page
     assert "已处理 1,200 / 4,800" in page and "预计还需 约 2 分钟" in page  # 30 s for a quarter: 90 s to go
-    assert 'hx-trigger="every 1s"' in page and 'aria-valuenow="25"' in page
+    assert 'hx-trigger="every 1s"' in page and 'max="100" value="25"' in page
     Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, done=4800, result_name="a.xlsx", result_file="x")
     box = client.get(reverse("jobs:progress", args=[job.pk])).content.decode()
     assert "hx-trigger" not in box and "下载 a.xlsx" in box  # ended: no more polling
@@ -256,3 +256,31 @@ def test_the_worker_command_beats_and_runs_the_queue(me):
     job.refresh_from_db()
     assert job.state == Job.State.DONE and job.worker  # run by the command's worker, named
     assert not WorkerBeat.objects.exists()  # a worker that ends says goodbye
+
+
+def test_the_daily_run_deletes_expired_files_and_forgets_jobs_ended_a_month_ago(me, media):
+    from django.core.management import call_command  # noqa: PLC0415
+
+    kept = jobs.start(me, "test_count", {"n": 1, "file": True}, title="今天的导出")
+    old = jobs.start(me, "test_count", {"n": 2, "file": True}, title="上个月的导出")
+    run_jobs()
+    long_ago = timezone.now() - datetime.timedelta(days=31)
+    Job.objects.filter(pk=old.pk).update(finished_at=long_ago, expires_at=long_ago)
+    DBTaskResult.objects.filter(pk=old.task_id).update(finished_at=long_ago)
+    out = io.StringIO()
+    call_command("supervision_daily", stdout=out)
+    assert "删除过了保留期的后台任务文件 1 个、30 天前结束的后台任务记录 1 条。" in out.getvalue()
+    assert list(Job.objects.values_list("title", flat=True)) == ["今天的导出"]
+    assert [p.name for p in (media / "jobs").iterdir()] == [Job.objects.get().result_file.split("/")[-1]]
+    assert (
+        DBTaskResult.objects.filter(pk=kept.task_id).exists()
+        and not DBTaskResult.objects.filter(pk=old.task_id).exists()
+    )
+
+
+@pytest.mark.parametrize("pk", ["0", "99999999999999999999999", "9223372036854775808"])
+def test_an_odd_job_id_is_a_404(client, me, pk):
+    client.force_login(me)
+    for name in ("detail", "progress", "download"):
+        assert client.get(f"/jobs/{pk}/{'' if name == 'detail' else name + '/'}").status_code == 404
+    assert client.post(f"/jobs/{pk}/cancel/").status_code == 404

@@ -32,7 +32,18 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from bazhou.core.access import AreaPaths, area_q
-from bazhou.core.models import ApiToken, Delivery, ExportLog, ImportBatch, Notification, Role, Submission, User
+from bazhou.core.models import (
+    ApiToken,
+    Delivery,
+    ExportLog,
+    ImportBatch,
+    Job,
+    Notification,
+    Role,
+    Submission,
+    User,
+    WorkerBeat,
+)
 from bazhou.core.notify import mask_phone
 from bazhou.core.services import sign
 
@@ -609,3 +620,23 @@ class SubmissionAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     list_per_page = 100
     show_full_result_count = False
+
+
+@admin.register(Job)
+class JobAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """Background jobs (bazhou.core.jobs), for superusers looking into "my export never finished": who asked what,
+    how far it got, which worker ran it, why it failed. Never edited here (cancelling is the job page's)."""
+
+    list_display = ("created_at", "user", "title", "state", "phase", "done", "total", "attempts", "worker")
+    list_filter = ("state", "kind", "created_at")
+    search_fields = ("user__username", "title")
+    list_select_related = ("user",)
+    list_per_page = 100
+    show_full_result_count = False
+
+
+@admin.register(WorkerBeat)
+class WorkerBeatAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """The background workers seen lately (their heartbeats)."""
+
+    list_display = ("worker_id", "host", "pid", "started_at", "seen_at")

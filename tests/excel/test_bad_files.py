@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from openpyxl import Workbook
 
-from bazhou.core.models import ImportBatch
+from bazhou.core.models import ImportBatch, Job
 from tasks.models import Task
 from tests.excel.helpers import body, upload
+from tests.jobs import get_file, job_of, run_jobs
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 
@@ -18,17 +19,27 @@ pytestmark = pytest.mark.usefixtures("pinned_today")
 @pytest.fixture
 def exported(client, personas, table):
     client.force_login(personas.township_a)
-    return body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    return body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
 
 
 def post(client, content: bytes, name: str = "施工图.xlsx", kind: str = "tasks:plan_import"):
-    """Upload through the page: the form comes back (200) with its error, and nothing is stored."""
+    """Upload through the page: a file refused at once gets the form back (200) with its error; one refused when
+    read gets its checking job failed with the reason (and the way back to the upload page). Either way nothing is
+    stored and no preview is shown."""
     before = list(Task.objects.order_by("pk").values())
     response = client.post(reverse(kind), {"file": upload(content, name), "year": 2017})
-    assert response.status_code == 200, "a refused file gets the form back, not a preview"
+    if response.status_code == 200:
+        errors = response.context["form"].errors["file"]
+    else:
+        job = job_of(response)
+        assert job is not None, "a refused file gets the form back or a failed check, not a preview"
+        run_jobs()
+        job.refresh_from_db()
+        assert job.state == Job.State.FAILED and job.result_url == reverse(kind)
+        errors = [job.error]
     assert not ImportBatch.objects.exists()
     assert list(Task.objects.order_by("pk").values()) == before
-    return response.context["form"].errors["file"]
+    return errors
 
 
 def zip_bytes(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
@@ -103,7 +114,10 @@ def test_an_xml_bomb_inside_the_workbook(client, exported):
     members = {name: source.read(name) for name in source.namelist()}
     members["xl/worksheets/sheet1.xml"] = bomb
     (message,) = post(client, zip_bytes(members))
-    assert message.startswith("文件已损坏或不是有效的 Excel 工作簿，无法读取")
+    assert message == (
+        "文件“施工图.xlsx”含有3 个 XML 实体定义（lol、lol2、lol3）（在 xl/worksheets/sheet1.xml 中）："
+        "这是“XML 炸弹”（实体层层展开，耗尽服务器内存）的写法，正常的 Excel 文件不会有，已拒绝。"
+    )
 
 
 def test_a_workbook_with_a_corrupt_sheet(client, exported):
@@ -122,7 +136,7 @@ def test_a_zip_that_is_not_a_workbook(client, exported):
 def test_too_many_rows(client, settings, exported):
     settings.BAZHOU_IMPORT_MAX_ROWS = 2
     (message,) = post(client, exported)
-    assert message == "表格行数过多：最多导入 2 行，请分批导入。"
+    assert message == "表格行数过多：表头以下有 8 行，最多导入 2 行，请分批导入。"
 
 
 def test_too_large(client, settings, exported):

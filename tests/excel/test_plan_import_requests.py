@@ -10,6 +10,7 @@ from django.urls import reverse
 from tasks import imports, services
 from tasks.models import ChangeRequest, Task
 from tests.excel.helpers import body, calamine_rows, edit, upload
+from tests.jobs import get_file, upload_and_check
 
 pytestmark = pytest.mark.usefixtures("pinned_today")
 SHEET = "施工图"
@@ -18,7 +19,7 @@ NOTE = "已批准的施工图：以下修改将提交为变更申请，批准后
 
 def export(client, user) -> bytes:
     client.force_login(user)
-    return body(client.get(reverse("tasks:plan_table_xlsx"), {"year": 2017}))
+    return body(get_file(client, reverse("tasks:plan_table_xlsx"), {"year": 2017}))
 
 
 def row_of(content: bytes, task: Task) -> int:
@@ -65,8 +66,8 @@ def test_a_plan_change_and_a_progress_change_one_is_asked_for_the_other_written(
 def test_the_preview_page_says_the_changes_will_be_requests(client, personas, approved):
     content = export(client, personas.township_a)
     changed = edit(content, SHEET, {f"K{row_of(content, approved.road)}": datetime.date(2017, 12, 31)})
-    response = client.post(reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
-    page = client.get(response["Location"]).content.decode()
+    _, preview_url = upload_and_check(client, reverse("tasks:plan_import"), {"file": upload(changed), "year": 2017})
+    page = client.get(preview_url).content.decode()
     assert NOTE in page and "〔变更申请〕" in page
 
 

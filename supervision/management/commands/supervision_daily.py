@@ -18,7 +18,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from bazhou.core import clock, submissions
+from bazhou.core import clock, jobs, submissions
 from supervision.notifications import run_daily
 from tasks import staging
 from villages.models import District
@@ -60,6 +60,9 @@ class Command(BaseCommand):
             unclaimed = staging.clean()
         if unclaimed:
             self.stdout.write(f"删除过期的暂存照片 {unclaimed} 个（进度填报出错时保留、未再提交）。")
+        expired, ended = jobs.purge_expired(), jobs.forget_old()
+        if expired or ended:
+            self.stdout.write(f"删除过了保留期的后台任务文件 {expired} 个、30 天前结束的后台任务记录 {ended} 条。")
         if failed:
             raise CommandError(
                 f"有 {failed} 条消息发送失败（详见日志和后台的发送记录）；"
