@@ -254,6 +254,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "bazhou.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "bazhou.core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's parsers, with a JSON parser that answers 400 (not 500) to a body nested too deeply to read.
+    "DEFAULT_PARSER_CLASSES": [
+        "bazhou.core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

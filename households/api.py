@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from bazhou.core import access, clock, idnumbers
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow, reason_field
-from bazhou.core.api.filters import refuse_id_numbers
+from bazhou.core.api.filters import IdFilter, refuse_id_numbers
 from bazhou.core.api.history import PARAMETERS as HISTORY_PARAMETERS
 from bazhou.core.api.history import RecordHistoryPage, history_response
 from bazhou.core.api.permissions import require
@@ -427,7 +427,7 @@ class HouseholdFilter(filters.FilterSet):
 
 
 class MemberFilter(filters.FilterSet):
-    village = filters.NumberFilter(field_name="household__village", label="村 id")
+    village = IdFilter(field_name="household__village", label="村 id")
 
     class Meta:
         model = Member

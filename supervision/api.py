@@ -30,6 +30,7 @@ from bazhou.core import access, clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
+from bazhou.core.api.filters import IdFilter
 from bazhou.core.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
 from bazhou.core.api.schema import changes, creates, documented, download, errors
 from households.models import Household
@@ -394,7 +395,7 @@ class FindingFilter(filters.FilterSet):
     township = filters.CharFilter(
         method="filter_township", label="乡镇代码：问题对象在该乡镇（任务、村、户或乡镇本身）"
     )
-    village = filters.NumberFilter(method="filter_village", label="村 id：问题对象在该村（任务、村或户）")
+    village = IdFilter(method="filter_village", label="村 id：问题对象在该村（任务、村或户）")
     overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看整改已逾期的")
     found_on = filters.DateFromToRangeFilter(label="发现日期：found_on_after 起、found_on_before 止")
 

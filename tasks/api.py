@@ -37,6 +37,7 @@ from bazhou.core.api import history
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
+from bazhou.core.api.filters import IdFilter
 from bazhou.core.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
 from bazhou.core.api.schema import changes, creates, documented, errors
 from households.models import Household
@@ -382,7 +383,7 @@ class IntegerFilter(filters.NumberFilter):
 
 class TaskFilter(filters.FilterSet):
     township = filters.CharFilter(field_name="plan__village__township", label="乡镇代码（9 位）")
-    village = filters.NumberFilter(field_name="plan__village", label="村 id")
+    village = IdFilter(field_name="plan__village", label="村 id")
     plan_year = filters.NumberFilter(field_name="plan__year", label="施工图年度")
     plan_type = filters.ChoiceFilter(
         method="filter_plan_type",
@@ -457,7 +458,7 @@ class PlanFilter(filters.FilterSet):
 
 class ProgressFilter(filters.FilterSet):
     reported_on = filters.DateFromToRangeFilter(label="填报日期：reported_on_after 起、reported_on_before 止")
-    village = filters.NumberFilter(field_name="task__plan__village", label="村 id")
+    village = IdFilter(field_name="task__plan__village", label="村 id")
 
     class Meta:
         model = ProgressUpdate

@@ -16,8 +16,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 
+from bazhou.core.api.parsers import JSONParser
 from bazhou.core.api.schema import download
 
 # The parsers of a viewset whose writes may carry evidence files.
