@@ -19,7 +19,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
-from bazhou.core.xlsx.writer import clean_text
+from bazhou.core.text import strip_illegal
 from supervision.bulletin_data import Report, cn_date
 from supervision.exports import attachment_header, log_bulletin_export
 from supervision.models import Bulletin
@@ -46,6 +46,7 @@ def _paragraph(doc, text: str = "", *, size: float = 16, font: str = BODY_FONT, 
     if align is not None:
         paragraph.alignment = align
     paragraph.paragraph_format.space_after = Pt(0)
+    text = strip_illegal(text)  # a snapshot taken before the check at input may hold a character XML cannot carry
     if text:
         _font(paragraph.add_run(text), font, size, bold=bold, color=color)
     return paragraph
@@ -70,7 +71,7 @@ def _table(doc, headers: list[str], rows: list[list], *, size: float = 10.5) -> 
     fonts = f'<w:rFonts w:ascii="{TABLE_FONT}" w:hAnsi="{TABLE_FONT}" w:eastAsia="{TABLE_FONT}"/>'
 
     def cell(value, *, bold: bool = False) -> str:
-        text = escape(clean_text("" if value is None else str(value)))
+        text = escape(strip_illegal("" if value is None else str(value)))
         align = '<w:pPr><w:jc w:val="center"/></w:pPr>' if bold else ""
         run_props = f'<w:rPr>{fonts}{"<w:b/>" if bold else ""}<w:sz w:val="{half_points}"/></w:rPr>'
         return f'<w:tc><w:p>{align}<w:r>{run_props}<w:t xml:space="preserve">{text}</w:t></w:r></w:p></w:tc>'

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bazhou.core import access, clock
 from bazhou.core.services import sign
+from bazhou.core.text import strip_illegal
 from supervision.bulletin_data import (
     build_snapshot,
     cn_date,
@@ -102,7 +103,9 @@ def bulletin_generate(
         user=user, period_start=period_start, period_end=period_end, issuer=issuer, district=district, today=today
     )
     as_of = min(period_end, today)
-    snapshot = build_snapshot(district=district, period_start=period_start, as_of=as_of)
+    # Rows saved before the check at input may hold a character XML cannot carry: the snapshot keeps none, so
+    # its Word and Excel files (rendered from it at every download, through the stripping writers) stay sound.
+    snapshot = without_illegal(build_snapshot(district=district, period_start=period_start, as_of=as_of))
     bulletin = Bulletin(
         district=district,
         year=today.year,
@@ -118,6 +121,17 @@ def bulletin_generate(
     )
     sign(bulletin, user, "生成通报草稿")
     return _insert_with_next_number(bulletin)
+
+
+def without_illegal(value):
+    """``value`` (a snapshot: dicts, lists, strings, numbers) with every string stripped of illegal characters."""
+    if isinstance(value, str):
+        return strip_illegal(value)
+    if isinstance(value, dict):
+        return {without_illegal(key): without_illegal(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_illegal(item) for item in value]
+    return value
 
 
 def _insert_with_next_number(bulletin: Bulletin) -> Bulletin:

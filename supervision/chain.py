@@ -39,7 +39,7 @@ from django.utils import timezone
 from bazhou.core import access, clock
 from bazhou.core.models import Notification, User
 from bazhou.core.notify import Message, Person, notify_people, target_of
-from bazhou.core.services import add_error, collect_errors, raise_if, sign
+from bazhou.core.services import collect_errors, raise_if, sign
 from supervision.models import (
     Accountability,
     AccountabilityCase,
@@ -450,8 +450,6 @@ def decide(*, case_id: int, user, hold: bool, data: Mapping | None = None, note:
         raise ValueError(f"Not fields a person may set on a decision: {sorted(unknown)}")
     record = Accountability(decided_by=Organiser.DISCIPLINE, **data)
     errors: dict[str, list[str]] = {}
-    if record.decided_on and record.decided_on > today:
-        add_error(errors, "decided_on", "决定日期不能晚于今天。")
     collect_errors(errors, lambda: record.full_clean(exclude=["finding"]))
     raise_if(errors)
 

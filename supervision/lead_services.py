@@ -21,10 +21,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from bazhou.core import access, clock
+from bazhou.core import access, clock, dates
 from bazhou.core.models import Notification, User
 from bazhou.core.notify import Message, notify_users, target_of
 from bazhou.core.services import add_error, collect_errors, raise_if, sign
+from bazhou.core.text import BLANK_MESSAGE, is_blank
 from households.models import Household
 from supervision import services
 from supervision.models import Finding, Lead, Opinion
@@ -94,9 +95,12 @@ def lead_file(*, user, data: Mapping, token: str = "") -> tuple[Lead, bool]:
     description = (data.get("description") or "").strip()
     if not description:
         add_error(errors, "description", DESCRIPTION_REQUIRED)
+    elif is_blank(description):
+        add_error(errors, "description", BLANK_MESSAGE)
     observed_on = data.get("observed_on")
-    if observed_on and observed_on > clock.today():
-        add_error(errors, "observed_on", FUTURE_DATE)
+    date_error = dates.done_date_error(observed_on, "日期")
+    if date_error:
+        add_error(errors, "observed_on", date_error)
     lead = Lead(
         village_id=user.village_id,
         task=task if "task" not in errors else None,
@@ -229,9 +233,12 @@ def opinion_give(*, user, finding_id: int, data: Mapping, token: str = "") -> tu
     text = (data.get("text") or "").strip()
     if not text:
         add_error(errors, "text", TEXT_REQUIRED)
+    elif is_blank(text):
+        add_error(errors, "text", BLANK_MESSAGE)
     given_on = data.get("given_on")
-    if given_on and given_on > clock.today():
-        add_error(errors, "given_on", FUTURE_DATE)
+    date_error = dates.done_date_error(given_on, "日期")
+    if date_error:
+        add_error(errors, "given_on", date_error)
     opinion = Opinion(
         finding=finding, body=data.get("body") or "", text=text, given_on=given_on, given_by=user, token=token
     )

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from bazhou.core import access, clock
 from bazhou.core.services import add_error, collect_errors, raise_if, sign
+from bazhou.core.text import is_blank
 from households.models import Household
 from supervision import chain
 from supervision.models import (
@@ -285,8 +286,6 @@ def finding_create(
 
     finding = Finding(inspection=inspection, reported_by=user, **{target_field: target}, **data)
     errors: dict[str, list[str]] = {}
-    if finding.found_on and finding.found_on > clock.today():
-        add_error(errors, "found_on", "发现日期不能晚于今天。")
     collect_errors(errors, finding.full_clean)
     values = dict(rectification)
     if not values.get("deadline") and finding.found_on:
@@ -334,7 +333,7 @@ def rectification_answer(
         raise ValidationError({"status": message})
     errors: dict[str, list[str]] = {}
     result = (result or "").strip()
-    if not result:
+    if is_blank(result):
         add_error(errors, "result", RESULT_REQUIRED)
     uploads = []
     try:
@@ -373,7 +372,7 @@ def rectification_recheck(
     if rectification.answered_by_id == user.pk:
         raise ValidationError({"rechecked_by": RECHECK_OWN_ANSWER})
     note = (note or "").strip()
-    if not approve and not note:
+    if not approve and is_blank(note):
         raise ValidationError({"recheck_note": NOTE_REQUIRED_TO_REJECT})
     if approve and not rectification.result.strip():
         raise ValidationError({"result": "没有整改结果，不能销号。"})
@@ -405,8 +404,6 @@ def accountability_add(*, finding_id: int, user, data: Mapping) -> Accountabilit
     _check_fields(data, ACCOUNTABILITY_FIELDS, "accountability")
     record = Accountability(finding=finding, **data)
     errors: dict[str, list[str]] = {}
-    if record.decided_on and record.decided_on > clock.today():
-        add_error(errors, "decided_on", "决定日期不能晚于今天。")
     collect_errors(errors, record.full_clean)
     raise_if(errors)
     sign(record, user, "录入责任追究")

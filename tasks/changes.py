@@ -33,6 +33,7 @@ from django.utils import timezone
 from bazhou.core import access
 from bazhou.core.access import get_editable_or_404
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, save_checked, sign
+from bazhou.core.text import is_blank
 from tasks import services
 from tasks.models import PLAN_FIELDS, ChangeRequest, ChangeRequestEvidence, Plan, Task
 
@@ -181,7 +182,7 @@ def change_request_create(
         candidate = Task(plan=target_plan, created_by=user)
         after = _checked_values(candidate, changes, fund_lines, {}, reason, errors)
 
-    if not reason:
+    if is_blank(reason):
         add_error(errors, "reason", REASON_REQUIRED)
     if reason_category not in ChangeRequest.ReasonCategory.values:
         add_error(errors, "reason_category", "请选择变更原因类别。")
@@ -289,7 +290,7 @@ def change_request_reject(*, user, request_id: int, note: str, expected_version:
     request = _locked_request(user, request_id, expected_version, action="驳回")
     if not access.may_decide_change_request(user, request):
         raise PermissionDenied(OWN_REQUEST if request.requested_by_id == user.pk else NOT_APPROVER)
-    if not note:
+    if is_blank(note):
         raise ValidationError({"decision_note": [NOTE_REQUIRED]})
     request.decision_note = note
     return _decide(request, user, ChangeRequest.State.REJECTED, f"驳回变更申请：{note}")

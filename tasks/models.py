@@ -13,8 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from bazhou.core import dates
 from bazhou.core.access import AreaPaths, area_q, may_decide_change_requests, progress_q
 from bazhou.core.constraints import at_most, check, not_negative, unique
+from bazhou.core.text import is_blank, text_errors
 from households.models import Household
 from villages.models import YEAR_VALIDATORS, Village
 
@@ -574,7 +576,14 @@ class Task(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self):
-        errors = {}
+        errors = text_errors(self, required=("item",))
+        year = self.plan.year if self.plan_id else None
+        for name, error in (
+            ("deadline", dates.plan_date_error(self.deadline, year, "完成时限")),
+            ("completed_on", dates.done_date_error(self.completed_on, "完成日期", floor=dates.plan_floor(year))),
+        ):
+            if error:
+                errors[name] = error
         if (
             self.invested_funds is not None
             and self.planned_funds is not None
@@ -587,12 +596,12 @@ class Task(models.Model):
             if not self.completed_on:
                 errors["completed_on"] = _("已完成的任务须填写完成日期。")
         elif self.completed_on:
-            errors["completed_on"] = _("未完成的任务不能有完成日期。")
+            errors.setdefault("completed_on", _("未完成的任务不能有完成日期。"))
         if self.status == self.Status.NOT_STARTED and self.progress:
             errors["progress"] = _("未启动的任务进度应为 0。")
         if self.household_id and self.plan_id and self.household.village_id != self.plan.village_id:
             errors["household"] = _("该户不属于本施工图所在的村。")
-        if self.is_removed and not self.removed_reason.strip():
+        if self.is_removed and is_blank(self.removed_reason):
             errors["removed_reason"] = _("撤销任务须说明原因。")
         if errors:
             raise ValidationError(errors)
@@ -684,6 +693,11 @@ class ProgressUpdate(models.Model):
 
     def __str__(self):
         return f"{self.task} {self.reported_on} {self.progress}%"
+
+    def clean(self):
+        errors = text_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Evidence(models.Model):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from bazhou.core.models import ImportBatch
+from bazhou.core.text import has_illegal, illegal_message, is_blank
 from bazhou.core.xlsx.reader import (
     CellError,
     HeaderMap,
@@ -19,6 +20,8 @@ from bazhou.core.xlsx.reader import (
     check_row_count,
     column_letter,
 )
+
+FORMULA_MESSAGE = "该单元格是公式，系统不接受公式（无法确定其数值）：请复制后“选择性粘贴”为数值，再重新上传。"
 
 # ---------------------------------------------------------------------------------------------
 # What both imports share: finding the columns, the preview, the workbook returned with bad cells marked
@@ -212,6 +215,9 @@ class ImportRow:
         self.headers = headers
         self.raw = {key: values[index] if index < len(values) else None for key, index in columns.items()}
         self.texts = {key: as_text(value) for key, value in self.raw.items()}
+        for key, text in self.texts.items():
+            if text and is_blank(text) and not has_illegal(text):  # only zero-width characters: an empty cell
+                self.raw[key], self.texts[key] = None, ""
         self.problems: list[Problem] = []
         self.failed: set[str] = set()  # fields whose cell could not be taken (and is reported)
         self.skip = not any(self.texts.values())  # a row the import passes over (subclasses add theirs)
@@ -226,9 +232,27 @@ class ImportRow:
             for number, values in sheet.rows
             if number > header.last_row
         )
-        rows = [row for row in below if not row.skip]
+        rows = [row for row in below if row.check_cells(sheet.formulas) or not row.skip]
         check_row_count(len(rows))
         return rows
+
+    def check_cells(self, formulas: set[tuple[int, int]]) -> bool:
+        """Refuse, naming the cell, what no cell may bring in: a formula (we cannot know its value: README), a
+        character no saved text may hold (``bazhou.core.text``). Such a cell is then taken as reported and empty
+        (no second message). True if the row has any such cell."""
+        found = False
+        for key, index in self.columns.items():
+            if (self.number, index + 1) in formulas:
+                message = FORMULA_MESSAGE
+            elif has_illegal(self.texts.get(key, "")):
+                message = illegal_message(self.texts[key])
+            else:
+                continue
+            self.problem(key, message)
+            self.failed.add(key)
+            self.raw[key], self.texts[key] = None, ""
+            found = True
+        return found
 
     def problem(self, key: str, message: str) -> None:
         column = column_letter(self.columns[key]) if key in self.columns else ""

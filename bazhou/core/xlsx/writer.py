@@ -34,8 +34,9 @@ from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
 from django.utils import timezone
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
+
+from bazhou.core.text import strip_illegal
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_PREFIXES = ("=", "+", "-", "@")
@@ -130,8 +131,9 @@ def number_width(largest, style: str) -> float:
 
 
 def clean_text(text: str) -> str:
-    """``text`` without the control characters an .xlsx cannot hold."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    """``text`` without the characters an .xlsx cannot hold (the one rule: :func:`bazhou.core.text.strip_illegal`;
+    openpyxl's own pattern misses U+FFFE, U+FFFF and lone surrogates)."""
+    return strip_illegal(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +274,7 @@ COLUMN_LETTERS = [get_column_letter(i) for i in range(1, 16385)]
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 _FLUSH_ROWS = 200
 # Text that needs more than copying into the XML: characters to escape or drop, a formula-like start, spaces to keep.
-_CAREFUL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\n\r]|^[=+\-@\s]|\s$")
+_CAREFUL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\n\r\ud800-\udfff\ufffe\uffff]|^[=+\\-@\\s]|\\s$")
 
 
 @dataclass
@@ -284,13 +286,14 @@ class Validation:
     prompt: str = ""
 
     def xml(self) -> str:
-        items = ",".join(self.options)
+        items = ",".join(clean_text(option) for option in self.options)
         if len(items) > 255:
             raise ValueError("A drop-down list written inline holds at most 255 characters.")
-        prompt = f' promptTitle="请选择" prompt={quoteattr(self.prompt)}' if self.prompt else ""
+        error = quoteattr(clean_text("请从下拉列表中选择：" + "、".join(self.options)))
+        prompt = f' promptTitle="请选择" prompt={quoteattr(clean_text(self.prompt))}' if self.prompt else ""
         return (
             f'<dataValidation type="list" allowBlank="1" showInputMessage="1" showErrorMessage="1" '
-            f'errorTitle="输入有误" error={quoteattr("请从下拉列表中选择：" + "、".join(self.options))}{prompt} '
+            f'errorTitle="输入有误" error={error}{prompt} '
             f'sqref="{self.sqref}"><formula1>{escape(chr(34) + items + chr(34))}</formula1></dataValidation>'
         )
 
@@ -521,7 +524,7 @@ class StreamingWorkbook:
         """A new sheet; write its rows before opening the next one (the zip takes one part at a time)."""
         if self._open is not None:
             raise RuntimeError("Close the previous sheet first.")
-        name = _SHEET_NAME_BAD.sub("_", name)[:31]
+        name = _SHEET_NAME_BAD.sub("_", clean_text(name))[:31]
         info = _SheetInfo(name=name, part=f"xl/worksheets/sheet{len(self._sheets) + 1}.xml")
         self._sheets.append(info)
         stream = self._zip.open(info.part, "w", force_zip64=True)
