@@ -14,10 +14,19 @@ from django.db.models import OuterRef, Subquery
 
 from bazhou.core import access
 from bazhou.core.access import AreaPaths
-from bazhou.core.admin import REASON_FIELD, HistoryAdmin, ModelAdmin, ViewOnlyMixin, count_of
+from bazhou.core.admin import REASON_FIELD, HistoryAdmin, ModelAdmin, SuperuserOnlyMixin, ViewOnlyMixin, count_of
 from households import decisions
 from households.forms import ID_SHAPED
-from households.models import Cause, DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from households.models import (
+    Cause,
+    DecisionAlert,
+    Household,
+    HouseholdHelper,
+    HouseholdIncome,
+    IdNumberLookup,
+    Member,
+    PovertyLine,
+)
 from households.services import MEMBER_FIELDS
 from villages.admin import VillageAdmin, VillageIndicatorAdmin
 from villages.models import Village, VillageIndicator
@@ -399,3 +408,16 @@ class WatchedVillageAdmin(WatchesExitDecisions, VillageAdmin):
 
     def watched_villages(self, obj):
         return [(obj.pk, None)] if obj.pk else []
+
+
+@admin.register(IdNumberLookup)
+class IdNumberLookupAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
+    """Who looked households up by a full ID number, and when (never the number): the rate limit's count
+    (households.lookups), read by superusers only; never edited."""
+
+    list_display = ("at", "user", "via")
+    list_filter = ("via", "at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    list_per_page = 100
+    show_full_result_count = False

@@ -15,6 +15,7 @@ from villages.models import Township, Village
 # Anything shaped like an ID number (bazhou/core/logredact.py redacts the same shape from the logs).
 ID_SHAPED = re.compile(r"[0-9]{17}[0-9Xx]")
 ID_NUMBER_NOT_IN_ADDRESS = "身份证号请在“按身份证号查找”中输入：那里的查询不会出现在网址和日志中。"
+ID_NUMBER_NOT_SEARCHED = "您的角色看到的身份证号是打码的，不能按身份证号查找；请按户主姓名或户编号查找。"
 
 
 class HouseholdFilterForm(FilterForm):
@@ -49,6 +50,7 @@ class HouseholdFilterForm(FilterForm):
         elif own and own[0] == "township":
             del self.fields["township"]
         self.fields["q"].widget.attrs["placeholder"] = "户主姓名或户编号"
+        self.may_look_up = access.may_look_up_id_numbers(user)
 
     def offered_villages(self, villages, user) -> list[tuple]:
         """The village options shown. A district has hundreds of villages, so a user of several townships
@@ -68,7 +70,7 @@ class HouseholdFilterForm(FilterForm):
         ID-number search instead (static/js/households.js); without the script the search is refused."""
         q = self.cleaned_data.get("q", "")
         if ID_SHAPED.search(q):
-            raise forms.ValidationError(ID_NUMBER_NOT_IN_ADDRESS)
+            raise forms.ValidationError(ID_NUMBER_NOT_IN_ADDRESS if self.may_look_up else ID_NUMBER_NOT_SEARCHED)
         return q
 
     def clean(self):
@@ -104,9 +106,9 @@ class HouseholdFilterForm(FilterForm):
 class IdNumberSearchForm(forms.Form):
     """按身份证号查找: the households with an active member of this ID number, sent by POST.
 
-    Everyone may search by ID number (a supervisor checking a household in the field has the card in hand);
-    the results show the numbers masked to those who may not see them. The number travels in the body of a
-    POST, so it is in no URL, no browser history and no access log.
+    Only the roles that see full numbers search by one (``access.may_look_up_id_numbers``): to anyone else an
+    answer would confirm a number guessed behind 511902********1234. The number travels in the body of a POST, so
+    it is in no URL, no browser history and no access log; the page counts the searches (``households.lookups``).
     """
 
     id_number = forms.CharField(label="身份证号", max_length=30, error_messages={"required": "请输入身份证号。"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from bazhou.core import idnumbers
 from bazhou.core.xlsx.importing import (
@@ -46,6 +47,9 @@ HEADERS = {c.key: c.header for c in COLUMNS}
 CAUSE_VALUES = {str(label): value for value, label in Cause.choices}
 YEARS = ("identified_year", "planned_exit_year", "exit_year", "relapse_year")
 MEMBER_TEXT = ("name", "ethnicity")
+# A duplicate ID number in a household the user does not see: reported without its number, name or village.
+OUTSIDE_YOUR_AREA = object()
+ELSEWHERE_OUTSIDE = "该身份证号已登记为您的范围以外另一户的在册成员，同一人不能在两户中同时在册。"
 
 
 def _values(choices) -> dict[str, str]:
@@ -245,7 +249,7 @@ def _evaluate(*, user, content: bytes, file_name: str, progress=None) -> _Plan:
     households: dict[str, Household] = {}
     members: dict[str, list[Member]] = {}
     taken: set[str] = set()
-    active_elsewhere: dict[str, str] = {}
+    active_elsewhere: dict[str, object] = {}  # ID number → its household's number, or OUTSIDE_YOUR_AREA
     for chunk in chunks(numbers):
         for household in (
             Household.objects.editable_by(user).select_related("village__township").filter(number__in=chunk)
@@ -257,8 +261,14 @@ def _evaluate(*, user, content: bytes, file_name: str, progress=None) -> _Plan:
         ):
             members.setdefault(member.household_id, []).append(member)
     for chunk in chunks(id_numbers):
+        # The household is named only when the user sees it: another area's household number is that area's
+        # (it encodes the village), so a duplicate there is reported without it (OUTSIDE_YOUR_AREA).
+        seen = Household.objects.visible_to(user).filter(pk=OuterRef("household_id"))
         active_elsewhere.update(
-            Member.objects.filter(is_active=True, id_number__in=chunk).values_list("id_number", "household__number")
+            (id_number, number if visible else OUTSIDE_YOUR_AREA)
+            for id_number, number, visible in Member.objects.filter(is_active=True, id_number__in=chunk)
+            .annotate(visible=Exists(seen))
+            .values_list("id_number", "household__number", "visible")
         )
     villages = villages_by_name(Village.objects.editable_by(user).select_related("township"))
 
@@ -361,6 +371,9 @@ def _check_household(number, group, result, households, members, taken, villages
         name = row.member.get("name", "")
         if member is None:
             elsewhere = active_elsewhere.get(id_number)
+            if elsewhere is OUTSIDE_YOUR_AREA:
+                row.problem("id_number", ELSEWHERE_OUTSIDE)
+                continue
             if elsewhere and elsewhere != number:
                 row.problem("id_number", f"该身份证号已登记为户 {elsewhere} 的在册成员，同一人不能在两户中同时在册。")
                 continue

@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 from bazhou.core import clock, idnumbers
 from bazhou.core.access import AreaPaths, area_q
 from bazhou.core.constraints import at_most, check, not_negative, unique
+from bazhou.core.text import text_errors
 from villages.models import YEAR_VALIDATORS, Village, in_post
 
 WORK_MONTHS_VALIDATORS = [at_most(12, "务工时间应在 0–12 个月之间。")]
@@ -199,7 +200,7 @@ class Household(models.Model):
         return self.number
 
     def clean(self):
-        errors = {}
+        errors = text_errors(self, required=("number",))
         others = self.other_causes or []
         valid = set(Cause.values)
         if not isinstance(others, list) or any(c not in valid for c in others):
@@ -369,7 +370,7 @@ class Member(models.Model):
 
     def clean(self):
         self.id_number = idnumbers.normalize(self.id_number)
-        errors = {}
+        errors = text_errors(self, required=("name", "ethnicity"))
         try:
             idnumbers.validate_id_number(self.id_number, today=clock.today())
         except ValidationError as e:
@@ -620,3 +621,29 @@ class DecisionAlert(models.Model):
     @property
     def after_label(self) -> str:
         return "达标" if self.met_after else "未达标"
+
+
+class IdNumberLookupQuerySet(models.QuerySet):
+    def recent(self, user, since):
+        """``user``'s lookups since ``since`` (the rate limit's window)."""
+        return self.filter(user=user, at__gte=since)
+
+
+class IdNumberLookup(models.Model):
+    """One lookup of households by a full ID number (the list page's search or the API's ``lookup``): who and when,
+    never the number. Counted per user for the rate limit (``households.lookups``) in the database, so that every
+    gunicorn worker and every app server counts the same lookups; kept a day (the window is ten minutes)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(_("查找时间"), default=timezone.now)
+    via = models.CharField(_("途径"), max_length=10, default="page", help_text=_("page（页面）或 api（接口）。"))
+
+    objects = IdNumberLookupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("按身份证号查找")
+        verbose_name_plural = _("按身份证号查找")
+        indexes = [models.Index(fields=["user", "at"], name="id_lookup_user_at")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.at:%Y-%m-%d %H:%M}"

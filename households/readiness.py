@@ -174,9 +174,10 @@ def _education(year: int, members: list) -> Criterion:
     for m in members:
         age = age_on(idnumbers.birth_date(m.id_number), cutoff)
         if low <= age <= high and m.school == Member.School.NOT_IN_SCHOOL:
-            out_of_school.append(f"{m.name}（{age}岁）")
+            # No age: the reason is shown to roles that see ID numbers masked, and an age narrows one down.
+            out_of_school.append(m.name)
     if out_of_school:
-        return _criterion("education", False, f"{'、'.join(out_of_school)}处于义务教育年龄但未在校")
+        return _criterion("education", False, f"{'、'.join(out_of_school)}处于义务教育年龄（{low}–{high}岁）但未在校")
     return _criterion("education", True, f"无{low}–{high}岁失学儿童")
 
 

@@ -4,12 +4,15 @@ A household's own page shows its plan rows too, so it reads ``tasks`` and lives 
 (``bazhou.surfaces.households``).
 """
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.views.decorators.http import require_http_methods
 
+from bazhou.core import access
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
+from households import lookups
 from households.forms import HouseholdFilterForm, IdNumberSearchForm
 from households.models import Household, Member
 from households.readiness import plan_year, readiness_for
@@ -31,18 +34,29 @@ def active_member_count(outer: str = "pk"):
 @require_http_methods(["GET", "POST"])
 def household_list(request):
     """The registry filtered by the GET parameters; a POST is the ID-number search, so that the number is in
-    no URL, no browser history and no access log."""
+    no URL, no browser history and no access log. The search is offered only to who sees full numbers
+    (``access.may_look_up_id_numbers``: anyone else's POST is refused, 403) and counted (``households.lookups``:
+    beyond the limit, 429)."""
     year = plan_year()
-    households = Household.objects.visible_to(request.user)
-    id_form = IdNumberSearchForm(request.POST if request.method == "POST" else None)
+    visible = households = Household.objects.visible_to(request.user)
+    may_look_up = access.may_look_up_id_numbers(request.user)
+    id_form = IdNumberSearchForm(request.POST if request.method == "POST" and may_look_up else None)
     searched_id = None
+    status = 200
     if request.method == "POST":
         form = HouseholdFilterForm({}, user=request.user)
-        if id_form.is_valid():
-            households, searched_id = id_form.filter(households), id_form.cleaned_data["id_number"]
-            id_form = IdNumberSearchForm()  # the box is emptied: the number shows only masked, in the note
-        else:
-            households = households.none()
+        households = households.none()
+        if not may_look_up:
+            # Not offered to them (it would confirm a guessed number behind 511902********1234): refused.
+            messages.error(request, access.ID_LOOKUP_REFUSED)
+            status = 403
+        elif id_form.is_valid():
+            if lookups.take(request.user, via="page"):
+                households, searched_id = id_form.filter(visible), id_form.cleaned_data["id_number"]
+                id_form = IdNumberSearchForm()  # the box is emptied: the number shows only masked, in the note
+            else:
+                id_form.add_error("id_number", access.ID_LOOKUP_TOO_MANY)
+                status = 429
     else:
         form = HouseholdFilterForm(request.GET, user=request.user)
         households = form.filter(households)
@@ -55,11 +69,13 @@ def household_list(request):
         household.readiness = readiness[household.pk]
     context = {
         "form": form,
-        "id_form": id_form,
+        "id_form": id_form if may_look_up else None,
         "searched_id": searched_id,
         "page_obj": page_obj,
         "querystring": querystring_without_page(request),
         "year": year,
         "labels": labels(Household),
     }
-    return render_list(request, "households/list.html", "households/_list.html", context)
+    response = render_list(request, "households/list.html", "households/_list.html", context)
+    response.status_code = status
+    return response

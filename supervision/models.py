@@ -10,8 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from bazhou.core.access import NOTHING, AreaPaths, area_q, may_write_bulletins, public_notices_q, within
+from bazhou.core import dates
+from bazhou.core.access import (
+    NOTHING,
+    AreaPaths,
+    area_q,
+    inspections_q,
+    may_write_bulletins,
+    public_notices_q,
+    within,
+)
 from bazhou.core.constraints import check, unique
+from bazhou.core.text import is_blank, text_errors
 from households.models import Household
 from tasks.models import Evidence, Task, is_past_deadline, past_deadline_q
 from villages.models import YEAR_VALIDATORS, District, Township, Village
@@ -33,12 +43,39 @@ DISTRICT_RECORD_PATHS = AreaPaths(
 )
 
 
+# What an inspection targets (its townships, villages, households and plan rows), for ``access.inspections_q``.
+INSPECTION_TARGET_PATHS = (
+    AreaPaths(district="townships__district", township="townships", village=None),
+    AreaPaths(district="villages__township__district", township="villages__township", village="villages"),
+    AreaPaths(
+        district="households__village__township__district",
+        township="households__village__township",
+        village="households__village",
+    ),
+    AreaPaths(
+        district="tasks__plan__village__township__district",
+        township="tasks__plan__village__township",
+        village="tasks__plan__village",
+    ),
+)
+
+
 class InspectionQuerySet(models.QuerySet):
     paths = DISTRICT_RECORD_PATHS
 
     def visible_to(self, user):
-        # Inspections are district-wide records; what an area's user sees of them is their findings.
-        return self.filter(area_q(user, self.paths)).distinct()
+        """District-wide records, but a township's or a village's users read only the announced inspections (not
+        暗访) of their area and those whose findings against their area were filed (published to them):
+        ``access.inspections_q``."""
+        published = Q(pk__in=Finding.objects.visible_to(user).filter(inspection__isnull=False).values("inspection"))
+        q = inspections_q(
+            user,
+            self.paths,
+            targets=INSPECTION_TARGET_PATHS,
+            announced=~Q(kind=Inspection.Kind.UNANNOUNCED),
+            published=published,
+        )
+        return self.filter(q).distinct()
 
 
 class Inspection(models.Model):
@@ -94,11 +131,20 @@ class Inspection(models.Model):
         return self.title
 
     def clean(self):
+        errors = text_errors(self, required=("title",))
+        for name, error in (
+            ("start_date", dates.done_date_error(self.start_date, "开始日期")),
+            ("end_date", dates.other_date_error(self.end_date, "结束日期")),
+        ):
+            if error:
+                errors[name] = error
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValidationError({"end_date": _("结束日期不能早于开始日期。")})
+            errors.setdefault("end_date", _("结束日期不能早于开始日期。"))
         methods = self.methods or []
         if not isinstance(methods, list) or any(m not in self.Method.values for m in methods):
-            raise ValidationError({"methods": _("督查方法只能从“入户、查资料、座谈”中选择。")})
+            errors["methods"] = _("督查方法只能从“入户、查资料、座谈”中选择。")
+        if errors:
+            raise ValidationError(errors)
 
 
 # A finding is against exactly one of these, and belongs to that target's area.
@@ -227,6 +273,12 @@ class Finding(models.Model):
         targets = [name for name in FINDING_TARGET_PATHS if getattr(self, f"{name}_id")]
         if len(targets) != 1:
             raise ValidationError(_("问题须且只须对应一个对象：任务、村、户或乡镇之一。"))
+        errors = text_errors(self, required=("description",))
+        error = dates.done_date_error(self.found_on, "发现日期")
+        if error:
+            errors["found_on"] = error
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def target(self):
@@ -372,9 +424,15 @@ class Rectification(models.Model):
         return f"{self.finding} — {self.get_status_display()}"
 
     def clean(self):
-        errors = {}
-        if self.status in (self.Status.AWAITING_RECHECK, self.Status.CLOSED) and not self.result.strip():
-            errors["result"] = _("提交复查前须填写整改结果。")
+        errors = text_errors(self, required=("requirement", "result"))
+        for name, error in (
+            ("deadline", dates.other_date_error(self.deadline, "整改时限")),
+            ("closed_on", dates.done_date_error(self.closed_on, "销号日期")),
+        ):
+            if error:
+                errors[name] = error
+        if self.status in (self.Status.AWAITING_RECHECK, self.Status.CLOSED) and is_blank(self.result):
+            errors.setdefault("result", _("提交复查前须填写整改结果。"))
         if self.status == self.Status.CLOSED and not self.rechecked_by_id:
             errors["rechecked_by"] = _("销号须经督查人员复查。")
         if self.rechecked_by_id and self.rechecked_by_id == self.answered_by_id:
@@ -435,6 +493,14 @@ class Accountability(models.Model):
 
     def __str__(self):
         return f"{self.subject} {self.get_measure_display()}"
+
+    def clean(self):
+        errors = text_errors(self, required=("subject",))
+        error = dates.done_date_error(self.decided_on, "决定日期")
+        if error:
+            errors["decided_on"] = error
+        if errors:
+            raise ValidationError(errors)
 
 
 class BulletinQuerySet(models.QuerySet):

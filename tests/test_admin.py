@@ -34,7 +34,15 @@ from bazhou.core.models import (
     WorkerBeat,
 )
 from bazhou.core.notify import Message, Person, notify_people, target_of
-from households.models import DecisionAlert, Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
+from households.models import (
+    DecisionAlert,
+    Household,
+    HouseholdHelper,
+    HouseholdIncome,
+    IdNumberLookup,
+    Member,
+    PovertyLine,
+)
 from supervision.models import (
     Accountability,
     AccountabilityCase,
@@ -271,6 +279,7 @@ LOGS = [
     Job,
     WorkerBeat,
     DBTaskResult,
+    IdNumberLookup,
 ]
 VIEW_ONLY = {*SERVICE_RECORDS, *LOGS}
 # Reference data without a page of its own, maintained here: each with a field a change here sets, and to what.

@@ -119,7 +119,7 @@ def test_the_line_of_the_year_asked_for_is_used(ready):
 def test_a_school_age_child_out_of_school_is_named(ready):
     factories.member(ready, name="彭小红", male=False, id_number=born(datetime.date(2004, 12, 1)))  # 12 on 31 Aug
     criterion = judge(ready)["education"]
-    assert (criterion.met, criterion.reason) == (False, "彭小红（12岁）处于义务教育年龄但未在校")
+    assert (criterion.met, criterion.reason) == (False, "彭小红处于义务教育年龄（6–15岁）但未在校")
 
 
 @pytest.mark.parametrize(

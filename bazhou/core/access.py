@@ -325,8 +325,30 @@ def jobs_q(user) -> Q:
 
 
 def sees_id_numbers(user) -> bool:
-    """Sees ID numbers in full (pages, exports, the admin); everyone else sees them masked."""
+    """Sees ID numbers in full (pages, exports, the admin); everyone else sees them masked, and sees nothing else
+    that narrows a masked number down: no age, no birth date (:func:`sees_ages`), no lookup by number
+    (:func:`may_look_up_id_numbers`), no message naming a row outside their area."""
     return _keeps_area_rows(user)
+
+
+def sees_ages(user) -> bool:
+    """Sees members' ages and birth dates: only who sees the full ID numbers (the birth date is digits 7–14 of
+    the number, and an age with the masked 511902********1234 leaves ~34 candidate numbers)."""
+    return sees_id_numbers(user)
+
+
+def may_look_up_id_numbers(user) -> bool:
+    """Finds households by a full ID number (the list page's search, ``POST /api/v1/households/lookup/``): only who
+    sees the full numbers; to anyone else an answer would confirm a guessed number. Rate-limited per user
+    (:data:`ID_LOOKUP_LIMIT` in :data:`ID_LOOKUP_WINDOW`)."""
+    return sees_id_numbers(user)
+
+
+# At most this many lookups by ID number per user in this many seconds (the page's and the API's together).
+ID_LOOKUP_LIMIT = 30
+ID_LOOKUP_WINDOW = 600
+ID_LOOKUP_REFUSED = "您的角色看到的身份证号是打码的，不能按身份证号查找贫困户；请按户主姓名或户编号查找。"
+ID_LOOKUP_TOO_MANY = "按身份证号查找过于频繁：每人每 10 分钟最多查找 30 次，请稍后再试。"
 
 
 def supervisors_of(district) -> Q:
@@ -387,6 +409,24 @@ def charge_leaders_of(*, township, village=None) -> Q:
 # ---------------------------------------------------------------------------------------------
 # Which rows
 # ---------------------------------------------------------------------------------------------
+
+
+def inspections_q(user, paths: AreaPaths, *, targets: tuple[AreaPaths, ...], announced: Q, published: Q) -> Q:
+    """A filter for the inspections (督查) ``user`` reads. District-wide records (``paths``), but a township's or a
+    village's own users (township staff, village cadres, information officers) read only those that are announced
+    (``announced``: not 暗访) and target their area (any of ``targets``: the inspected townships, villages,
+    households, plan rows), and those whose results were published to them (``published``: e.g. a finding they
+    read). Whoever reads the district or supervision (district roles, supervisors, leaders, the 人大/政协, the
+    纪委, 挂包 leaders) reads them as :func:`area_q` says."""
+    q = area_q(user, paths)
+    if not signed_in(user) or user.is_superuser or district_wide(user) or may_read_supervision(user):
+        return q
+    if user.role not in (Role.TOWNSHIP_STAFF, Role.VILLAGE_CADRE, Role.INFORMANT):
+        return q  # a leader of a township or a village reads as before; a department's user reads none (area_q)
+    ours = NOTHING
+    for target in targets:
+        ours |= area_q(user, target)
+    return q & ((announced & ours) | published)
 
 
 def within(paths: AreaPaths, level: str, key) -> Q:

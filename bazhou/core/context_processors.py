@@ -29,5 +29,6 @@ def navigation(request):
             "may_decide_cases": access.may_decide_cases(user),
             "may_give_opinions": access.may_give_opinions(user),
             "may_read_cases": access.may_read_cases(user),
+            "sees_ages": access.sees_ages(user),  # members' ages (they narrow a masked ID number down)
         }
     }
