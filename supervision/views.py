@@ -22,13 +22,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bazhou.core import access, clock
 from bazhou.core.access import get_visible_or_404
+from bazhou.core.downloads import evidence_response
 from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
 from bazhou.core.timeline import Change, Entry, display_value, field_label
 from households.models import Household
@@ -577,7 +578,7 @@ def finding_evidence(request, pk, evidence_id):
         handle = evidence.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("文件不存在。") from missing
-    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+    return evidence_response(handle, evidence)
 
 
 LIFECYCLE = [Rectification.Status.PENDING, Rectification.Status.IN_PROGRESS, Rectification.Status.AWAITING_RECHECK]

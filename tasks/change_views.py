@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, within
+from bazhou.core.downloads import evidence_response
 from bazhou.core.templatetags.bazhou import wan_exact
 from tasks import changes, services
 from tasks.change_forms import AttachmentsForm, ChangeRequestForm, DecisionForm, PendingFilterForm
@@ -234,7 +235,7 @@ def change_evidence(request, pk):
         handle = evidence.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("文件不存在。") from missing
-    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+    return evidence_response(handle, evidence)
 
 
 # ---------------------------------------------------------------------------------------------

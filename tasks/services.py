@@ -31,11 +31,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou.core import access, clock
+from bazhou.core import access, clock, dates
 from bazhou.core.access import get_editable_or_404
 from bazhou.core.history import record_in_bulk
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
 from bazhou.core.templatetags.bazhou import wan_exact
+from bazhou.core.uploads import storing_files
 from tasks.models import (
     PLAN_FIELDS,
     FundLine,
@@ -275,8 +276,9 @@ def progress_record(
     today = clock.today()
     reported_on = reported_on or today
     errors: dict[str, list[str]] = {}
-    if reported_on > today:
-        add_error(errors, "reported_on", "填报日期不能晚于今天。")
+    date_error = dates.done_date_error(reported_on, "填报日期", floor=dates.plan_floor(task.plan.year), today=today)
+    if date_error:
+        add_error(errors, "reported_on", date_error)
     uploads = []
     try:
         uploads = validate_evidence_files(files)
@@ -798,13 +800,20 @@ def store_evidence(model, owner: dict, uploads: list[tuple[object, str]], user) 
 
     Call it last in a service, so that nothing reaches the storage when anything before it fails.
     """
-    for upload, content_type in uploads:
-        original_name = os.path.basename(upload.name)[:255]
-        size = upload.size
-        upload.name = f"{uuid.uuid4().hex}{_extension(original_name)}"
-        model.objects.create(
-            **owner, file=upload, original_name=original_name, content_type=content_type, size=size, uploaded_by=user
-        )
+    with storing_files() as stored:  # a storage that cannot write: a Chinese ValidationError, no file left behind
+        for upload, content_type in uploads:
+            original_name = os.path.basename(upload.name)[:255]
+            size = upload.size
+            upload.name = f"{uuid.uuid4().hex}{_extension(original_name)}"
+            row = model.objects.create(
+                **owner,
+                file=upload,
+                original_name=original_name,
+                content_type=content_type,
+                size=size,
+                uploaded_by=user,
+            )
+            stored.append(row.file)
 
 
 def _evidence_type(upload, name: str) -> str | None:

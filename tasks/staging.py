@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -35,10 +36,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from bazhou.core.pages import id_param
+from bazhou.core.uploads import STORAGE_FAILED
 from tasks.models import StagedUpload
 from tasks.services import MAX_EVIDENCE_FILES, validate_evidence_files
 
 # The form field carrying the ids of the kept files.
+logger = logging.getLogger(__name__)
+
 FIELD = "staged"
 # How many ids a form may send back: the most files a report takes.
 MAX_IDS = MAX_EVIDENCE_FILES
@@ -120,11 +124,16 @@ def keep(user, uploads: Iterable, *, already: int = 0) -> tuple[list[StagedUploa
         content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
         size = upload.size
         upload.name = f"{uuid.uuid4().hex}{os.path.splitext(name)[1].lower()}"
-        kept.append(
-            StagedUpload.objects.create(
-                user=user, file=upload, original_name=name, content_type=content_type[:100], size=size
-            )
-        )
+        try:
+            with transaction.atomic():  # a savepoint: the failed save must not spoil the request's transaction
+                staged = StagedUpload.objects.create(
+                    user=user, file=upload, original_name=name, content_type=content_type[:100], size=size
+                )
+        except OSError:  # the media folder cannot be written (bazhou/core/uploads.py): said, not a 500
+            logger.exception("An upload could not be staged")
+            problems.append(f"文件“{name}”没有保留：{STORAGE_FAILED}")
+            continue
+        kept.append(staged)
     return kept, problems
 
 

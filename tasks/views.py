@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Prefetch
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bazhou.core import access, clock
 from bazhou.core.access import get_editable_or_404, get_visible_or_404
+from bazhou.core.downloads import evidence_response
 from bazhou.core.pages import id_param
 from bazhou.core.templatetags.bazhou import changer, is_user, wan
 from bazhou.core.timeline import Change, Entry, display_value, field_label
@@ -622,7 +623,7 @@ def evidence_file(request, pk):
         handle = evidence.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("文件不存在。") from missing
-    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+    return evidence_response(handle, evidence)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bazhou.core import job_views
-from bazhou.surfaces import health, households, views, villages
+from bazhou.surfaces import account, health, households, views, villages
 from bazhou.surfaces import inbox as inbox_views
 from households import urls as household_urls
 
@@ -33,6 +32,9 @@ urlpatterns = [
     path("inbox/read-all/", inbox_views.inbox_read_all, name="inbox_read_all"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # 修改密码, for every signed-in user (bazhou/surfaces/account.py).
+    path("account/password/", account.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/done/", account.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("villages/", include((village_pages, "villages"))),
     path("households/", include((household_pages, "households"))),
     path("tasks/", include("tasks.urls")),
@@ -48,7 +50,10 @@ urlpatterns = [
     path("healthz/worker/", health.healthz_worker, name="healthz_worker"),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# The failure pages, in Chinese and in the site's layout; under /api/ the API's error shape (bazhou/surfaces/errors.py).
+handler400 = "bazhou.surfaces.errors.bad_request"
+handler403 = "bazhou.surfaces.errors.permission_denied"
+handler404 = "bazhou.surfaces.errors.page_not_found"
+handler500 = "bazhou.surfaces.errors.server_error"
+# Uploaded files are never served from MEDIA_URL, not even in debug mode: only through the views that check who may
+# see them and send them as downloads (bazhou/core/downloads.py, bazhou/core/job_views.py).

@@ -88,3 +88,106 @@
     if (elt instanceof HTMLFormElement && document.body.contains(elt)) buttonsOf(elt).forEach(idle);
   });
 })();
+
+/* Every page: an htmx request that fails says so.
+ *
+ * htmx swaps nothing when the answer is an error (4xx/5xx) or when no answer comes (offline, server down): without
+ * this the user sees the spinner stop and nothing else, and may believe the save went through. The alert region of
+ * base.html ([data-testid="htmx-error"], role="alert") then shows the server's own message when the answer carries
+ * one — an error page's [data-error-message] (400, 403, 404, 413, 429, 500, 503: templates/4xx.html, 5xx.html) or
+ * an API body's "detail" — else a sentence for the status; "网络连接失败，请检查网络后重试" when nothing came back.
+ * The next htmx request hides it again; its × closes it. Failure pages' 上一页 buttons go back in history.
+ */
+(function () {
+  "use strict";
+
+  var OFFLINE = "网络连接失败，请检查网络后重试。本次操作没有保存。";
+  var BY_STATUS = {
+    400: "提交的内容有误，本次操作没有保存。请刷新页面后重试。",
+    403: "您无权执行这个操作，或页面已过期。请刷新页面后重试。",
+    404: "要操作的记录不存在，或不在您的管理范围内。",
+    409: "这条记录正在被处理或已被修改。请刷新页面查看最新内容。",
+    413: "提交的内容太大，本次操作没有保存。",
+    429: "操作太频繁，请稍等片刻后再试。",
+    503: "系统暂时无法使用，本次操作没有保存。请稍等片刻后重试。"
+  };
+  var SERVER = "服务器出错，本次操作没有保存。请稍后重试；如果一再出现，请联系系统管理员。";
+
+  function region() {
+    return document.querySelector('[data-testid="htmx-error"]');
+  }
+
+  function show(text) {
+    var box = region();
+    if (!box) {
+      window.alert(text);
+      return;
+    }
+    box.querySelector("[data-htmx-error-text]").textContent = text;
+    box.hidden = false;
+    if (box.scrollIntoView && box.getBoundingClientRect().top < 0) box.scrollIntoView({ block: "nearest" });
+  }
+
+  function hide() {
+    var box = region();
+    if (box) box.hidden = true;
+  }
+
+  function serverMessage(xhr) {
+    var text = (xhr && xhr.responseText) || "";
+    if (!text) return "";
+    var type = (xhr.getResponseHeader("Content-Type") || "").toLowerCase();
+    try {
+      if (type.indexOf("json") !== -1) {
+        var body = JSON.parse(text);
+        return body && typeof body.detail === "string" ? body.detail : "";
+      }
+      if (type.indexOf("html") !== -1) {
+        var doc = new DOMParser().parseFromString(text, "text/html");
+        var found =
+          doc.querySelector("[data-error-message]") || doc.querySelector("main .alert:not(.htmx-error)");
+        return found ? found.textContent.replace(/\s+/g, " ").trim() : "";
+      }
+    } catch (ignored) {
+      return "";
+    }
+    return "";
+  }
+
+  function fallback(status) {
+    if (BY_STATUS[status]) return BY_STATUS[status];
+    if (status >= 500) return SERVER;
+    return "操作没有完成（错误 " + status + "），本次操作没有保存。请刷新页面后重试。";
+  }
+
+  // A new request the user made (a click, a submit: a trusted event) hides the last message; polling does not.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    var trigger = config && config.triggeringEvent;
+    if (trigger && trigger.isTrusted) hide();
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
+    show(serverMessage(xhr) || fallback(status));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    show(OFFLINE);
+  });
+  document.addEventListener("htmx:timeout", function () {
+    show(OFFLINE);
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest("[data-htmx-error-close]")) {
+      hide();
+      return;
+    }
+    if (target.closest("[data-history-back]")) {
+      if (window.history.length > 1) window.history.back();
+      else window.location.href = "/";
+    }
+  });
+})();
