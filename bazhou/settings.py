@@ -68,6 +68,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from STATIC_ROOT, in every app server
+    # Below WhiteNoise, so static files keep their long cache: every other answer is "private, no-store".
+    "bazhou.core.nostore.NoStoreMiddleware",
+    # A view that finds the database not answering gets a Chinese 503 page with Retry-After, not a 500.
+    "bazhou.core.unavailable.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -75,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "bazhou.core.inputs.IllegalCharacterMiddleware",  # NUL, U+FFFF … in a query or form field: 400, nothing done
     "bazhou.core.submissions.SubmitOnceMiddleware",  # a form sent twice is acted on once (needs user and messages)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -126,10 +131,14 @@ AUTH_USER_MODEL = "bazhou.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# A form whose CSRF token no longer matches (left open too long, signed in anew elsewhere): a Chinese 403 page
+# (bazhou/surfaces/errors.py), the API's error shape under /api/.
+CSRF_FAILURE_VIEW = "bazhou.surfaces.errors.csrf_failure"
 
-# Password rules for every password set through a form (the admin, password change): at least
-# PASSWORD_MIN_LENGTH characters, not all digits, not a common password, not like the username or name.
-# The messages are Chinese (Django's translations; the length rule's own, bazhou/security.py).
+# Password rules for every password set through a form (the admin's add-user and change-password forms, 修改密码
+# at /account/password/, createsuperuser): at least PASSWORD_MIN_LENGTH characters, not all digits, not a common
+# password, not like the username or name, and not a common word, the username or the place's name with digits
+# around it (admin12345, bazhou2017). Every message is Chinese (bazhou/core/security.py).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -138,6 +147,7 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "bazhou.core.security.GuessablePasswordValidator"},
 ]
 
 # Login throttling (django-axes, bazhou/security.py): after AXES_FAILURE_LIMIT failed logins for one username
@@ -248,7 +258,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["bazhou.core.api.permissions.SignedIn"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["bazhou.core.api.filters.Filters"],
     "DEFAULT_PAGINATION_CLASS": "bazhou.core.api.pagination.KeysetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "bazhou.core.api.schema.AutoSchema",
@@ -276,6 +286,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "督查", "description": "督查、发现问题、整改（开始、填报、复查销号）、责任追究、通报"},
         {"name": "驾驶舱", "description": "首页驾驶舱的统计数字"},
         {"name": "令牌", "description": "程序访问用的令牌：新建（只显示一次）、查看、撤销"},
+    ],
+    # Every operation's error statuses, each with the one error body (bazhou/core/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bazhou.core.api.schema.document_errors",
     ],
     # 3.1: a nullable nested object is "oneOf: [object, null]", which validators read the same way we mean it.
     "OAS_VERSION": "3.1.0",

@@ -2,9 +2,11 @@
 
 - Reading: ``visible_to`` as the registry pages; a row outside the area is a 404. ID numbers are shown as the
   pages show them: in full to district admins, township staff and village cadres, masked (511902********1234) to
-  supervisors and leaders. An ID number never goes in a URL: ``?search=`` refuses one, and the lookup by ID
-  number is ``POST /api/v1/households/lookup/`` with the number in the body; a member's number is written in
-  the body too, and a member's URL is its id.
+  supervisors and leaders, who get no age either (``access.sees_ages``: an age narrows a masked number down). An ID
+  number never goes in a URL: ``?search=`` refuses one, and the lookup by ID number is
+  ``POST /api/v1/households/lookup/`` with the number in the body, only for the roles that see full numbers
+  (``access.may_look_up_id_numbers``; others 403) and at most ``access.ID_LOOKUP_LIMIT`` a user in ten minutes
+  (``households.lookups``; beyond, 429); a member's number is written in the body too, and a member's URL is its id.
 - Writing, as the plan rows are written (tasks/api.py) and through the services the Excel import uses
   (``households.services``): district admins, township staff and village cadres (others: 403); the service
   fetches the row through ``editable_by`` (outside the area: 404), compares the version from ``If-Match`` under a
@@ -34,14 +36,15 @@ from rest_framework.response import Response
 
 from bazhou.core import access, clock, idnumbers
 from bazhou.core.api.base import ApiViewSet
+from bazhou.core.api.errors import error_body
 from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow, reason_field
-from bazhou.core.api.filters import IdFilter, refuse_id_numbers
+from bazhou.core.api.filters import FilterSet, IdFilter, refuse_id_numbers
 from bazhou.core.api.history import PARAMETERS as HISTORY_PARAMETERS
 from bazhou.core.api.history import RecordHistoryPage, history_response
 from bazhou.core.api.permissions import require
 from bazhou.core.api.schema import changes, creates, documented
 from bazhou.core.templatetags.bazhou import id_number_for
-from households import history, services
+from households import history, lookups, services
 from households.models import WORK_MONTHS_VALIDATORS, Cause, Household, HouseholdIncome, Member
 from households.readiness import age_on, plan_year, readiness_for
 from households.views import active_member_count, head
@@ -145,7 +148,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
 
 class MemberSerializer(serializers.ModelSerializer):
     id_number = serializers.SerializerMethodField(help_text="身份证号（督查人员、领导看到的是打码的）")
-    age = serializers.SerializerMethodField(help_text="周岁（按系统的“今天”）")
+    age = serializers.SerializerMethodField(
+        help_text="周岁（按系统的“今天”）；看到打码身份证号的角色为 null（年龄可用来推算身份证号）"
+    )
     sex_display = Label(Member.Sex.choices, source="sex")
     relation_display = Label(Member.Relation.choices, source="relation")
     education_display = Label(Member.Education.choices, source="education")
@@ -189,7 +194,10 @@ class MemberSerializer(serializers.ModelSerializer):
     def get_id_number(self, member) -> str:
         return id_number_for(member.id_number, self.context["request"].user)
 
-    def get_age(self, member) -> int:
+    def get_age(self, member) -> int | None:
+        # An age narrows a masked number down to a few dozen: only for who sees the numbers in full.
+        if not access.sees_ages(self.context["request"].user):
+            return None
         return age_on(member.birth_date, self.context["today"])
 
 
@@ -408,7 +416,7 @@ class IncomeCreateSerializer(IncomeChangeSerializer):
 # ---------------------------------------------------------------------------------------------
 
 
-class HouseholdFilter(filters.FilterSet):
+class HouseholdFilter(FilterSet):
     township = filters.CharFilter(field_name="village__township", label="乡镇代码（9 位）")
     search = filters.CharFilter(method="search_households", label="户主姓名或户编号（包含）；身份证号请用 lookup")
 
@@ -426,7 +434,7 @@ class HouseholdFilter(filters.FilterSet):
         return queryset.filter(Q(Exists(heads)) | Q(number__icontains=value))
 
 
-class MemberFilter(filters.FilterSet):
+class MemberFilter(FilterSet):
     village = IdFilter(field_name="household__village", label="村 id")
 
     class Meta:
@@ -434,7 +442,7 @@ class MemberFilter(filters.FilterSet):
         fields = ["household", "village", "is_active", "relation", "health"]
 
 
-class IncomeFilter(filters.FilterSet):
+class IncomeFilter(FilterSet):
     class Meta:
         model = HouseholdIncome
         fields = ["household", "year"]
@@ -490,12 +498,21 @@ class HouseholdViewSet(RegistryWrites, ApiViewSet):
         responses={
             200: inline_serializer("HouseholdLookup", {"results": HouseholdSerializer(many=True)}),
             400: OpenApiResponse(description="身份证号格式、出生日期或校验码不对"),
+            403: OpenApiResponse(description="看到打码身份证号的角色（督查人员、领导等）不能按身份证号查找"),
+            429: OpenApiResponse(
+                description=f"每人每 {access.ID_LOOKUP_WINDOW // 60} 分钟最多查找 {access.ID_LOOKUP_LIMIT} 次"
+            ),
         },
     )
     @action(detail=False, methods=["post"])
     def lookup(self, request):
-        """Households of the user's area with an active member whose ID number is the one given."""
+        """Households of the user's area with an active member whose ID number is the one given: only for the roles
+        that see full numbers (to anyone else an answer would confirm a guess), rate-limited per user."""
+        if not access.may_look_up_id_numbers(request.user):
+            return Response(error_body(access.ID_LOOKUP_REFUSED, "permission_denied"), status=403)
         id_number = self.valid_input(LookupSerializer).validated_data["id_number"]
+        if not lookups.take(request.user, via="api"):
+            return Response(error_body(access.ID_LOOKUP_TOO_MANY, "throttled"), status=429)
         with_member = Member.objects.filter(household=OuterRef("pk"), is_active=True, id_number=id_number)
         rows = self.decorate(list(self.get_queryset().filter(Exists(with_member)).order_by("number")))
         return Response({"results": HouseholdSerializer(rows, many=True, context=self.get_serializer_context()).data})

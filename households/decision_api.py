@@ -13,6 +13,7 @@ from rest_framework import serializers
 from bazhou.core import clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label
+from bazhou.core.api.filters import FilterSet, IntegerFilter
 from bazhou.core.api.schema import documented
 from households.models import DecisionAlert
 
@@ -61,9 +62,9 @@ class DecisionAlertSerializer(serializers.ModelSerializer):
         return None if user is None else (user.name or user.username)
 
 
-class DecisionAlertFilter(filters.FilterSet):
+class DecisionAlertFilter(FilterSet):
     township = filters.CharFilter(field_name="village__township", label="乡镇代码")
-    days = filters.NumberFilter(method="within_days", label="最近天数（含今天）", min_value=1, max_value=3650)
+    days = IntegerFilter(method="within_days", label="最近天数（含今天）", min_value=1, max_value=3650)
 
     class Meta:
         model = DecisionAlert

@@ -30,7 +30,7 @@ from bazhou.core import access, clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
-from bazhou.core.api.filters import IdFilter
+from bazhou.core.api.filters import BooleanFilter, FilterSet, IdFilter
 from bazhou.core.api.permissions import AREA_STAFF_ONLY, SUPERVISORS_ONLY, require
 from bazhou.core.api.schema import changes, creates, documented, download, errors
 from households.models import Household
@@ -380,7 +380,7 @@ class BulletinEditSerializer(StrictSerializer):
 # ---------------------------------------------------------------------------------------------
 
 
-class InspectionFilter(filters.FilterSet):
+class InspectionFilter(FilterSet):
     start_date = filters.DateFromToRangeFilter(label="开始日期：start_date_after 起、start_date_before 止")
 
     class Meta:
@@ -388,7 +388,7 @@ class InspectionFilter(filters.FilterSet):
         fields = ["kind", "organiser"]
 
 
-class FindingFilter(filters.FilterSet):
+class FindingFilter(FilterSet):
     status = filters.ChoiceFilter(
         field_name="rectification__status", choices=Rectification.Status.choices, label="整改状态"
     )
@@ -396,7 +396,7 @@ class FindingFilter(filters.FilterSet):
         method="filter_township", label="乡镇代码：问题对象在该乡镇（任务、村、户或乡镇本身）"
     )
     village = IdFilter(method="filter_village", label="村 id：问题对象在该村（任务、村或户）")
-    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看整改已逾期的")
+    overdue = BooleanFilter(method="filter_overdue", label="true：只看整改已逾期的")
     found_on = filters.DateFromToRangeFilter(label="发现日期：found_on_after 起、found_on_before 止")
 
     class Meta:
@@ -414,10 +414,10 @@ class FindingFilter(filters.FilterSet):
         return queryset.filter(rectification__in=overdue) if value else queryset.exclude(rectification__in=overdue)
 
 
-class RectificationFilter(filters.FilterSet):
+class RectificationFilter(FilterSet):
     status = filters.MultipleChoiceFilter(choices=Rectification.Status.choices, label="整改状态（可多选）")
     deadline = filters.DateFromToRangeFilter(label="整改时限：deadline_after 起、deadline_before 止")
-    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看逾期未销号的")
+    overdue = BooleanFilter(method="filter_overdue", label="true：只看逾期未销号的")
     responsible_person = filters.CharFilter(lookup_expr="icontains", label="责任人（包含）")
     township = filters.CharFilter(method="filter_township", label="乡镇代码")
 
@@ -433,7 +433,7 @@ class RectificationFilter(filters.FilterSet):
         return queryset.filter(finding__in=Finding.objects.in_area("township", value).values("pk"))
 
 
-class BulletinFilter(filters.FilterSet):
+class BulletinFilter(FilterSet):
     class Meta:
         model = Bulletin
         fields = ["year", "state", "district"]

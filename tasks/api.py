@@ -21,7 +21,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from decimal import Decimal
 
-from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import OuterRef, Subquery
@@ -37,7 +36,7 @@ from bazhou.core.api import history
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
-from bazhou.core.api.filters import IdFilter
+from bazhou.core.api.filters import BooleanFilter, FilterSet, IdFilter, IntegerFilter
 from bazhou.core.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
 from bazhou.core.api.schema import changes, creates, documented, errors
 from households.models import Household
@@ -335,11 +334,6 @@ class TaskWriteSerializer(StrictSerializer):
 
     fixed_fields = {"plan": PLAN_FIXED}
 
-    def __init__(self, *args, creating: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not creating:
-            del self.fields["plan"]
-
     def service_arguments(self) -> dict:
         data = dict(self.validated_data)
         lines = data.pop("fund_lines", None)
@@ -348,6 +342,12 @@ class TaskWriteSerializer(StrictSerializer):
             "fund_lines": None if lines is None else [dict(line) for line in lines],
             "reason": data.get("reason", ""),
         }
+
+
+class TaskUpdateSerializer(TaskWriteSerializer):
+    """A change to a row: the same fields but ``plan``, which a row keeps (a ``plan`` sent is refused by name)."""
+
+    plan = None
 
 
 class RemoveSerializer(StrictSerializer):
@@ -377,14 +377,10 @@ class PlanCreateSerializer(StrictSerializer):
 # ---------------------------------------------------------------------------------------------
 
 
-class IntegerFilter(filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
-class TaskFilter(filters.FilterSet):
+class TaskFilter(FilterSet):
     township = filters.CharFilter(field_name="plan__village__township", label="乡镇代码（9 位）")
     village = IdFilter(field_name="plan__village", label="村 id")
-    plan_year = filters.NumberFilter(field_name="plan__year", label="施工图年度")
+    plan_year = IntegerFilter(field_name="plan__year", min_value=2000, max_value=2100, label="施工图年度")
     plan_type = filters.ChoiceFilter(
         method="filter_plan_type",
         choices=list(PLAN_TYPES.items()),
@@ -393,8 +389,8 @@ class TaskFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Task.Status.choices, label="状态（可多选：?status=a&status=b）")
     category = filters.MultipleChoiceFilter(choices=Category.choices, label="类别（可多选）")
     deadline = filters.DateFromToRangeFilter(label="完成时限：deadline_after 起、deadline_before 止（含当天）")
-    overdue = filters.BooleanFilter(method="filter_overdue", label="true：只看已逾期的；false：只看未逾期的")
-    baseline_overdue = filters.BooleanFilter(
+    overdue = BooleanFilter(method="filter_overdue", label="true：只看已逾期的；false：只看未逾期的")
+    baseline_overdue = BooleanFilter(
         method="filter_baseline_overdue", label="true：只看原定逾期（按原定完成时限逾期或延期完成）的；false：其余"
     )
     due_within = IntegerFilter(
@@ -405,7 +401,7 @@ class TaskFilter(filters.FilterSet):
     )
     responsible_person = filters.CharFilter(lookup_expr="icontains", label="责任人（包含）")
     responsible_unit = filters.CharFilter(lookup_expr="icontains", label="责任单位（包含）")
-    removed = filters.BooleanFilter(method="filter_removed", label="true：只看已撤销的；默认只列未撤销的")
+    removed = BooleanFilter(method="filter_removed", label="true：只看已撤销的；默认只列未撤销的")
 
     class Meta:
         model = Task
@@ -448,7 +444,7 @@ def pending_request_of_row() -> Subquery:
     return Subquery(ChangeRequest.objects.filter(task=OuterRef("pk")).pending().order_by().values("pk")[:1])
 
 
-class PlanFilter(filters.FilterSet):
+class PlanFilter(FilterSet):
     township = filters.CharFilter(field_name="village__township", label="乡镇代码（9 位）")
 
     class Meta:
@@ -456,7 +452,7 @@ class PlanFilter(filters.FilterSet):
         fields = ["village", "township", "year", "state"]
 
 
-class ProgressFilter(filters.FilterSet):
+class ProgressFilter(FilterSet):
     reported_on = filters.DateFromToRangeFilter(label="填报日期：reported_on_after 起、reported_on_before 止")
     village = IdFilter(field_name="task__plan__village", label="村 id")
 
@@ -535,24 +531,24 @@ class TaskViewSet(ApiViewSet):
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
     def create(self, request):
         require(access.may_edit_plans(request.user), read_only_message(request.user))
-        serializer = self.valid_input(TaskWriteSerializer, creating=True)
+        serializer = self.valid_input(TaskWriteSerializer)
         with change_request_needed():
             task = services.task_create(
                 plan=serializer.validated_data["plan"], user=request.user, **serializer.service_arguments()
             )
         return self.created(task)
 
-    @changes("修改一行任务的全部字段（If-Match 必填）", request=TaskWriteSerializer, response=TaskSerializer)
+    @changes("修改一行任务的全部字段（If-Match 必填）", request=TaskUpdateSerializer, response=TaskSerializer)
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @changes("修改一行任务的部分字段（If-Match 必填）", request=TaskWriteSerializer, response=TaskSerializer)
+    @changes("修改一行任务的部分字段（If-Match 必填）", request=TaskUpdateSerializer, response=TaskSerializer)
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
         task, version = self.to_change(access.may_edit_plans(request.user), read_only_message(request.user))
-        arguments = self.valid_input(TaskWriteSerializer, creating=False, partial=partial).service_arguments()
+        arguments = self.valid_input(TaskUpdateSerializer, partial=partial).service_arguments()
         with change_request_needed():
             return self.changed(task, services.task_update, task_id=task.pk, expected_version=version, **arguments)
 

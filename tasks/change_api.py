@@ -28,6 +28,7 @@ from bazhou.core.access import within
 from bazhou.core.api.base import ApiViewSet, etag_of_version
 from bazhou.core.api.errors import StaleVersion
 from bazhou.core.api.fields import Label, StrictSerializer, VisibleRow
+from bazhou.core.api.filters import FilterSet
 from bazhou.core.api.permissions import READ_ONLY_ROLE, require
 from bazhou.core.api.schema import changes as documented_change
 from bazhou.core.api.schema import creates, documented
@@ -126,7 +127,7 @@ class RejectSerializer(StrictSerializer):
     )
 
 
-class ChangeRequestFilter(filters.FilterSet):
+class ChangeRequestFilter(FilterSet):
     """The pending list's filters (the page's): township, village, kind, how long it has waited; and the state."""
 
     township = filters.CharFilter(method="filter_township", label="乡镇代码（9 位）")

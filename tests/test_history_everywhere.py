@@ -217,7 +217,7 @@ def test_the_api_refuses_an_income_change_without_a_reason_in_chinese_and_keeps_
     before, records = stored(income_a), income_a.history.count()
     refused = client.patch(path, {"wage": "3000"}, HTTP_IF_MATCH=etag)
     assert refused.status_code == 400
-    assert refused.json() == {"reason": ["修改家庭年收入须填写修改原因。"]}
+    assert refused.json()["errors"] == {"reason": ["修改家庭年收入须填写修改原因。"]}
     assert stored(income_a) == before and income_a.history.count() == records
     saved = client.patch(path, {"wage": "3000", "reason": "入户核实"}, HTTP_IF_MATCH=etag)
     assert saved.status_code == 200, saved.json()
@@ -235,7 +235,7 @@ def test_the_api_refuses_a_living_condition_change_without_a_reason(api, persona
     before = stored(household)
     refused = client.patch(f"{HOUSEHOLDS}{household.pk}/", {"housing_grade": "C"}, HTTP_IF_MATCH='"1"')
     assert refused.status_code == 400
-    assert refused.json() == {"reason": [services.REASON_LIVING]}
+    assert refused.json()["errors"] == {"reason": [services.REASON_LIVING]}
     assert stored(household) == before
     saved = client.patch(
         f"{HOUSEHOLDS}{household.pk}/", {"housing_grade": "C", "reason": "危房鉴定为C级"}, HTTP_IF_MATCH='"1"'

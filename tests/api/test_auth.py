@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from django.utils import timezone
 
+from bazhou.core.api.errors import NOT_AUTHENTICATED
 from bazhou.core.models import ApiToken
 from tests import factories
 from tests.api.helpers import results
@@ -18,7 +19,7 @@ VILLAGES = "/api/v1/villages/"
 def test_anonymous_requests_get_401_with_a_chinese_message_and_the_token_scheme(api, area):
     response = api().get(VILLAGES)
     assert response.status_code == 401
-    assert response.json()["detail"] == "身份认证信息未提供。"
+    assert response.json() == {"detail": NOT_AUTHENTICATED, "code": "not_authenticated", "errors": {}}
     assert response["WWW-Authenticate"].startswith("Token")
 
 
@@ -71,9 +72,11 @@ def test_nobody_sees_or_revokes_another_users_tokens(api, personas):
 
 def test_a_token_needs_a_name_unique_among_the_users_active_tokens(api, personas):
     client = api(personas.village_cadre)
-    assert client.post(TOKENS, {"name": "  "}).json() == {"name": ["请填写令牌名称，说明用在哪里。"]}
+    assert client.post(TOKENS, {"name": "  "}).json()["errors"] == {"name": ["请填写令牌名称，说明用在哪里。"]}
     assert client.post(TOKENS, {"name": "手机填报"}).status_code == 201
-    assert client.post(TOKENS, {"name": "手机填报"}).json() == {"name": ["您已有同名的有效令牌，请换一个名称。"]}
+    assert client.post(TOKENS, {"name": "手机填报"}).json()["errors"] == {
+        "name": ["您已有同名的有效令牌，请换一个名称。"]
+    }
     assert ApiToken.objects.count() == 1
 
 

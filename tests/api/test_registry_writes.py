@@ -16,8 +16,8 @@ pytestmark = pytest.mark.usefixtures("pinned_today")
 HOUSEHOLDS = "/api/v1/households/"
 MEMBERS = "/api/v1/members/"
 INCOMES = "/api/v1/incomes/"
-READ_ONLY = {"detail": "您的角色只能查看，不能修改建档立卡信息。"}
-NOT_FOUND = {"detail": "未找到。"}
+READ_ONLY = {"detail": "您的角色只能查看，不能修改建档立卡信息。", "code": "permission_denied", "errors": {}}
+NOT_FOUND = {"detail": "未找到。", "code": "not_found", "errors": {}}
 
 
 def url(base: str, row) -> str:
@@ -102,10 +102,10 @@ def test_a_household_in_a_village_outside_the_users_area_is_refused_and_nothing_
     before = registry()
     response = api(getattr(personas, persona)).post(HOUSEHOLDS, new_household(getattr(area, village)))
     assert response.status_code == 400
-    assert response.json() == {"village": ["该村不存在。"]}
-    assert api(personas.district_admin).post(
-        HOUSEHOLDS, {**new_household(area.village_a), "village": 99999}
-    ).json() == {"village": ["该村不存在。"]}
+    assert response.json()["errors"] == {"village": ["该村不存在。"]}
+    assert api(personas.district_admin).post(HOUSEHOLDS, {**new_household(area.village_a), "village": 99999}).json()[
+        "errors"
+    ] == {"village": ["该村不存在。"]}
     assert registry() == before
 
 
@@ -114,16 +114,16 @@ def test_a_household_must_pass_the_registrys_rules_and_nothing_is_registered_oth
     before = registry()
     response = client.post(HOUSEHOLDS, new_household(area.village_a, status="planned", exit_year=2015))
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "exit_year": ["脱贫年度不能早于识别年度。"],
         "planned_exit_year": ["计划脱贫的户须填写计划脱贫年度。"],
     }
     duplicate = client.post(HOUSEHOLDS, new_household(area.village_a, number=area.household_a.number))
-    assert duplicate.status_code == 400 and duplicate.json() == {"number": ["具有 户编号 的 贫困户 已存在。"]}
+    assert duplicate.status_code == 400 and duplicate.json()["errors"] == {"number": ["具有 户编号 的 贫困户 已存在。"]}
     causes = client.post(HOUSEHOLDS, new_household(area.village_a, other_causes=["illness"]))
-    assert causes.json() == {"other_causes": ["其他致贫原因不能包含主要致贫原因。"]}
+    assert causes.json()["errors"] == {"other_causes": ["其他致贫原因不能包含主要致贫原因。"]}
     missing = client.post(HOUSEHOLDS, {"village": area.village_a.pk, "number": "X1"})
-    assert missing.json() == {"main_cause": ["该字段是必填项。"], "identified_year": ["该字段是必填项。"]}
+    assert missing.json()["errors"] == {"main_cause": ["该字段是必填项。"], "identified_year": ["该字段是必填项。"]}
     assert registry() == before
 
 
@@ -133,11 +133,11 @@ def test_years_amounts_and_months_out_of_range_are_refused_in_chinese(api, perso
     for year in (10**12, 1990, 2101):
         response = client.post(HOUSEHOLDS, new_household(area.village_a, identified_year=year))
         assert response.status_code == 400
-        assert response.json() == {"identified_year": ["年度应为 2000–2100 之间的年份。"]}
+        assert response.json()["errors"] == {"identified_year": ["年度应为 2000–2100 之间的年份。"]}
     income = client.post(INCOMES, {"household": area.household_a.pk, "year": 2016, "wage": "1e20", "pension": "1.234"})
-    assert income.json() == {"wage": ["金额过大，请核对。"], "pension": ["金额以元为单位，最多两位小数。"]}
+    assert income.json()["errors"] == {"wage": ["金额过大，请核对。"], "pension": ["金额以元为单位，最多两位小数。"]}
     months = client.post(MEMBERS, new_member(area.household_a, work_months=13))
-    assert months.json() == {"work_months": ["务工时间应在 0–12 个月之间。"]}
+    assert months.json()["errors"] == {"work_months": ["务工时间应在 0–12 个月之间。"]}
     assert registry() == before
 
 
@@ -189,7 +189,7 @@ def test_a_full_household_update_needs_the_required_fields(api, personas, area):
     before = snapshot(area.household_a)
     response = api(personas.township_a).put(url(HOUSEHOLDS, area.household_a), {"phone": "1"}, **if_match(1))
     assert response.status_code == 400
-    assert response.json() == {"main_cause": ["该字段是必填项。"], "identified_year": ["该字段是必填项。"]}
+    assert response.json()["errors"] == {"main_cause": ["该字段是必填项。"], "identified_year": ["该字段是必填项。"]}
     assert snapshot(area.household_a) == before
     full = {"main_cause": "disability", "identified_year": 2014, "status": "planned", "planned_exit_year": 2017}
     assert api(personas.township_a).put(url(HOUSEHOLDS, area.household_a), full, **if_match(1)).status_code == 200
@@ -232,7 +232,7 @@ def test_fields_that_are_not_writable_are_refused_by_name_and_nothing_changes(ap
         **if_match(1),
     )
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "created_by": ["该字段不能修改。"],
         "head_name": ["该字段不能修改。"],
         "id": ["该字段不能修改。"],
@@ -242,7 +242,7 @@ def test_fields_that_are_not_writable_are_refused_by_name_and_nothing_changes(ap
     }
     assert snapshot(area.household_a) == before
     created = client.post(HOUSEHOLDS, new_household(area.village_a, version=3, created_by=personas.leader.pk))
-    assert created.json() == {"created_by": ["该字段不能修改。"], "version": ["该字段不能修改。"]}
+    assert created.json()["errors"] == {"created_by": ["该字段不能修改。"], "version": ["该字段不能修改。"]}
 
 
 @pytest.mark.parametrize(
@@ -321,8 +321,8 @@ def test_an_id_number_is_upper_cased_and_checked_like_the_registry_and_a_bad_one
     ]:
         response = client.post(MEMBERS, new_member(area.household_a, id_number=number))
         assert response.status_code == 400
-        assert response.json() == {"id_number": [message]}
-    assert client.post(MEMBERS, new_member(area.household_a, sex="male")).json() == {
+        assert response.json()["errors"] == {"id_number": [message]}
+    assert client.post(MEMBERS, new_member(area.household_a, sex="male")).json()["errors"] == {
         "sex": ["性别与身份证号第17位不符。"]
     }
     assert registry() == before
@@ -337,14 +337,18 @@ def test_a_person_active_in_another_household_or_a_second_head_is_refused(api, p
     before = registry()
     response = client.post(MEMBERS, new_member(area.household_a, id_number=elsewhere, sex="male"))
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["该身份证号已登记为另一在册成员，同一人不能在两户中同时在册。"]}
+    assert response.json()["errors"] == {
+        "non_field_errors": ["该身份证号已登记为另一在册成员，同一人不能在两户中同时在册。"]
+    }
     second_head = client.post(MEMBERS, new_member(area.household_a, relation="head"))
-    assert second_head.json() == {"non_field_errors": ["每户只能有一名户主。"]}
+    assert second_head.json()["errors"] == {"non_field_errors": ["每户只能有一名户主。"]}
     son = area.household_a.members.filter(relation="son").first()
     before_son = snapshot(son)
     changed = client.patch(url(MEMBERS, son), {"id_number": elsewhere}, **if_match(1))
     assert changed.status_code == 400
-    assert changed.json() == {"non_field_errors": ["该身份证号已登记为另一在册成员，同一人不能在两户中同时在册。"]}
+    assert changed.json()["errors"] == {
+        "non_field_errors": ["该身份证号已登记为另一在册成员，同一人不能在两户中同时在册。"]
+    }
     assert registry() == before and snapshot(son) == before_son
 
 
@@ -384,13 +388,13 @@ def test_a_member_stays_in_their_household_and_is_added_active(api, personas, ar
     before = snapshot(son), registry()
     moved = client.patch(url(MEMBERS, son), {"household": area.household_b.pk, "version": 5, "id": 1}, **if_match(1))
     assert moved.status_code == 400
-    assert moved.json() == {
+    assert moved.json()["errors"] == {
         "household": ["成员所属的户不能修改。"],
         "id": ["该字段不能修改。"],
         "version": ["该字段不能修改。"],
     }
     inactive = client.post(MEMBERS, new_member(area.household_a, is_active=False))
-    assert inactive.status_code == 400 and list(inactive.json()) == ["is_active"]
+    assert inactive.status_code == 400 and list(inactive.json()["errors"]) == ["is_active"]
     assert (snapshot(son), registry()) == before
 
 
@@ -403,9 +407,9 @@ def test_members_of_another_area_are_404_to_change_and_their_households_do_not_e
     assert client.patch(url(MEMBERS, member), {"name": "改"}, **if_match(1)).json() == NOT_FOUND
     assert client.patch(url(MEMBERS, member), {"is_active": False, "reason": "迁出"}, **if_match(1)).status_code == 404
     added = client.post(MEMBERS, new_member(area.household_a))
-    assert added.status_code == 400 and added.json() == {"household": ["该户不存在。"]}
+    assert added.status_code == 400 and added.json()["errors"] == {"household": ["该户不存在。"]}
     cadre = api(personas.village_cadre).post(MEMBERS, new_member(household_a2))
-    assert cadre.json() == {"household": ["该户不存在。"]}
+    assert cadre.json()["errors"] == {"household": ["该户不存在。"]}
     assert (snapshot(member), registry()) == before
 
 
@@ -415,7 +419,7 @@ def test_a_member_leaves_by_an_update_with_a_reason_and_is_never_deleted(api, pe
     before = snapshot(son)
     no_reason = client.patch(url(MEMBERS, son), {"is_active": False}, **if_match(1))
     assert no_reason.status_code == 400
-    assert no_reason.json() == {"reason": ["成员不再在册（迁出、死亡或注销）须填写原因。"]}
+    assert no_reason.json()["errors"] == {"reason": ["成员不再在册（迁出、死亡或注销）须填写原因。"]}
     assert snapshot(son) == before
     left = client.patch(url(MEMBERS, son), {"is_active": False, "reason": "婚迁"}, **if_match(1))
     assert left.status_code == 200, left.json()
@@ -428,7 +432,7 @@ def test_a_member_leaves_by_an_update_with_a_reason_and_is_never_deleted(api, pe
     assert client.delete(url(MEMBERS, son)).status_code == 405
     again = client.patch(url(MEMBERS, son), {"name": "改", "is_active": True}, **if_match(2))
     assert again.status_code == 400
-    assert again.json() == {"is_active": ["该成员已不在册（迁出、死亡或注销），不能再修改。"]}
+    assert again.json()["errors"] == {"is_active": ["该成员已不在册（迁出、死亡或注销），不能再修改。"]}
     moved_in = api(personas.district_admin).post(
         MEMBERS, new_member(area.household_b, id_number=son.id_number, sex="male", relation="son")
     )
@@ -457,11 +461,11 @@ def test_area_staff_record_a_years_income_once_per_household_and_year(api, perso
     assert response["ETag"] == client.get(f"{INCOMES}{body['id']}/")["ETag"]
     before = registry()
     twice = client.post(INCOMES, {"household": area.household_a.pk, "year": 2017, "wage": "1"})
-    assert twice.status_code == 400 and twice.json() == {"non_field_errors": ["该户本年度已有收入记录。"]}
+    assert twice.status_code == 400 and twice.json()["errors"] == {"non_field_errors": ["该户本年度已有收入记录。"]}
     negative = client.post(INCOMES, {"household": area.household_a.pk, "year": 2015, "dibao": "-1"})
-    assert negative.json() == {"dibao": ["收入和支出金额不能为负数。"]}
+    assert negative.json()["errors"] == {"dibao": ["收入和支出金额不能为负数。"]}
     outside = api(personas.township_b).post(INCOMES, {"household": area.household_a.pk, "year": 2015})
-    assert outside.json() == {"household": ["该户不存在。"]}
+    assert outside.json()["errors"] == {"household": ["该户不存在。"]}
     assert registry() == before
 
 
@@ -471,7 +475,7 @@ def test_an_income_change_needs_the_etag_it_was_read_with(api, personas, area, i
     etag = first.get(path)["ETag"]
     before = snapshot(income_a)
     assert first.patch(path, {"wage": "1"}).status_code == 428
-    assert first.patch(path, {"year": 2016, "household": area.household_b.pk}, HTTP_IF_MATCH=etag).json() == {
+    assert first.patch(path, {"year": 2016, "household": area.household_b.pk}, HTTP_IF_MATCH=etag).json()["errors"] == {
         "household": ["收入所属的户不能修改。"],
         "year": ["收入的年度不能修改；另一年度的收入请新增一条。"],
     }

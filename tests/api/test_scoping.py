@@ -58,7 +58,11 @@ def test_a_row_of_another_township_is_404_like_a_row_that_never_existed(api, per
     missing = "511902399" if resource == "townships" else 999999
     hidden = client.get(f"/api/v1/{resource}/{township_a_rows[resource]}/")
     never = client.get(f"/api/v1/{resource}/{missing}/")
-    assert (hidden.status_code, hidden.json()) == (never.status_code, never.json()) == (404, {"detail": "未找到。"})
+    assert (
+        (hidden.status_code, hidden.json())
+        == (never.status_code, never.json())
+        == (404, {"detail": "未找到。", "code": "not_found", "errors": {}})
+    )
     # The owner does see it.
     assert api(personas.township_a).get(f"/api/v1/{resource}/{township_a_rows[resource]}/").status_code == 200
     # And it is not in township B's list either.
@@ -100,7 +104,7 @@ def test_a_new_row_cannot_name_a_household_of_another_township(api, personas, wo
         },
         format="json",
     )
-    assert response.status_code == 400 and response.json() == {"household": ["该户不存在。"]}
+    assert response.status_code == 400 and response.json()["errors"] == {"household": ["该户不存在。"]}
     assert not Task.objects.filter(item="危房改造", plan=world.plan_b).exists()
 
 
@@ -117,4 +121,4 @@ def test_a_finding_against_another_areas_row_is_refused_as_if_it_did_not_exist(a
         },
         format="json",
     )
-    assert response.status_code == 400 and response.json() == {"village": ["该村不存在。"]}
+    assert response.status_code == 400 and response.json()["errors"] == {"village": ["该村不存在。"]}

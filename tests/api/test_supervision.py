@@ -87,17 +87,19 @@ def test_a_finding_needs_exactly_one_target_in_the_users_area_and_only_superviso
     client = api(personas.supervisor)
     both = client.post(FINDINGS, {**base, "task": rows.task_a.pk, "village": rows.plan_a.village_id}, format="json")
     assert both.status_code == 400
-    assert both.json() == {
+    assert both.json()["errors"] == {
         "non_field_errors": [
             "问题须且只须对应一个对象：任务（task）、村（village）、户（household）或乡镇（township）之一。"
         ]
     }
     future = client.post(FINDINGS, {**base, "task": rows.task_a.pk, "found_on": "2017-10-01"}, format="json")
-    assert future.json() == {"found_on": ["发现日期不能晚于今天。"]}
+    assert future.json()["errors"] == {"found_on": ["发现日期不能晚于今天。"]}
     missing = client.post(FINDINGS, {"task": rows.task_a.pk}, format="json")
-    assert missing.json()["description"] == ["请填写问题描述。"] and missing.json()["type"] == ["请选择问题类型。"]
+    assert missing.json()["errors"]["description"] == ["请填写问题描述。"] and missing.json()["errors"]["type"] == [
+        "请选择问题类型。"
+    ]
     staff = api(personas.township_a).post(FINDINGS, {**base, "task": rows.task_a.pk}, format="json")
-    assert staff.status_code == 403 and staff.json() == {"detail": "只有督查人员和区级管理员可以录入督查记录。"}
+    assert staff.status_code == 403 and staff.json()["detail"] == "只有督查人员和区级管理员可以录入督查记录。"
     assert not Finding.objects.exists()
 
 
@@ -119,7 +121,7 @@ def test_the_rectification_lifecycle_start_answer_with_evidence_recheck_and_clos
 
     rejected = supervisor.post(f"{url}recheck/", {"approve": False}, format="json", **if_match(3))
     assert rejected.status_code == 400
-    assert rejected.json() == {"recheck_note": ["退回整改须填写复查意见，说明哪里没有整改到位。"]}
+    assert rejected.json()["errors"] == {"recheck_note": ["退回整改须填写复查意见，说明哪里没有整改到位。"]}
     closed = supervisor.post(f"{url}recheck/", {"approve": True, "note": "现场核实"}, format="json", **if_match(3))
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed" and closed.json()["closed_on"] == "2017-09-15"
@@ -146,7 +148,9 @@ def test_who_may_do_what_to_a_rectification(api, personas, cases):
     assert api(personas.township_b).post(f"{url}start/", **if_match(1)).status_code == 404
     # Nothing to recheck yet.
     not_answered = api(personas.supervisor).post(f"{url}recheck/", {"approve": True}, format="json", **if_match(1))
-    assert not_answered.status_code == 400 and not_answered.json() == {"result": ["还没有提交整改结果，不能复查销号。"]}
+    assert not_answered.status_code == 400 and not_answered.json()["errors"] == {
+        "result": ["还没有提交整改结果，不能复查销号。"]
+    }
     assert rect_state(cases.rect_a) == before
 
 
@@ -158,7 +162,7 @@ def test_a_supervisor_does_not_recheck_their_own_answer(api, personas, area):
     assert admin.post(f"{url}answer/", {"result": "已补齐"}, **if_match(1)).status_code == 200
     own = admin.post(f"{url}recheck/", {"approve": True}, format="json", **if_match(2))
     assert own.status_code == 400
-    assert own.json() == {"rechecked_by": ["复查人不能是整改结果的填报人，请由其他督查人员复查。"]}
+    assert own.json()["errors"] == {"rechecked_by": ["复查人不能是整改结果的填报人，请由其他督查人员复查。"]}
     assert (
         api(personas.supervisor).post(f"{url}recheck/", {"approve": True}, format="json", **if_match(2)).status_code
         == 200
@@ -196,10 +200,12 @@ def test_inspections_are_filed_by_supervisors_with_townships_and_villages_of_the
     assert response.status_code == 201, response.json()
     assert response.json()["townships"] == [area.township_a.pk] and response.json()["methods"] == ["visit", "records"]
     backwards = api(personas.supervisor).post("/api/v1/inspections/", {**data, "end_date": "2017-09-01"}, format="json")
-    assert backwards.json() == {"end_date": ["结束日期不能早于开始日期。"]}
+    assert backwards.json()["errors"] == {"end_date": ["结束日期不能早于开始日期。"]}
     assert api(personas.leader).post("/api/v1/inspections/", data, format="json").status_code == 403
     assert Inspection.objects.count() == 1
-    assert len(results(api(personas.township_b).get("/api/v1/inspections/"))) == 1
+    # An announced inspection of township A: its users see it, township B's do not (issue 17).
+    assert len(results(api(personas.township_a).get("/api/v1/inspections/"))) == 1
+    assert len(results(api(personas.township_b).get("/api/v1/inspections/"))) == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +236,7 @@ def test_a_bulletin_is_generated_edited_with_if_match_published_and_downloaded(a
     assert published.status_code == 200 and published.json()["state"] == "published"
     assert api(personas.township_a).get(url).status_code == 200
     again = client.patch(url, {"body": "改"}, HTTP_IF_MATCH=published["ETag"])
-    assert again.status_code == 400 and again.json() == {"non_field_errors": ["该通报已发布，不能再修改。"]}
+    assert again.status_code == 400 and again.json()["errors"] == {"non_field_errors": ["该通报已发布，不能再修改。"]}
 
     xlsx = api(personas.leader).get(f"{url}xlsx/")
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
@@ -242,7 +248,7 @@ def test_only_supervisors_and_district_admins_generate_bulletins(api, personas, 
     response = api(personas.township_a).post(BULLETINS, {"period_start": "2017-09-01", "period_end": "2017-09-15"})
     assert response.status_code == 403
     backwards = api(personas.supervisor).post(BULLETINS, {"period_start": "2017-09-10", "period_end": "2017-09-01"})
-    assert backwards.json() == {"period_end": ["通报期间的止日不能早于起日。"]}
+    assert backwards.json()["errors"] == {"period_end": ["通报期间的止日不能早于起日。"]}
     assert not Bulletin.objects.exists()
 
 
@@ -309,10 +315,10 @@ def test_fields_a_supervision_write_does_not_take_are_refused_by_name(api, perso
         "rectification": {"requirement": "整改"},
     }
     response = api(personas.supervisor).post(FINDINGS, finding, format="json")
-    assert response.status_code == 400 and response.json() == {"reported_by": ["该字段不能修改。"]}
+    assert response.status_code == 400 and response.json()["errors"] == {"reported_by": ["该字段不能修改。"]}
     before = rect_state(cases.rect_a)
     url = f"{RECTIFICATIONS}{cases.rect_a.pk}/answer/"
     answer = api(personas.township_a).post(url, {"result": "已整改", "status": "closed"}, **if_match(1))
-    assert answer.status_code == 400 and answer.json() == {"status": ["该字段不能修改。"]}
+    assert answer.status_code == 400 and answer.json()["errors"] == {"status": ["该字段不能修改。"]}
     assert rect_state(cases.rect_a) == before
     assert Finding.objects.count() == 2

@@ -48,7 +48,7 @@ def test_a_row_of_another_area_is_404_to_read_and_to_change_and_stays_unchanged(
     client = api(personas.township_b)
     before = snapshot(rows.task_a)
     assert client.get(url(rows.task_a)).status_code == 404
-    assert client.get(url(rows.task_a)).json() == {"detail": "未找到。"}
+    assert client.get(url(rows.task_a)).json()["detail"] == "未找到。"
     version = if_match(rows.task_a.version)
     assert client.patch(url(rows.task_a), {"item": "改"}, **version).status_code == 404
     assert client.post(f"{url(rows.task_a)}complete/", **version).status_code == 404
@@ -85,7 +85,7 @@ def test_leaders_and_supervisors_read_but_may_not_change_rows(api, personas, row
         client = api(persona)
         response = client.patch(url(rows.task_a), {"item": "改"}, **if_match(rows.task_a.version))
         assert response.status_code == 403
-        assert response.json() == {"detail": "您的角色只能查看，不能修改施工图。"}
+        assert response.json()["detail"] == "您的角色只能查看，不能修改施工图。"
         assert (
             client.post(
                 TASKS, {"plan": rows.plan_a.pk, "item": "新", "category": "road", "deadline": "2017-12-31"}
@@ -147,11 +147,14 @@ def test_bad_values_get_the_forms_chinese_messages_by_field_and_change_nothing(a
     before = snapshot(rows.task_a)
     response = client.patch(url(rows.task_a), {"planned_funds": "-5", "progress": 120}, **if_match(1))
     assert response.status_code == 400
-    assert response.json() == {"planned_funds": ["计划资金不能为负数。"], "progress": ["进度应在 0–100 之间。"]}
+    assert response.json()["errors"] == {
+        "planned_funds": ["计划资金不能为负数。"],
+        "progress": ["进度应在 0–100 之间。"],
+    }
     response = client.patch(url(rows.task_a), {"planned_funds": "1.23456"}, **if_match(1))
-    assert response.json() == {"planned_funds": ["金额最多保留 4 位小数（万元，即精确到元）。"]}
+    assert response.json()["errors"] == {"planned_funds": ["金额最多保留 4 位小数（万元，即精确到元）。"]}
     response = client.patch(url(rows.task_a), {"deadline": "八月底"}, **if_match(1))
-    assert response.status_code == 400 and "日期" in response.json()["deadline"][0]
+    assert response.status_code == 400 and "日期" in response.json()["errors"]["deadline"][0]
     assert snapshot(rows.task_a) == before
 
 
@@ -166,7 +169,7 @@ def test_the_services_rules_come_back_as_field_errors(api, personas, rows):
         **if_match(1),
     )
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "invested_funds": ["已投入资金不能超过计划资金。"],
         "progress": ["已完成的任务进度应为 100%。"],
     }
@@ -189,7 +192,7 @@ def test_fields_that_are_not_writable_are_refused_by_name(api, personas, rows, f
         url(rows.task_a), {field: value, "item": "改"}, format="json", **if_match(1)
     )
     assert response.status_code == 400
-    assert response.json() == {field: [message]}
+    assert response.json()["errors"] == {field: [message]}
     assert snapshot(rows.task_a) == before
 
 
@@ -198,12 +201,12 @@ def test_a_row_cannot_be_given_a_household_of_another_village(api, personas, row
     before = snapshot(rows.task_a)
     response = api(personas.township_a).patch(url(rows.task_a), {"household": other.pk}, **if_match(1))
     assert response.status_code == 400
-    assert response.json() == {"household": ["该户不属于本施工图所在的村。"]}
+    assert response.json()["errors"] == {"household": ["该户不属于本施工图所在的村。"]}
     # A household outside the user's area does not exist for them.
     response = api(personas.township_a).patch(
         url(rows.task_a), {"household": rows.task_b.plan.village.households.first().pk}, **if_match(1)
     )
-    assert response.json() == {"household": ["该户不存在。"]}
+    assert response.json()["errors"] == {"household": ["该户不存在。"]}
     assert snapshot(rows.task_a) == before
 
 
@@ -253,7 +256,7 @@ def test_fund_lines_are_replaced_whole_and_must_add_up_to_the_planned_funds(api,
     before = snapshot(rows.task_a)
     refused = client.patch(url(rows.task_a), {"fund_lines": lines}, format="json", **if_match(1))
     assert refused.status_code == 400
-    assert refused.json() == {"fund_lines": ["各资金来源合计（80.00万元）与计划资金（100.00万元）不一致。"]}
+    assert refused.json()["errors"] == {"fund_lines": ["各资金来源合计（80.00万元）与计划资金（100.00万元）不一致。"]}
     assert snapshot(rows.task_a) == before
 
     lines.append({"source": "self", "amount": "20"})
@@ -268,7 +271,7 @@ def test_fund_lines_are_replaced_whole_and_must_add_up_to_the_planned_funds(api,
 
     duplicate = [{"source": "central", "amount": "50"}, {"source": "central", "amount": "50"}]
     response = client.patch(url(rows.task_a), {"fund_lines": duplicate}, format="json", **if_match(2))
-    assert response.json() == {"fund_lines": ["同一任务的资金来源不能重复。"]}
+    assert response.json()["errors"] == {"fund_lines": ["同一任务的资金来源不能重复。"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +305,7 @@ def test_a_new_row_in_another_areas_plan_is_refused_as_if_the_plan_did_not_exist
         TASKS, {"plan": rows.plan_b.pk, "category": "road", "item": "越界", "deadline": "2017-12-31"}
     )
     assert response.status_code == 400
-    assert response.json() == {"plan": ["施工图不存在。"]}
+    assert response.json()["errors"] == {"plan": ["施工图不存在。"]}
     assert Task.objects.count() == count
 
 
@@ -319,7 +322,7 @@ def test_a_new_row_on_an_approved_plan_is_refused_directly_even_with_a_reason(ap
 def test_required_fields_of_a_new_row_are_named_in_chinese(api, personas, rows):
     response = api(personas.township_a).post(TASKS, {"plan": rows.plan_a.pk})
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "category": ["该字段是必填项。"],
         "item": ["该字段是必填项。"],
         "deadline": ["该字段是必填项。"],
@@ -335,14 +338,14 @@ def test_completing_a_row_marks_it_done_today(api, personas, rows):
         "2017-09-15",
     )
     again = api(personas.township_a).post(f"{url(rows.task_a)}complete/", **if_match(2))
-    assert again.status_code == 400 and again.json() == {"status": ["该任务已完成。"]}
+    assert again.status_code == 400 and again.json()["errors"] == {"status": ["该任务已完成。"]}
 
 
 def test_withdrawing_a_row_needs_a_reason_keeps_the_row_and_hides_it_from_the_list(api, personas, rows):
     client = api(personas.township_a)
     before = snapshot(rows.task_a)
     refused = client.post(f"{url(rows.task_a)}remove/", {"reason": " "}, **if_match(1))
-    assert refused.status_code == 400 and refused.json() == {"reason": ["撤销任务须说明原因。"]}
+    assert refused.status_code == 400 and refused.json()["errors"] == {"reason": ["撤销任务须说明原因。"]}
     assert snapshot(rows.task_a) == before
 
     response = client.post(f"{url(rows.task_a)}remove/", {"reason": "与交通局项目重复"}, **if_match(1))
@@ -351,7 +354,9 @@ def test_withdrawing_a_row_needs_a_reason_keeps_the_row_and_hides_it_from_the_li
     assert ids(client.get(TASKS, {"removed": "true"})) == {rows.task_a.pk}
     assert client.get(url(rows.task_a)).status_code == 200  # still readable by its address
     changed = client.patch(url(rows.task_a), {"item": "改"}, **if_match(2))
-    assert changed.status_code == 400 and changed.json() == {"non_field_errors": ["该任务已撤销，不能再修改。"]}
+    assert changed.status_code == 400 and changed.json()["errors"] == {
+        "non_field_errors": ["该任务已撤销，不能再修改。"]
+    }
 
 
 def test_progress_with_photos_updates_the_row_and_serves_the_files_through_the_access_check(api, personas, rows, media):
@@ -393,7 +398,9 @@ def test_progress_with_a_file_that_is_not_a_photo_or_pdf_is_refused_and_nothing_
     }
     response = api(personas.village_cadre).post(f"{url(rows.task_a)}progress/", data, format="multipart", **if_match(1))
     assert response.status_code == 400
-    assert response.json() == {"files": ["文件“photo.gif”无法接受：只能上传照片（JPG、PNG、WebP、HEIC）或 PDF 文件。"]}
+    assert response.json()["errors"] == {
+        "files": ["文件“photo.gif”无法接受：只能上传照片（JPG、PNG、WebP、HEIC）或 PDF 文件。"]
+    }
     assert snapshot(rows.task_a) == before
     assert not ProgressUpdate.objects.exists() and not ProgressEvidence.objects.exists()
     assert not list(media.rglob("*.*"))
@@ -410,21 +417,21 @@ def test_a_plan_is_opened_once_per_village_and_year(api, personas, area):
     assert made.status_code == 201 and made.json()["state"] == "draft" and made.json()["row_count"] == 0
     again = client.post(PLANS, {"village": area.village_a2.pk, "year": 2017})
     assert again.status_code == 400
-    assert again.json() == {"non_field_errors": ["该村本年度已有施工图。"]}
+    assert again.json()["errors"] == {"non_field_errors": ["该村本年度已有施工图。"]}
     other = client.post(PLANS, {"village": area.village_b.pk, "year": 2017})
-    assert other.json() == {"village": ["该村不存在。"]}
+    assert other.json()["errors"] == {"village": ["该村不存在。"]}
     assert Plan.objects.count() == 1
 
 
 def test_only_district_admins_approve_a_plan_and_only_once(api, personas, rows):
     refused = api(personas.township_a).post(f"{PLANS}{rows.plan_a.pk}/approve/")
-    assert refused.status_code == 403 and refused.json() == {"detail": "只有区级管理员可以批准施工图。"}
+    assert refused.status_code == 403 and refused.json()["detail"] == "只有区级管理员可以批准施工图。"
     assert Plan.objects.get(pk=rows.plan_a.pk).state == "draft"
     response = api(personas.district_admin).post(f"{PLANS}{rows.plan_a.pk}/approve/")
     assert response.status_code == 200
     assert response.json()["state"] == "approved" and response.json()["approved_by"] == personas.district_admin.pk
     again = api(personas.district_admin).post(f"{PLANS}{rows.plan_a.pk}/approve/")
-    assert again.status_code == 400 and again.json() == {"non_field_errors": ["该施工图已经批准。"]}
+    assert again.status_code == 400 and again.json()["errors"] == {"non_field_errors": ["该施工图已经批准。"]}
 
 
 def test_the_plan_list_carries_each_plans_totals(api, personas, rows):
@@ -474,18 +481,18 @@ def test_the_plan_row_filters_of_the_pages(api, personas, rows, many, area):
 def test_filter_values_that_make_no_sense_are_400_in_chinese(api, personas, rows):
     client = api(personas.district_admin)
     response = client.get(TASKS, {"due_within": "0"})
-    assert response.status_code == 400 and "due_within" in response.json()
+    assert response.status_code == 400 and "due_within" in response.json()["errors"]
     assert client.get(TASKS, {"status": "finished"}).status_code == 400
     response = client.get(TASKS, {"ordering": "secret_field"})
     assert response.status_code == 400
-    assert response.json()["ordering"][0].startswith("不能按“secret_field”排序")
+    assert response.json()["errors"]["ordering"][0].startswith("不能按“secret_field”排序")
     assert client.get(TASKS, {"deadline_after": "九月"}).status_code == 400
 
 
 def test_an_id_number_in_the_search_is_refused(api, personas, rows):
     response = api(personas.district_admin).get(TASKS, {"search": factories.id_number()})
     assert response.status_code == 400
-    assert "身份证号不能放在网址中" in response.json()["search"][0]
+    assert "身份证号不能放在网址中" in response.json()["errors"]["search"][0]
 
 
 def test_pages_follow_the_ordering_across_ties_without_losing_or_repeating_rows(api, personas, area):

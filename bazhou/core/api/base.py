@@ -19,15 +19,15 @@ import json
 from contextlib import contextmanager
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import viewsets
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from bazhou.core import clock
 from bazhou.core.api.errors import IF_MATCH_INVALID, PreconditionRequired, StaleVersion
-from bazhou.core.api.filters import Ordering, Search
+from bazhou.core.api.filters import MAX_ID, Filters, Ordering, Search
 from bazhou.core.api.permissions import require
 
 
@@ -56,7 +56,7 @@ def if_match_value(request) -> str:
 def expected_version(request) -> int:
     """The version ``If-Match`` names, for the services' ``expected_version``."""
     value = if_match_value(request)
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):  # "²" passes isdigit, not int()
+    if not (len(value) <= 18 and value.isascii() and value.isdigit()):  # "²" passes isdigit, not int()
         raise ParseError(IF_MATCH_INVALID)
     return int(value)
 
@@ -65,7 +65,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     """A read-only base: list and retrieve through the user's area. Subclasses add the writes as actions."""
 
     lookup_value_regex = "[0-9]+"
-    filter_backends = [DjangoFilterBackend, Search, Ordering]
+    filter_backends = [Filters, Search, Ordering]
     ordering_fields: tuple[str, ...] = ("id",)
     ordering: tuple[str, ...] = ("id",)
     search_fields: tuple[str, ...] = ()
@@ -85,8 +85,12 @@ class ApiViewSet(viewsets.GenericViewSet):
         return Ordering().get_ordering(request, queryset, self)
 
     def get_object(self):
-        """The row the URL names, from the user's scope only: list filters (``?status=`` …) do not apply here."""
-        obj = get_object_or_404(self.get_queryset(), pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        """The row the URL names, from the user's scope only: list filters (``?status=`` …) do not apply here. An id
+        that is no whole number of a 64-bit key (``abc``, 10²³) is a 404 like any other row that is not there."""
+        raw = str(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+            raise Http404
+        obj = get_object_or_404(self.get_queryset(), pk=raw)
         self.check_object_permissions(self.request, obj)
         return obj
 

@@ -20,6 +20,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 
 from bazhou.core.api.parsers import JSONParser
 from bazhou.core.api.schema import download
+from bazhou.core.downloads import evidence_response
 
 # The parsers of a viewset whose writes may carry evidence files.
 WITH_FILES = [JSONParser, MultiPartParser, FormParser]
@@ -70,4 +71,4 @@ def file_response(files, pk) -> FileResponse:
         handle = evidence.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404 from missing
-    return FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
+    return evidence_response(handle, evidence)

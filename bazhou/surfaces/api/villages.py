@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label
+from bazhou.core.api.filters import BooleanFilter, FilterSet, IntegerFilter
 from bazhou.core.api.schema import documented
 from bazhou.core.pages import year_param
 from tasks.figures import plan_figures
@@ -124,15 +125,17 @@ class AssignmentSerializer(serializers.ModelSerializer):
 # ---------------------------------------------------------------------------------------------
 
 
-class TownshipFilter(filters.FilterSet):
+class TownshipFilter(FilterSet):
     class Meta:
         model = Township
         fields = ["kind"]
 
 
-class VillageFilter(filters.FilterSet):
+class VillageFilter(FilterSet):
     township = filters.CharFilter(field_name="township", label="乡镇代码（9 位）")
-    year = filters.NumberFilter(method="keep", label="施工图年度：任务行数、资金等统计只算这一年的施工图")
+    year = IntegerFilter(
+        method="keep", min_value=2000, max_value=2100, label="施工图年度：任务行数、资金等统计只算这一年的施工图"
+    )
 
     class Meta:
         model = Village
@@ -142,17 +145,17 @@ class VillageFilter(filters.FilterSet):
         return queryset  # read by VillageViewSet.visible() for the figures
 
 
-class VillageIndicatorFilter(filters.FilterSet):
-    year = filters.NumberFilter(field_name="indicator__year", label="指标年度")
+class VillageIndicatorFilter(FilterSet):
+    year = IntegerFilter(field_name="indicator__year", min_value=2000, max_value=2100, label="指标年度")
 
     class Meta:
         model = VillageIndicator
         fields = ["village", "indicator", "met"]
 
 
-class AssignmentFilter(filters.FilterSet):
+class AssignmentFilter(FilterSet):
     township = filters.CharFilter(field_name="village__township", label="乡镇代码（9 位）")
-    current = filters.BooleanFilter(field_name="in_force", label="只看今天在任的（true）或已离任、未到任的（false）")
+    current = BooleanFilter(field_name="in_force", label="只看今天在任的（true）或已离任、未到任的（false）")
 
     class Meta:
         model = AssistanceAssignment
