@@ -36,14 +36,15 @@ from bazhou.core.api import history
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label, Overdue, StrictSerializer, VisibleRow, reason_field
 from bazhou.core.api.files import WITH_FILES, EvidenceSerializer, evidence_download, evidence_files, file_response
-from bazhou.core.api.filters import BooleanFilter, FilterSet, IdFilter, IntegerFilter
+from bazhou.core.api.filters import MAX_ID, BooleanFilter, FilterSet, IdFilter, IntegerFilter
 from bazhou.core.api.permissions import DISTRICT_ADMINS_ONLY, READ_ONLY_ROLE, require
 from bazhou.core.api.schema import changes, creates, documented, errors
 from households.models import Household
-from tasks import services
+from tasks import rollover, services
 from tasks.figures import per_plan_figures
 from tasks.forms import MONEY_ERRORS, NEGATIVE, PROGRESS_RANGE, QUANTITY_ERRORS
 from tasks.models import (
+    CARRY_REASON_REQUIRED,
     Category,
     ChangeRequest,
     FundLine,
@@ -173,6 +174,8 @@ class TaskSerializer(serializers.ModelSerializer):
             "baseline_overdue",
             "is_removed",
             "removed_reason",
+            "carried_from",
+            "carry_reason",
             "version",
             "created_by",
             "created_at",
@@ -367,6 +370,66 @@ class ProgressInputSerializer(StrictSerializer):
     files = evidence_files(f"佐证材料：照片（JPG、PNG、WebP、HEIC）或 PDF，最多 {services.MAX_EVIDENCE_FILES} 个")
 
 
+class RolloverInputSerializer(StrictSerializer):
+    """A rollover (结转) of a plan's unfinished rows into the village's plan of the next year."""
+
+    reason = serializers.CharField(
+        max_length=rollover.REASON_MAX,
+        help_text="结转原因（必填），记入每项结转任务及其修改历史",
+        error_messages={
+            "required": CARRY_REASON_REQUIRED,
+            "blank": CARRY_REASON_REQUIRED,
+            "max_length": rollover.REASON_TOO_LONG,
+        },
+    )
+    tasks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID, error_messages={"invalid": "任务 id 应为整数。"}),
+        required=False,
+        max_length=10000,
+        help_text="要结转的任务 id；不给出时结转本施工图全部未完成且未结转过的任务",
+    )
+    deadline = serializers.DateField(
+        required=False, help_text="结转任务的新完成时限；不给出时为原时限在新年度的同月同日"
+    )
+
+
+class RolloverSkippedSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="未结转的任务 id")
+    message = serializers.CharField(help_text="未结转的原因")
+
+
+class RolloverResultSerializer(serializers.Serializer):
+    """What a rollover did."""
+
+    plan = serializers.IntegerField(source="origin.pk", help_text="原施工图 id")
+    target_year = serializers.IntegerField(help_text="目标年度")
+    target_plan = serializers.IntegerField(
+        source="target.pk", allow_null=True, default=None, help_text="目标年度施工图 id；未结转任何任务且尚无时为 null"
+    )
+    target_state = serializers.CharField(
+        source="target.state", allow_null=True, default=None, help_text="目标施工图状态：draft 或 approved"
+    )
+    created = serializers.SerializerMethodField(help_text="草稿施工图：新建的结转任务 id")
+    change_requests = serializers.SerializerMethodField(
+        help_text="已批准的施工图：提交的结转申请（变更申请，新增）id，批准后才加入施工图"
+    )
+    skipped = serializers.SerializerMethodField(help_text="已结转过而未重复结转的任务")
+    message = serializers.SerializerMethodField(help_text="结果说明")
+
+    def get_created(self, result) -> list[int]:
+        return [task.pk for task in result.created]
+
+    def get_change_requests(self, result) -> list[int]:
+        return [request.pk for request in result.requested]
+
+    @extend_schema_field(RolloverSkippedSerializer(many=True))
+    def get_skipped(self, result) -> list[dict]:
+        return [{"task": task.pk, "message": message} for task, message in result.skipped]
+
+    def get_message(self, result) -> str:
+        return result.message()
+
+
 class PlanCreateSerializer(StrictSerializer):
     village = VisibleRow(Village, "该村")
     year = serializers.IntegerField(min_value=2000, max_value=2100)
@@ -495,6 +558,25 @@ class PlanViewSet(ApiViewSet):
         plan = self.get_object()
         require(access.may_approve_plans(request.user), DISTRICT_ADMINS_ONLY)
         return self.changed(plan, services.plan_approve, plan_id=plan.pk)
+
+    @extend_schema(
+        summary="结转：把本施工图未完成的任务结转到该村下一年度的施工图（草稿则直接加入，已批准则提交变更申请）",
+        request=RolloverInputSerializer,
+        responses={200: RolloverResultSerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def rollover(self, request, pk=None):
+        plan = self.get_object()
+        require(access.may_edit_plans(request.user), read_only_message(request.user))
+        data = self.valid_input(RolloverInputSerializer).validated_data
+        result = rollover.roll_over(
+            user=request.user,
+            plan=plan,
+            reason=data["reason"],
+            task_ids=data.get("tasks"),
+            deadline=data.get("deadline"),
+        )
+        return Response(RolloverResultSerializer(result).data)
 
 
 @documented(

@@ -78,6 +78,7 @@ ROW_FIELDS = {
     "overdue": serializers.BooleanField(allow_null=True),
     "id": serializers.IntegerField(allow_null=True, help_text="任务编号（任务行）"),
     "version": serializers.IntegerField(allow_null=True),
+    "carried_from": serializers.CharField(allow_null=True, help_text="结转自：原任务的年度和编号，如“2016年 #123”"),
     "rows": serializers.IntegerField(
         required=False, allow_null=True, help_text="小计、合计行：所合计的任务行数；任务行为 null"
     ),

@@ -124,6 +124,8 @@ def change_request_create(
     reason: str,
     attachments: Iterable = (),
     expected_version: int | None = None,
+    carried_from: Task | None = None,
+    carry_reason: str = "",
 ) -> ChangeRequest:
     """Ask for a change to a row of an approved plan.
 
@@ -135,6 +137,9 @@ def change_request_create(
     ``expected_version`` is the row's version the caller saw (not needed to add a row): a stale one raises
     ``TaskConflict``. A row outside the user's area is a 404; a second pending request on a row, a draft plan,
     values ``task_update`` would refuse, a change of nothing or a missing reason raise ``ValidationError``.
+
+    A rollover (结转, ``tasks.rollover``) adds a row with ``carried_from`` (the earlier year's row) and
+    ``carry_reason``: approving the request creates the row with the same link.
     """
     changes = dict(changes or {})
     reason = (reason or "").strip()
@@ -193,6 +198,8 @@ def change_request_create(
         add_error(errors, "attachments", *e.messages)
     raise_if(errors)
 
+    if carried_from is not None and kind != ChangeRequest.Kind.ADD:
+        raise ValueError("only a request to add a row carries a row")
     request = ChangeRequest(
         plan=target_plan,
         task=row,
@@ -202,6 +209,8 @@ def change_request_create(
         reason_category=reason_category,
         reason=reason,
         requested_by=user,
+        carried_from=carried_from,
+        carry_reason=(carry_reason or "").strip() if carried_from is not None else "",
     )
     collect_errors(errors, request.full_clean)
     raise_if(errors)
@@ -248,7 +257,12 @@ def change_request_approve(*, user, request_id: int, expected_version: int) -> C
         raise PermissionDenied(OWN_REQUEST if request.requested_by_id == user.pk else NOT_APPROVER)
     why = f"变更申请 #{request.pk}（{request.get_reason_category_display()}）：{request.reason}"
     if request.kind == ChangeRequest.Kind.ADD:
-        task = Task(plan=request.plan, created_by=request.requested_by)
+        task = Task(
+            plan=request.plan,
+            created_by=request.requested_by,
+            carried_from_id=request.carried_from_id,
+            carry_reason=request.carry_reason,
+        )
         _apply(task, request.after, PLAN_FIELDS)
         _full_clean(task)
         services.set_baseline(task)

@@ -87,6 +87,9 @@ COLUMNS = [
     Column("change_count", "变更次数", 6, "int", group=BASELINE_GROUP, printed="变更\n次数"),
     Column("id", "编号", 8, "key", group=KEY_GROUP, key_column=True),
     Column("version", "版本", 6, "key", group=KEY_GROUP, key_column=True),
+    # Rollover (结转, tasks.rollover): the origin row's plan year and 编号 ("2017年 #123"), empty for other rows. Like
+    # 编号 it names a row by its id, so it sits beside it, after the printed wall table (not printed, not imported).
+    Column("carried_from", "结转自", 12, "center", key_column=True),
 ]
 KEYS = [c.key for c in COLUMNS]
 MONEY_KEYS = ["planned_funds", *(f"fund_{s}" for s in SOURCES), "invested_funds"]
@@ -162,6 +165,8 @@ TASK_FIELDS = (
     "status",
     "progress",
     "completed_on",
+    "carried_from_id",
+    "carried_from__plan__year",
 )
 
 
@@ -228,6 +233,8 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
         status,
         progress,
         completed_on,
+        carried_from_id,
+        carried_from_year,
     ) in task_rows:
         funds = dict.fromkeys(SOURCES)
         while pending is not None and pending[0] == pk:
@@ -271,6 +278,7 @@ def plan_table_rows(scope: PlanTableScope, today: datetime.date, *, chunk_size: 
             "completed_on": completed_on,
             # The table holds live rows only (PlanTableScope.tasks).
             "overdue": is_overdue_values(status=status, deadline=deadline, is_removed=False, today=today),
+            "carried_from": f"{carried_from_year}年 #{carried_from_id}" if carried_from_id else "",
             "id": pk,
             "version": version,
         }

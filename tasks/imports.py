@@ -90,7 +90,7 @@ from villages.models import Village
 
 # Header texts the import knows: the one table's own, and a few a hand-made table may use.
 # Not read: what the system computes or keeps (the baseline changes only by plan approval, the count by requests).
-NOT_READ = ("seq", "head", "overdue", "baseline_deadline", "change_count")
+NOT_READ = ("seq", "head", "overdue", "baseline_deadline", "change_count", "carried_from")
 KNOWN = {c.header: c.key for c in COLUMNS if c.key not in NOT_READ}
 KNOWN.update({str(label): f"fund_{value}" for value, label in FundSource.choices})
 KNOWN.update(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -40,6 +40,16 @@ class PlanQuerySet(models.QuerySet):
 
     def editable_by(self, user):
         return self.filter(area_q(user, self.paths, write=True))
+
+    def years(self) -> list[int]:
+        """The distinct plan years among these plans, newest first (1 query): what a year selector offers
+        (with the current year: ``offered_years``)."""
+        return list(self.order_by("-year").values_list("year", flat=True).distinct())
+
+    def offered_years(self, current: int) -> list[int]:
+        """The years a page's year selector offers: the plan years of these plans and ``current`` (the current
+        year, offered even before its first plan), newest first (1 query)."""
+        return sorted({*self.years(), current}, reverse=True)
 
 
 class Plan(models.Model):
@@ -364,6 +374,16 @@ class TaskQuerySet(models.QuerySet):
         """Not complete, no progress reported for ``days`` days, counting from creation if never (:func:`stale_q`)."""
         return self.filter(stale_q(today, days))
 
+    def with_carry(self):
+        """Each row with ``carried_live`` (a live row of a later plan is carried from it) and ``carry_pending`` (a
+        pending change request would add one): :func:`carried_live_exists`, :func:`carry_pending_exists`."""
+        return self.annotate(carried_live=carried_live_exists(), carry_pending=carry_pending_exists())
+
+    def carryable(self):
+        """The rows a rollover (结转, tasks.rollover) carries into next year's plan: unfinished (:func:`open_q`: live
+        and not done; withdrawn rows never carry) and not carried yet (:func:`carried_q`). One query."""
+        return self.filter(carryable_q())
+
     def bulk_create(self, objs, *args, **kwargs):
         """Keeps each row's ``item_key`` the normalised ``item``, as ``Task.save`` does (imports, the demo)."""
         objs = list(objs)
@@ -501,6 +521,18 @@ class Task(models.Model):
     # category, normalised item, and which such row of the file it is) — tasks.imports.new_row_key. Importing a file
     # again finds the row by it instead of adding it twice. Empty for rows added otherwise; no history.
     import_key = models.CharField(_("导入标识"), max_length=64, default="", blank=True, editable=False)
+    # Rollover (结转, tasks.rollover): the unfinished row of an earlier year's plan of the same village this row was
+    # carried from, and why. A row is carried at most once among live rows (task_carried_once).
+    carried_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carried_to",
+        verbose_name=_("结转自"),
+        editable=False,
+    )
+    carry_reason = models.TextField(_("结转原因"), blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -562,6 +594,17 @@ class Task(models.Model):
                 "该行已经导入过。",
                 condition=~Q(import_key=""),
             ),
+            unique(
+                "task_carried_once",
+                ["carried_from"],
+                "该任务已结转过，不能重复结转。",
+                condition=Q(carried_from__isnull=False) & live_q(),
+            ),
+            check(
+                "task_carried_has_reason",
+                Q(carried_from__isnull=True) | ~Q(carry_reason=""),
+                "结转的任务须说明结转原因。",
+            ),
         ]
 
     def __str__(self):
@@ -603,6 +646,8 @@ class Task(models.Model):
             errors["household"] = _("该户不属于本施工图所在的村。")
         if self.is_removed and is_blank(self.removed_reason):
             errors["removed_reason"] = _("撤销任务须说明原因。")
+        if self.carried_from_id:
+            errors.update(carry_errors(self.carried_from, self.plan if self.plan_id else None, self.carry_reason))
         if errors:
             raise ValidationError(errors)
 
@@ -771,6 +816,50 @@ def pending_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}state": ChangeRequest.State.PENDING})
 
 
+# ---------------------------------------------------------------------------------------------
+# Rollover (结转, tasks.rollover): which rows are carried into a later year's plan, asked once here.
+# ---------------------------------------------------------------------------------------------
+
+CARRY_REASON_REQUIRED = "请填写结转原因。"
+CARRY_LATER_YEAR = "结转后的任务所在施工图的年度（{year}年）须晚于原任务所在施工图的年度（{origin}年）。"
+CARRY_SAME_VILLAGE = "只能结转到同一个村的施工图。"
+
+
+def carried_live_exists(outer: str = "pk") -> Exists:
+    """A live row (:func:`live_q`) is carried from the row ``outer`` names."""
+    return Exists(Task.objects.filter(live_q(), carried_from=OuterRef(outer)))
+
+
+def carry_pending_exists(outer: str = "pk") -> Exists:
+    """A pending change request (:func:`pending_q`) would add a row carried from the row ``outer`` names."""
+    return Exists(ChangeRequest.objects.filter(pending_q(), carried_from=OuterRef(outer)))
+
+
+def carried_q() -> Q:
+    """Carried (已结转): a live row of a later plan is carried from this row, or a pending change request (新增) would
+    add one. Such a row is never carried again."""
+    return Q(carried_live_exists()) | Q(carry_pending_exists())
+
+
+def carryable_q() -> Q:
+    """Carryable (可结转): unfinished (:func:`open_q`: live, not done) and not carried yet (:func:`carried_q`)."""
+    return open_q() & ~carried_q()
+
+
+def carry_errors(origin: "Task", plan: "Plan | None", reason: str) -> dict[str, str]:
+    """What is wrong with carrying ``origin`` into ``plan`` with ``reason`` (by field; empty when nothing): the plan is
+    the same village's and of a later year, and the reason is given. Task.clean and the rollover service ask it."""
+    errors = {}
+    if is_blank(reason):
+        errors["carry_reason"] = CARRY_REASON_REQUIRED
+    if plan is not None:
+        if origin.plan.village_id != plan.village_id:
+            errors["carried_from"] = CARRY_SAME_VILLAGE
+        elif plan.year <= origin.plan.year:
+            errors["carried_from"] = CARRY_LATER_YEAR.format(year=plan.year, origin=origin.plan.year)
+    return errors
+
+
 # The fields of a row that are the plan (计划内容): on an approved plan only an approved request changes them (with
 # the fund lines). Progress, status, invested funds and completion are facts reported directly; the responsible
 # person's phone and e-mail are contact details, also changed directly.
@@ -841,6 +930,18 @@ class ChangeRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
     decision_note = models.TextField(_("审批意见"), blank=True)
+    # A request (新增) made by a rollover (结转, tasks.rollover): the row of an earlier year it carries and why;
+    # approving it creates the row with the same link (Task.carried_from / carry_reason).
+    carried_from = models.ForeignKey(
+        Task,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carry_requests",
+        verbose_name=_("结转自"),
+        editable=False,
+    )
+    carry_reason = models.TextField(_("结转原因"), blank=True, editable=False)
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
 
     objects = ChangeRequestQuerySet.as_manager()
@@ -881,6 +982,17 @@ class ChangeRequest(models.Model):
                 "驳回变更申请须填写意见。",
             ),
             check("change_request_has_reason", ~Q(reason=""), "变更申请须说明原因。"),
+            check(
+                "change_request_carry_is_add",
+                Q(carried_from__isnull=True) | (Q(kind="add") & ~Q(carry_reason="")),
+                "结转只能是新增任务的申请，并须说明结转原因。",
+            ),
+            unique(
+                "change_request_one_pending_carry",
+                ["carried_from"],
+                "该任务已有一项待审批的结转申请。",
+                condition=Q(state="pending", carried_from__isnull=False),
+            ),
         ]
 
     def __str__(self):

@@ -8,6 +8,7 @@ from tasks import (
     department_views,
     duplicate_views,
     excel_views,
+    rollover_views,
     views,
 )
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("plans/new/", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("plans/<int:plan_id>/approve/", views.plan_approve, name="plan_approve"),
+    # 结转: next year's plan from this plan's unfinished rows (tasks.rollover).
+    path("plans/<int:plan_id>/rollover/", rollover_views.plan_rollover, name="plan_rollover"),
     path("awaiting-approval/", approval_views.awaiting_approval_list, name="awaiting_approval"),
     path("duplicates/", duplicate_views.duplicates, name="duplicates"),
     path("department/", department_views.department_tasks, name="department"),

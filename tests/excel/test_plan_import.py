@@ -331,7 +331,7 @@ def test_a_file_with_errors_can_be_downloaded_back_with_the_bad_cells_marked(cli
     sheet = book[book.sheetnames[0]]
     assert sheet[f"K{road}"].value == "八月底" and sheet[f"K{road}"].fill.fgColor.rgb == "FFFF9999"
     assert sheet[f"H{road}"].fill.fgColor.rgb != "FFFF9999"
-    assert "完成时限应为日期" in sheet.cell(road, 35).value  # the row's errors in a last column
+    assert "完成时限应为日期" in sheet.cell(road, 36).value  # the row's errors in a last column
     errors = list(book["错误清单"].iter_rows(min_row=2, values_only=True))
     assert errors == [(road, "K", "完成时限", "完成时限应为日期，如 2017-08-31，不能是“八月底”。")]
     assert ExportLog.objects.filter(kind="other").count() == 1
