@@ -18,12 +18,18 @@ from bazhou.core.admin import REASON_FIELD, HistoryAdmin, ModelAdmin, SuperuserO
 from households import decisions
 from households.forms import ID_SHAPED
 from households.models import (
+    BusinessEntity,
     Cause,
     DecisionAlert,
+    HospitalStay,
     Household,
     HouseholdHelper,
     HouseholdIncome,
     IdNumberLookup,
+    JobFair,
+    JobFairAttendance,
+    LandTransfer,
+    LowRentHousing,
     Member,
     PovertyLine,
 )
@@ -421,3 +427,114 @@ class IdNumberLookupAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     list_per_page = 100
     show_full_result_count = False
+
+
+# ---------------------------------------------------------------------------------------------
+# The records behind the annual goals (households.models: job fairs, business entities, land transfer, hospital
+# stays, low-rent housing): maintained here under 数据维护, area-scoped (``visible_to`` / ``editable_by``), with the
+# change rules of ``bazhou.core.admin`` and the models' Chinese validation. The dashboard's goals count them.
+# ---------------------------------------------------------------------------------------------
+
+
+class JobFairAttendanceInline(ViewOnlyMixin, admin.TabularInline):
+    """Who came, read here; each attendance is added and changed on its own page (with a 修改原因)."""
+
+    model = JobFairAttendance
+    extra = 0
+    fields = ("member", "signed_intent", "employer")
+    readonly_fields = fields
+
+
+@admin.register(JobFair)
+class JobFairAdmin(HistoryAdmin):
+    list_display = ("name", "held_on", "township", "venue", "attendance", "intents")
+    list_filter = ("held_on", "township")
+    list_select_related = ("district", "township")
+    search_fields = ("name", "venue")
+    date_hierarchy = "held_on"
+    ordering = ("-held_on",)
+    inlines = (JobFairAttendanceInline,)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                attendance_n=count_of(JobFairAttendance, "fair"),
+                intents_n=count_of(JobFairAttendance, "fair", signed_intent=True),
+            )
+        )
+
+    @admin.display(description="登记人数", ordering="attendance_n")
+    def attendance(self, obj):
+        return obj.attendance_n
+
+    @admin.display(description="签订意向", ordering="intents_n")
+    def intents(self, obj):
+        return obj.intents_n
+
+
+@admin.register(JobFairAttendance)
+class JobFairAttendanceAdmin(HistoryAdmin):
+    list_display = ("fair", "member", "village", "signed_intent", "employer")
+    list_filter = ("signed_intent", "fair")
+    list_select_related = ("fair", "member__household__village")
+    search_fields = ("fair__name", "member__name", "employer")
+    autocomplete_fields = ("fair", "member")
+    ordering = ("-fair__held_on", "member__name")
+
+    @admin.display(description="村", ordering="member__household__village__name")
+    def village(self, obj):
+        return obj.member.household.village
+
+
+@admin.register(BusinessEntity)
+class BusinessEntityAdmin(HistoryAdmin):
+    list_display = ("name", "kind", "village", "registered_on", "poor_households")
+    list_filter = ("kind", "registered_on", "village__township")
+    list_select_related = ("village__township",)
+    search_fields = ("name", "village__name")
+    autocomplete_fields = ("village",)
+    date_hierarchy = "registered_on"
+    ordering = ("-registered_on", "name")
+
+
+@admin.register(LandTransfer)
+class LandTransferAdmin(HistoryAdmin):
+    list_display = ("village", "household", "area_mu", "signed_on", "transferee", "term_years")
+    list_filter = ("signed_on", "village__township")
+    list_select_related = ("village__township", "household")
+    search_fields = ("village__name", "transferee", "household__number")
+    autocomplete_fields = ("village", "household")
+    date_hierarchy = "signed_on"
+    ordering = ("-signed_on", "pk")
+
+
+@admin.register(HospitalStay)
+class HospitalStayAdmin(HistoryAdmin):
+    list_display = ("member", "village", "hospital", "in_district", "discharged_on", "total_cost", "out_of_pocket")
+    list_filter = ("in_district", "discharged_on", "member__household__village__township")
+    list_select_related = ("member__household__village",)
+    search_fields = ("member__name", "hospital", "member__household__number")
+    autocomplete_fields = ("member",)
+    date_hierarchy = "discharged_on"
+    ordering = ("-discharged_on", "pk")
+
+    @admin.display(description="村", ordering="member__household__village__name")
+    def village(self, obj):
+        return obj.member.household.village
+
+
+@admin.register(LowRentHousing)
+class LowRentHousingAdmin(HistoryAdmin):
+    list_display = ("household", "village", "address", "allocated_on", "ended_on")
+    list_filter = ("allocated_on", "household__village__township")
+    list_select_related = ("household__village",)
+    search_fields = ("household__number", "address")
+    autocomplete_fields = ("household",)
+    date_hierarchy = "allocated_on"
+    ordering = ("household__number", "-allocated_on")
+
+    @admin.display(description="村", ordering="household__village__name")
+    def village(self, obj):
+        return obj.household.village

@@ -555,6 +555,7 @@ class DecisionAlert(models.Model):
         IMPORT = "import", _("导入花名册")
         INDICATOR = "indicator", _("修改村退出指标")
         VILLAGE = "village", _("修改村基本情况")
+        PLAN_ROW = "plan_row", _("施工图村级任务完成或撤销")
 
     scope = models.CharField(_("判定"), max_length=10, choices=Scope.choices)
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="decision_alerts", verbose_name=_("村"))
@@ -647,3 +648,320 @@ class IdNumberLookup(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Small records behind the annual goals (issue 18, "目标来自数据"; docs/goals.md): job fairs and who came, new
+# business entities, land transfer contracts, hospital stays, low-rent housing. Maintained in the admin
+# (数据维护), area-scoped like the registry; the dashboard's goals count them (bazhou.surfaces.dashboard).
+# ---------------------------------------------------------------------------------------------
+
+
+def poor_in_year_q(year: int, prefix: str = "") -> Q:
+    """The registered households that were poor in ``year``: still poor (:func:`still_poor_q`: 未脱贫, 计划脱贫,
+    返贫) or lifted out of poverty that year (:func:`exited_in_q`). The base of the goals measured "per poor
+    household" (industry coverage, low-rent housing, income rise)."""
+    return still_poor_q(prefix) | exited_in_q(year, prefix)
+
+
+def in_year_q(field: str, year: int, prefix: str = "") -> Q:
+    """A date ``field`` inside ``year`` (1 January to 31 December)."""
+    return Q(
+        **{f"{prefix}{field}__gte": datetime.date(year, 1, 1), f"{prefix}{field}__lte": datetime.date(year, 12, 31)}
+    )
+
+
+def during_year_q(year: int, prefix: str = "") -> Q:
+    """A low-rent allocation that lasted into ``year``: allocated on or before 31 December and not ended before
+    1 January."""
+    return Q(**{f"{prefix}allocated_on__lte": datetime.date(year, 12, 31)}) & (
+        Q(**{f"{prefix}ended_on__isnull": True}) | Q(**{f"{prefix}ended_on__gte": datetime.date(year, 1, 1)})
+    )
+
+
+def _date_errors(obj, fields: dict) -> dict:
+    """Each date of ``fields`` (name → label) that is after today or before 2000 (bazhou.core.dates)."""
+    from bazhou.core.dates import done_date_error
+
+    errors = {}
+    for name, label in fields.items():
+        message = done_date_error(getattr(obj, name), label)
+        if message:
+            errors[name] = message
+    return errors
+
+
+VILLAGE_RECORD_PATHS = AreaPaths(
+    district="village__township__district", township="village__township", village="village"
+)
+
+
+class VillageRecordQuerySet(models.QuerySet):
+    paths = VILLAGE_RECORD_PATHS
+
+    def visible_to(self, user):
+        return self.filter(area_q(user, self.paths))
+
+    def editable_by(self, user):
+        return self.filter(area_q(user, self.paths, write=True))
+
+
+class MemberRecordQuerySet(VillageRecordQuerySet):
+    paths = MemberQuerySet.paths.prefixed("member")
+
+
+class HouseholdRecordQuerySet(VillageRecordQuerySet):
+    paths = HouseholdQuerySet.paths.prefixed("household")
+
+
+class JobFairQuerySet(VillageRecordQuerySet):
+    # A fair belongs to the district, or to one township (a village cadre reads their township's).
+    paths = AreaPaths(district="district", township="township", village=None)
+
+
+class JobFair(models.Model):
+    """A job fair (就业扶贫招聘会) held for the registry's job seekers."""
+
+    district = models.ForeignKey(
+        "villages.District", on_delete=models.PROTECT, related_name="job_fairs", verbose_name=_("区县")
+    )
+    township = models.ForeignKey(
+        "villages.Township",
+        on_delete=models.PROTECT,
+        related_name="job_fairs",
+        verbose_name=_("乡镇"),
+        null=True,
+        blank=True,
+        help_text=_("乡镇举办的才填；区里举办的留空。"),
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    held_on = models.DateField(_("举办日期"))
+    venue = models.CharField(_("地点"), max_length=100, blank=True)
+
+    objects = JobFairQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("招聘会")
+        verbose_name_plural = _("招聘会")
+        ordering = ["-held_on", "name"]
+
+    def __str__(self):
+        return f"{self.held_on:%Y-%m-%d} {self.name}"
+
+    def clean(self):
+        super().clean()
+        errors = _date_errors(self, {"held_on": "举办日期"})
+        if self.township_id and self.district_id and self.township.district_id != self.district_id:
+            errors["township"] = "乡镇不在所选区县。"
+        if errors:
+            raise ValidationError(errors)
+
+
+class JobFairAttendance(models.Model):
+    """A registered poor member who came to a job fair, and whether they signed a letter of intent (签订意向)."""
+
+    fair = models.ForeignKey(JobFair, on_delete=models.CASCADE, related_name="attendances", verbose_name=_("招聘会"))
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="job_fair_attendances", verbose_name=_("求职者（家庭成员）")
+    )
+    signed_intent = models.BooleanField(_("签订就业意向"), default=False)
+    employer = models.CharField(_("意向用工单位"), max_length=100, blank=True)
+
+    objects = MemberRecordQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("招聘会求职登记")
+        verbose_name_plural = _("招聘会求职登记")
+        ordering = ["fair", "member"]
+        constraints = [
+            unique("job_fair_attendance_once", ["fair", "member"], "该成员已登记参加这场招聘会。"),
+            check(
+                "job_fair_intent_has_employer",
+                Q(signed_intent=False) | ~Q(employer=""),
+                "签订就业意向的须填写意向用工单位。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.fair} {self.member}"
+
+    def clean(self):
+        super().clean()
+        if self.member_id and not self.member.is_active:
+            raise ValidationError({"member": "该成员已不在册：招聘会只登记在册的贫困户成员。"})
+
+
+class BusinessEntity(models.Model):
+    """A new business entity (新型经营主体) registered in a village.
+
+    How many poor households it drives (带动贫困户) is a count the entity reports, not a link to registry rows:
+    entities report it once a year, and the households they drive may be in other villages or not yet matched."""
+
+    class Kind(models.TextChoices):
+        COOPERATIVE = "cooperative", _("农民专业合作社")
+        FAMILY_FARM = "family_farm", _("家庭农场")
+        LARGE_GROWER = "large_grower", _("种养大户")
+        LEADING = "leading", _("龙头企业")
+        OTHER = "other", _("其他")
+
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="business_entities", verbose_name=_("村")
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    registered_on = models.DateField(_("登记日期"))
+    poor_households = models.PositiveIntegerField(_("带动贫困户数"), default=0)
+
+    objects = VillageRecordQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("新型经营主体")
+        verbose_name_plural = _("新型经营主体")
+        ordering = ["-registered_on", "name"]
+        constraints = [
+            unique("business_entity_unique_name", ["village", "name"], "该村已有同名经营主体。"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        errors = _date_errors(self, {"registered_on": "登记日期"})
+        if errors:
+            raise ValidationError(errors)
+
+
+class LandTransfer(models.Model):
+    """A land transfer contract (土地流转合同) in a village, in 亩."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="land_transfers", verbose_name=_("村"))
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        related_name="land_transfers",
+        verbose_name=_("流出户（贫困户）"),
+        null=True,
+        blank=True,
+        help_text=_("流出土地的是建档立卡贫困户时才填。"),
+    )
+    area_mu = models.DecimalField(_("面积（亩）"), max_digits=10, decimal_places=2)
+    signed_on = models.DateField(_("签订日期"))
+    transferee = models.CharField(_("流入方"), max_length=100)
+    term_years = models.PositiveSmallIntegerField(
+        _("流转年限（年）"), validators=[at_most(70, "流转年限应在 1–70 年之间。")]
+    )
+
+    objects = VillageRecordQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("土地流转合同")
+        verbose_name_plural = _("土地流转合同")
+        ordering = ["-signed_on", "pk"]
+        constraints = [
+            check("land_transfer_area_positive", Q(area_mu__gt=0), "流转面积须大于 0 亩。"),
+            check("land_transfer_term_range", Q(term_years__gte=1, term_years__lte=70), "流转年限应在 1–70 年之间。"),
+        ]
+
+    def __str__(self):
+        return f"{self.village} {self.area_mu} 亩（{self.signed_on:%Y-%m-%d}）"
+
+    def clean(self):
+        super().clean()
+        errors = _date_errors(self, {"signed_on": "签订日期"})
+        if self.household_id and self.village_id and self.household.village_id != self.village_id:
+            errors["household"] = "流出户不在所选村。"
+        if errors:
+            raise ValidationError(errors)
+
+
+class HospitalStay(models.Model):
+    """A hospital stay (住院) of a registered poor member: the total cost and what the patient paid (自付), in 元."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="hospital_stays", verbose_name=_("患者"))
+    hospital = models.CharField(_("医院"), max_length=100)
+    in_district = models.BooleanField(_("区内医院"), default=True)
+    admitted_on = models.DateField(_("入院日期"))
+    discharged_on = models.DateField(_("出院日期"))
+    total_cost = models.DecimalField(_("住院总费用（元）"), max_digits=12, decimal_places=2)
+    out_of_pocket = models.DecimalField(_("个人自付（元）"), max_digits=12, decimal_places=2)
+
+    objects = MemberRecordQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("住院记录")
+        verbose_name_plural = _("住院记录")
+        ordering = ["-discharged_on", "pk"]
+        constraints = [
+            check(
+                "hospital_stay_discharged_after_admitted",
+                Q(discharged_on__gte=F("admitted_on")),
+                "出院日期不能早于入院日期。",
+            ),
+            check("hospital_stay_cost_positive", Q(total_cost__gt=0), "住院总费用须大于 0 元。"),
+            check(
+                "hospital_stay_out_of_pocket_range",
+                Q(out_of_pocket__gte=0, out_of_pocket__lte=F("total_cost")),
+                "个人自付应在 0 元到住院总费用之间。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member} {self.hospital}（{self.discharged_on:%Y-%m-%d}）"
+
+    def clean(self):
+        super().clean()
+        errors = _date_errors(self, {"admitted_on": "入院日期", "discharged_on": "出院日期"})
+        if (
+            self.admitted_on
+            and self.discharged_on
+            and self.discharged_on < self.admitted_on
+            and "discharged_on" not in errors
+        ):
+            errors["discharged_on"] = "出院日期不能早于入院日期。"
+        if self.total_cost is not None and self.out_of_pocket is not None and self.out_of_pocket > self.total_cost:
+            errors["out_of_pocket"] = "个人自付不能超过住院总费用。"
+        if errors:
+            raise ValidationError(errors)
+
+
+class LowRentHousing(models.Model):
+    """A poor household housed in rural low-rent housing (农村廉租房) from ``allocated_on`` (until ``ended_on``)."""
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="low_rent_housing", verbose_name=_("户")
+    )
+    allocated_on = models.DateField(_("入住日期"))
+    address = models.CharField(_("住址"), max_length=200)
+    ended_on = models.DateField(_("退出日期"), null=True, blank=True)
+
+    objects = HouseholdRecordQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("农村廉租房")
+        verbose_name_plural = _("农村廉租房")
+        ordering = ["household", "-allocated_on"]
+        constraints = [
+            check(
+                "low_rent_housing_end_after_start",
+                Q(ended_on__isnull=True) | Q(ended_on__gte=F("allocated_on")),
+                "退出日期不能早于入住日期。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.household} {self.address}"
+
+    def clean(self):
+        super().clean()
+        errors = _date_errors(self, {"allocated_on": "入住日期", "ended_on": "退出日期"})
+        if self.allocated_on and self.ended_on and self.ended_on < self.allocated_on and "ended_on" not in errors:
+            errors["ended_on"] = "退出日期不能早于入住日期。"
+        if errors:
+            raise ValidationError(errors)

@@ -242,10 +242,37 @@ def may_withdraw_change_request(user, request) -> bool:
     return signed_in(user) and request.requested_by_id == user.pk
 
 
+def may_take_snapshots(user) -> bool:
+    """Takes a district's monthly snapshot on demand, or a correction of one with a reason (月度快照): the district
+    office, who approve plans (for their district only: ``supervision.snapshots.take`` checks the district)."""
+    return may_approve_plans(user) and (
+        user.is_superuser or area_of(user) is not None and area_of(user)[0] == "district"
+    )
+
+
 def may_view_dashboard(user) -> bool:
     """Reads the dashboard (page, print view, API) of their area: everyone signed in but a department's user, who
     sees their department's rows and nothing else of the plan."""
     return signed_in(user) and department_of(user) is None
+
+
+def may_enter_goal_figures(user, goal) -> bool:
+    """Enters the figure of a manual annual goal (手工填报: value, evidence): the district office for the district's
+    goals; for a township's or a village's own goal, the district office and the staff of that township, and for a
+    village's, its cadres too. Nobody enters the figure of a goal the product computes."""
+    if goal.metric != "manual" or not _keeps_area_rows(user):
+        return False
+    if user.is_superuser:
+        return True
+    area = area_of(user)
+    if area is None:
+        return False
+    level, key = area
+    if level == "district":
+        return user.role == Role.DISTRICT_ADMIN and key == goal.district_id
+    if goal.village_id is not None:
+        return key == (goal.village_id if level == "village" else goal.village.township_id)
+    return level == "township" and goal.township_id is not None and key == goal.township_id
 
 
 def may_report_progress(user) -> bool:

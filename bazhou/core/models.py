@@ -171,6 +171,14 @@ class AnnualGoal(models.Model):
         VILLAGES_EXITED = "villages_exited", _("贫困村退出数")
         PEOPLE_LIFTED = "people_lifted", _("脱贫人数")
         TASK_QUANTITY = "task_quantity", _("已完成任务数量合计")
+        INCOME_RISE = "income_rise", _("贫困户人均纯收入增加（元）")
+        INDUSTRY_COVERAGE = "industry_coverage", _("产业扶持覆盖贫困户（%）")
+        BUSINESS_ENTITIES = "business_entities", _("新登记新型经营主体数")
+        LAND_TRANSFER = "land_transfer", _("土地流转面积（亩）")
+        LOW_RENT_HOUSING = "low_rent_housing", _("贫困户入住廉租房比例（%）")
+        HOSPITAL_SHARE = "hospital_share", _("贫困患者区内住院自付比例（%）")
+        JOB_FAIR_INTENTS = "job_fair_intents", _("招聘会签订就业意向人数")
+        JOB_FAIR_ATTENDANCE = "job_fair_attendance", _("招聘会贫困求职者人数")
         MANUAL = "manual", _("手工填报")
 
     district = models.ForeignKey(
@@ -211,6 +219,22 @@ class AnnualGoal(models.Model):
         blank=True,
         help_text=_("手工填报的目标由谁填报完成值（如“区农业农村局”）；不填则为区脱贫办。"),
     )
+    is_ceiling = models.BooleanField(
+        _("上限目标"),
+        default=False,
+        help_text=_("“不高于”的目标（如住院自付比例不高于 10%）：完成值不超过目标值即为达标。"),
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("填报人"),
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    entered_at = models.DateTimeField(_("填报时间"), null=True, blank=True, editable=False)
+    evidence = models.TextField(_("佐证材料"), blank=True, help_text=_("手工填报的依据：文件名称、文号、统计表等。"))
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
 
     history = HistoricalRecords()
@@ -259,6 +283,17 @@ class AnnualGoal(models.Model):
     def area(self):
         """The goal's own area: its village, township or district."""
         return self.village or self.township or self.district
+
+    @property
+    def computed(self) -> bool:
+        """Whether the dashboard measures the goal from the data (anything but 手工填报)."""
+        return self.metric != self.Metric.MANUAL
+
+    def is_met(self, actual) -> bool | None:
+        """Whether ``actual`` meets the goal: at least the target, or for a ceiling (``is_ceiling``) at most it."""
+        if actual is None:
+            return None
+        return actual <= self.target if self.is_ceiling else actual >= self.target
 
     @property
     def reporter(self) -> str:

@@ -37,8 +37,10 @@ class AnnualGoalAdmin(HistoryAdmin):
         "unit",
         "metric",
         "task_category",
+        "is_ceiling",
         "manual_actual",
         "reported_by",
+        "evidence",
         "order",
     )
     list_display = (
