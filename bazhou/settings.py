@@ -199,6 +199,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # name of the due-soon window, still read from the environment when the new one is not set.
 BAZHOU_DUE_SOON_DAYS = envint("BAZHOU_DUE_SOON_DAYS", os.environ.get("BAZHOU_TODO_DUE_DAYS", "7"))
 BAZHOU_STALE_DAYS = envint("BAZHOU_STALE_DAYS", "30")
+# The day of the month on which supervision_daily takes every area's monthly snapshot (月度快照, docs/snapshots.md):
+# 1–28, so that every month has it; checked where it is read (supervision.snapshots.snapshot_day).
+BAZHOU_SNAPSHOT_DAY = envint("BAZHOU_SNAPSHOT_DAY", "25")
 
 # The address people open the site at, for links in e-mails (e.g. https://fupin.example.gov.cn); empty = no links.
 BAZHOU_SITE_URL = os.environ.get("BAZHOU_SITE_URL", "").rstrip("/")

@@ -23,6 +23,7 @@ from supervision.models import (
     Finding,
     Inspection,
     Lead,
+    MonthlySnapshot,
     Opinion,
     OverdueRecord,
     Rectification,
@@ -396,6 +397,17 @@ class DailyDigestAdmin(ViewOnlyMixin, ModelAdmin):
     list_display = ("district", "day", "recipients", "sent_at")
     list_select_related = ("district",)
     date_hierarchy = "day"
+
+
+@admin.register(MonthlySnapshot)
+class MonthlySnapshotAdmin(ViewOnlyMixin, ModelAdmin):
+    """月度快照: immutable (supervision.snapshots); a correction is taken on the snapshots page, never edited here."""
+
+    list_display = ("month", "area_name", "as_of", "kind", "taken_by", "corrects_id", "correction_reason")
+    list_filter = ("kind", "month")
+    list_select_related = ("district", "township", "village", "taken_by")
+    search_fields = ("area_key",)
+    date_hierarchy = "month"
 
 
 # ---------------------------------------------------------------------------------------------

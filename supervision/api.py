@@ -18,7 +18,10 @@ visible finding count; their townships; their villages), bulletins one.
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+import datetime
+
+from django import forms as django_forms
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -40,6 +43,7 @@ from supervision.models import (
     Bulletin,
     Finding,
     Inspection,
+    MonthlySnapshot,
     Organiser,
     Rectification,
     RectificationEvidence,
@@ -656,3 +660,121 @@ class BulletinViewSet(ApiViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def xlsx(self, request, pk=None):
         return exports.bulletin_xlsx_response(request, self.get_object(), via="api")
+
+
+# ---------------------------------------------------------------------------------------------
+# Monthly snapshots (月度快照): read-only
+# ---------------------------------------------------------------------------------------------
+
+MONTH_INVALID = "应为 YYYY-MM 格式的月份（2000–2100 年），如 2017-09。"
+
+
+class MonthField(django_forms.CharField):
+    """``YYYY-MM`` → the first day of that month; anything else a 400 in Chinese."""
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            return None
+        try:
+            month = datetime.date.fromisoformat(f"{text}-01")
+        except ValueError:
+            raise django_forms.ValidationError(MONTH_INVALID) from None
+        if len(text) != 7 or not 2000 <= month.year <= 2100:
+            raise django_forms.ValidationError(MONTH_INVALID)
+        return month
+
+
+class MonthFilter(filters.Filter):
+    field_class = MonthField
+
+
+class MonthlySnapshotSerializer(serializers.ModelSerializer):
+    month = serializers.SerializerMethodField(help_text="月份，YYYY-MM")
+    level = serializers.CharField(read_only=True, help_text="区域级别：district / township / village")
+    area_name = serializers.CharField(read_only=True, help_text="区域名称")
+    kind_display = Label(MonthlySnapshot.Kind.choices, source="kind")
+    is_correction = serializers.BooleanField(read_only=True, help_text="是否为更正快照（corrects 为被更正的快照 id）")
+    superseded = serializers.SerializerMethodField(help_text="是否已被后来的更正快照取代（以更正快照为准）")
+    figures = serializers.JSONField(
+        read_only=True,
+        help_text="数字：任务总数、已完成、进行中、已逾期、临期、完成率（%）、计划和已投入资金（万元，字符串）、"
+        "计划退出村及全部达标的村、计划脱贫户及脱贫条件全部达标的户、未销号问题、当月销号问题、逾期整改；"
+        "year（施工图年度）、as_of（统计截至）",
+    )
+
+    class Meta:
+        model = MonthlySnapshot
+        fields = [
+            "id",
+            "month",
+            "level",
+            "district",
+            "township",
+            "village",
+            "area_name",
+            "as_of",
+            "kind",
+            "kind_display",
+            "taken_at",
+            "is_correction",
+            "corrects",
+            "correction_reason",
+            "superseded",
+            "figures",
+        ]
+        read_only_fields = fields
+
+    def get_month(self, obj) -> str:
+        return f"{obj.month:%Y-%m}"
+
+    def get_superseded(self, obj) -> bool:
+        return getattr(obj, "is_superseded", False)
+
+
+class MonthlySnapshotFilter(FilterSet):
+    month = MonthFilter(label="月份：YYYY-MM，如 2017-09")
+    township = filters.CharFilter(field_name="township", label="乡镇代码：该乡镇及其各村的快照")
+    village = IdFilter(field_name="village", label="村 id：该村的快照")
+    level = filters.ChoiceFilter(
+        method="filter_level",
+        choices=[("district", "区县"), ("township", "乡镇"), ("village", "村")],
+        label="区域级别",
+    )
+
+    class Meta:
+        model = MonthlySnapshot
+        fields = ["kind"]
+
+    def filter_level(self, queryset, name, value):
+        if value == "district":
+            return queryset.filter(township__isnull=True)
+        if value == "township":
+            return queryset.filter(township__isnull=False, village__isnull=True)
+        return queryset.filter(village__isnull=False)
+
+
+@documented(
+    "月度快照",
+    list="月度快照：各区域每月冻结的数字（只读；更正快照标 is_correction，被取代的标 superseded）",
+    retrieve="一个区域一个月的快照",
+)
+class MonthlySnapshotViewSet(ApiViewSet):
+    serializer_class = MonthlySnapshotSerializer
+    filterset_class = MonthlySnapshotFilter
+    ordering_fields = ("id", "month")
+    ordering = ("-id",)
+
+    def visible(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: no user to check
+            return MonthlySnapshot.objects.none()
+        require(access.may_view_dashboard(self.request.user), NO_SNAPSHOTS)
+        superseded = MonthlySnapshot.objects.filter(corrects=OuterRef("pk"))
+        return (
+            MonthlySnapshot.objects.visible_to(self.request.user)
+            .select_related("district", "township", "village")
+            .annotate(is_superseded=Exists(superseded))
+        )
+
+
+NO_SNAPSHOTS = "行业部门的用户不能查看月度快照（与驾驶舱相同）。"

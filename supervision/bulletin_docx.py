@@ -132,6 +132,8 @@ def render_docx(report: Report) -> bytes:
         paragraph.paragraph_format.first_line_indent = Pt(32)
         paragraph.paragraph_format.line_spacing = Pt(28)
 
+    if report.month_on_month_text:
+        _paragraph(doc, report.month_on_month_text, size=12)
     _caption(doc, "表1　各乡镇（街道）逾期任务排名")
     _table(
         doc,

@@ -141,7 +141,7 @@ def queue_xlsx(request):
     rows = form.filter(rows, today).order_by(*form.ordering())
     label = services.QUEUE_VIEWS[form.view_name]
     area = queue_area_name(user, form)
-    title = f"{area}施工图任务{label}清单"
+    title = f"{area}{form.year_value}年施工图任务{label}清单"
     file, count = render_queue(rows, today, title)
     return xlsx_download(
         request, file, f"{title}.xlsx", kind=ExportLog.Kind.OVERDUE, area=f"{area} {label}", rows=count, personal=True

@@ -14,7 +14,7 @@ import datetime
 from django import forms
 from django.conf import settings
 
-from bazhou.core import access
+from bazhou.core import access, clock
 from bazhou.core.pages import id_param
 from households.models import Household
 from supervision import services
@@ -22,8 +22,8 @@ from supervision.bulletin_data import districts_for_bulletins
 from supervision.bulletin_services import CHOOSE_DISTRICT, fingerprint
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Organiser, Rectification
 from tasks.forms import EvidenceUploadForm, StyledForm, VersionForm
-from tasks.models import Category, Task, baseline_overdue_q, overdue_by_at_least_q
-from villages.forms import ALL, FilterForm, choice_filter, label
+from tasks.models import Category, Plan, Task, baseline_overdue_q, overdue_by_at_least_q
+from villages.forms import ALL, FilterForm, choice_filter, label, offer_years, plan_year_field
 from villages.models import District, Township, Village
 
 DATE = {"type": "date"}
@@ -86,13 +86,9 @@ class QueueFilterForm(FilterForm):
         max_value=3650,
         error_messages={"min_value": "逾期天数不能为负数。", "max_value": "逾期天数最多 3650 天。"},
     )
-    year = forms.IntegerField(
-        label="施工图年度",
-        required=False,
-        min_value=2000,
-        max_value=2100,
-        error_messages={"min_value": "年度应在 2000–2100 之间。", "max_value": "年度应在 2000–2100 之间。"},
-    )
+    # The plan year (年度): the current year unless another is chosen; a bad one is shown beside the field and the
+    # current year's rows are listed (docs/years.md).
+    year = plan_year_field()
     baseline_overdue = forms.BooleanField(
         label="只看原定逾期", required=False, help_text="按原定完成时限已逾期（或延期完成）的任务，不论时限是否已变更。"
     )
@@ -104,6 +100,16 @@ class QueueFilterForm(FilterForm):
         self.fields["township"].queryset = Township.objects.visible_to(user)
         self.fields["village"].queryset = village_choices(user)
         self.fields["days"].widget.attrs["placeholder"] = str(self.days_default())
+        self.current_year = clock.today().year
+        if not self.data.get("year"):
+            self.data = self.data.copy()
+            self.data["year"] = str(self.current_year)
+        offer_years(self, lambda: Plan.objects.visible_to(user).offered_years(self.current_year))
+
+    @property
+    def year_value(self) -> int:
+        """The plan year listed: the one chosen, else (none, or a bad one) the current year."""
+        return self.value("year") or self.current_year
 
     @property
     def view_name(self) -> str:
@@ -123,8 +129,7 @@ class QueueFilterForm(FilterForm):
             queryset = queryset.filter(plan__village=village)
         if category := self.value("category"):
             queryset = queryset.filter(category=category)
-        if year := self.value("year"):
-            queryset = queryset.filter(plan__year=year)
+        queryset = queryset.filter(plan__year=self.year_value)
         if unit := (self.value("responsible_unit") or "").strip():
             queryset = queryset.filter(responsible_unit__icontains=unit)
         if person := (self.value("responsible_person") or "").strip():

@@ -7,6 +7,7 @@ import datetime
 
 from django.urls import reverse
 
+import supervision.snapshots  # noqa: F401  (registers the snapshot job)
 from bazhou.core import jobs
 from supervision.bulletin_services import bulletin_generate
 from supervision.bulletin_views import BULLETIN_JOB

@@ -950,3 +950,135 @@ class AccountabilityCase(models.Model):
 
     def __str__(self):
         return f"{self.get_reason_display()}：{self.task or self.rectification}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Monthly snapshots (月度快照): the figures of every area frozen once a month (supervision.snapshots)
+# ---------------------------------------------------------------------------------------------
+
+SNAPSHOT_PATHS = AreaPaths(district="district", township="township", village="village")
+SNAPSHOT_IMMUTABLE = "月度快照一经生成不可修改或删除；如数字有误，请由区脱贫办生成“更正”快照并写明原因。"
+
+
+class SnapshotImmutable(Exception):
+    """Raised on any attempt to change or delete a :class:`MonthlySnapshot` (the message is for people)."""
+
+    def __init__(self, message: str = SNAPSHOT_IMMUTABLE):
+        super().__init__(message)
+        self.message = message
+
+
+class MonthlySnapshotQuerySet(models.QuerySet):
+    paths = SNAPSHOT_PATHS
+
+    def visible_to(self, user):
+        """The snapshots of the areas inside the user's own (``access.area_q``): a township's staff read their
+        township's and its villages', not the district's."""
+        return self.filter(area_q(user, self.paths))
+
+    def effective(self):
+        """The rows no later correction replaces (the last of each chain)."""
+        return self.filter(corrected_by__isnull=True)
+
+    def update(self, **kwargs):
+        raise SnapshotImmutable
+
+    def delete(self):
+        raise SnapshotImmutable
+
+
+class MonthlySnapshot(models.Model):
+    """月度快照: the figures of one area (the district, a township or a village) for one month, frozen on the day
+    taken and never recomputed. A late correction is a new row pointing at the one it replaces (``corrects``) with
+    its reason; the row it replaces stays as it was. No history table: a row never changes."""
+
+    class Kind(models.TextChoices):
+        SCHEDULED = "scheduled", _("每月定时")
+        ON_DEMAND = "on_demand", _("区脱贫办临时生成")
+        BACKFILL = "backfill", _("演示数据补录")
+
+    month = models.DateField(_("月份"), help_text=_("该月 1 日"))
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+", verbose_name=_("区县"))
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("乡镇")
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("村")
+    )
+    # "d:<district code>", "t:<township code>", "v:<village id>": one key per area, for the uniqueness below.
+    area_key = models.CharField(_("区域"), max_length=24, editable=False)
+    as_of = models.DateField(_("统计截至"))
+    figures = models.JSONField(_("数字"), default=dict)
+    kind = models.CharField(_("生成方式"), max_length=12, choices=Kind.choices)
+    taken_at = models.DateTimeField(_("生成时间"), default=timezone.now, editable=False)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("生成人"),
+    )
+    corrects = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrected_by",
+        verbose_name=_("更正的快照"),
+    )
+    correction_reason = models.CharField(_("更正原因"), max_length=300, blank=True)
+
+    objects = MonthlySnapshotQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("月度快照")
+        verbose_name_plural = _("月度快照")
+        ordering = ["-month", "area_key", "id"]
+        indexes = [
+            # The trend: one area's months, latest first.
+            models.Index(fields=["area_key", "month"], name="snapshot_area_month_idx"),
+        ]
+        constraints = [
+            unique(
+                "snapshot_one_original_per_area_month",
+                ["area_key", "month"],
+                "该区域该月已有快照：只能由区脱贫办生成更正快照。",
+                condition=Q(corrects__isnull=True),
+            ),
+            check(
+                "snapshot_village_has_township",
+                Q(village__isnull=True) | Q(township__isnull=False),
+                "村的快照须同时记录所属乡镇。",
+            ),
+            check(
+                "snapshot_correction_has_reason",
+                Q(corrects__isnull=True) | ~Q(correction_reason=""),
+                "更正快照须写明更正原因。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y年%m月} {self.area_name}"
+
+    def save(self, *args, **kwargs):
+        # Immutable: inserted once (supervision.snapshots), never changed; a correction is a new row.
+        if not self._state.adding:
+            raise SnapshotImmutable
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SnapshotImmutable
+
+    @property
+    def level(self) -> str:
+        return "village" if self.village_id else "township" if self.township_id else "district"
+
+    @property
+    def area_name(self) -> str:
+        area = self.village or self.township or self.district
+        return str(area)
+
+    @property
+    def is_correction(self) -> bool:
+        return self.corrects_id is not None

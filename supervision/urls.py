@@ -1,6 +1,15 @@
 from django.urls import path
 
-from supervision import bulletin_views, case_views, decision_views, escalation_views, exports, lead_views, views
+from supervision import (
+    bulletin_views,
+    case_views,
+    decision_views,
+    escalation_views,
+    exports,
+    lead_views,
+    snapshot_views,
+    views,
+)
 
 app_name = "supervision"
 
@@ -38,4 +47,6 @@ urlpatterns = [
     path("bulletins/<int:pk>/print/", bulletin_views.bulletin_print, name="bulletin_print"),
     path("bulletins/<int:pk>/xlsx/", bulletin_views.bulletin_xlsx, name="bulletin_xlsx"),
     path("bulletins/<int:pk>/docx/", bulletin_views.bulletin_docx, name="bulletin_docx"),
+    path("snapshots/", snapshot_views.snapshot_list, name="snapshots"),
+    path("snapshots/take/", snapshot_views.snapshot_take, name="snapshot_take"),
 ]

@@ -35,14 +35,21 @@ from bazhou.core.models import (
 )
 from bazhou.core.notify import Message, Person, notify_people, target_of
 from households.models import (
+    BusinessEntity,
     DecisionAlert,
+    HospitalStay,
     Household,
     HouseholdHelper,
     HouseholdIncome,
     IdNumberLookup,
+    JobFair,
+    JobFairAttendance,
+    LandTransfer,
+    LowRentHousing,
     Member,
     PovertyLine,
 )
+from supervision import snapshots
 from supervision.models import (
     Accountability,
     AccountabilityCase,
@@ -52,6 +59,7 @@ from supervision.models import (
     Finding,
     Inspection,
     Lead,
+    MonthlySnapshot,
     Opinion,
     OverdueRecord,
     Rectification,
@@ -196,6 +204,25 @@ def build_everything(area, user, n: int):
     # A lead from the village's information officer, and a 人大 opinion on the finding.
     Lead.objects.create(village=village, task=road, description="通村路停工", observed_on=day, filed_by=user)
     Opinion.objects.create(finding=finding, body="congress", text="加快整改", given_on=day, given_by=user)
+    # The small records the annual goals are computed from (docs/goals.md).
+    fair = JobFair.objects.create(district=area.district, name=f"春风行动{n}", held_on=day, venue="人力资源市场")
+    member = households[0].members.first()
+    JobFairAttendance.objects.create(fair=fair, member=member, signed_intent=True, employer="恒达")
+    BusinessEntity.objects.create(village=village, name=f"合作社{n}", kind="cooperative", registered_on=day)
+    LandTransfer.objects.create(
+        village=village, area_mu=Decimal("120"), signed_on=day, transferee="合作社", term_years=10
+    )
+    HospitalStay.objects.create(
+        member=member,
+        hospital="区人民医院",
+        admitted_on=day,
+        discharged_on=day,
+        total_cost=Decimal("10000"),
+        out_of_pocket=Decimal("900"),
+    )
+    LowRentHousing.objects.create(household=households[1], allocated_on=day, address="安置点1号")
+    # A month's snapshot of the district (immutable: read here, never written).
+    snapshots.take(area.district, datetime.date(2017, n, 1), kind=MonthlySnapshot.Kind.SCHEDULED)
     # Messages and their delivery log (bazhou/core/notify): a person's notification, sent by SMS.
     notify_people(
         [
@@ -265,6 +292,7 @@ SERVICE_RECORDS = [
     DecisionAlert,
     ChangeRequest,
     ChangeRequestEvidence,
+    MonthlySnapshot,  # immutable: taken by supervision_daily, take_snapshot or the snapshots page, never edited
 ]
 # Logs, tokens and uploads: read by superusers only, never written. The background jobs and their queue (the
 # django-tasks-db backend's own admin, view-only as well).
@@ -293,6 +321,12 @@ MAINTAINED = {
     Department: ("phone", "0827-5262000"),
     PovertyLine: ("yuan", "3300.00"),
     HouseholdHelper: ("phone", "13900000002"),
+    JobFair: ("venue", "人力资源市场二楼"),
+    JobFairAttendance: ("employer", "恒达建材"),
+    BusinessEntity: ("name", "巴药种植合作社"),
+    LandTransfer: ("transferee", "巴药合作社"),
+    HospitalStay: ("hospital", "区中医院"),
+    LowRentHousing: ("address", "安置点2号"),
     AnnualGoal: ("target", "70.00"),
     User: ("name", "岳明"),
     Group: ("name", "数据维护（区扶贫办）"),

@@ -325,11 +325,11 @@ def test_generation_takes_the_same_number_of_queries_for_ten_times_the_rows(area
     grow(1)
     # savepoint (the service's transaction); the user's district (the access check); the overdue rows; the open
     # rectifications; the townships' rows due (the base of the overdue rate); the last number of the year;
-    # savepoint for the insert; the insert; its history record; release; release.
-    with django_assert_num_queries(11):
+    # savepoint for the insert; the insert; its history record; release; release; the last two snapshots (较上月).
+    with django_assert_num_queries(12):
         small = generate(personas.supervisor)
     grow(9)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         large = generate(personas.supervisor)
     assert (len(small.snapshot["tasks"]), len(large.snapshot["tasks"])) == (5, 50)
     assert (len(small.snapshot["rectifications"]), len(large.snapshot["rectifications"])) == (2, 20)

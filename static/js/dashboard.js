@@ -106,9 +106,63 @@
     };
   }
 
+  // The monthly trend (月度趋势) from the snapshots: the overdue rows on the left axis, the completion % and the
+  // invested % (资金投入率; the 万元 in the tooltip) on the right one; a corrected month (已更正) is drawn hollow and
+  // its reason is in the tooltip. Its own json_script element.
+  function trend(el, t, print) {
+    var reasons = t.reasons || [];
+    function hollow(v, p) { return t.corrected[p.dataIndex] ? "emptyCircle" : "circle"; }
+    return {
+      animation: !print,
+      legend: { data: ["逾期任务", "完成率", "资金投入率"], top: 0, left: 0 },
+      grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
+      tooltip: {
+        trigger: "axis",
+        formatter: function (items) {
+          var i = items[0].dataIndex;
+          var lines = [t.labels[i] + (t.corrected[i] ? "（已更正：" + reasons[i] + "）" : "")];
+          items.forEach(function (it) {
+            var unit = it.seriesName === "逾期任务" ? " 项" : "%";
+            lines.push(it.marker + it.seriesName + "：" + (it.value === null ? "—" : it.value + unit));
+          });
+          if (t.invested[i] !== null) {
+            lines.push("已投入：" + money(t.invested[i]) + " 万元");
+          }
+          return lines.join("<br>");
+        }
+      },
+      xAxis: { type: "category", data: t.labels, boundaryGap: false, axisLabel: { hideOverlap: true } },
+      yAxis: [
+        { type: "value", minInterval: 1 },
+        { type: "value", max: 100, splitLine: { show: false }, axisLabel: { formatter: "{value}%" } }
+      ],
+      series: [
+        { name: "逾期任务", type: "line", data: t.overdue, itemStyle: { color: RED }, symbol: hollow, symbolSize: 7 },
+        { name: "完成率", type: "line", yAxisIndex: 1, data: t.done_percent, itemStyle: { color: GREEN },
+          symbol: hollow, symbolSize: 7 },
+        { name: "资金投入率", type: "line", yAxisIndex: 1, data: t.invested_percent, itemStyle: { color: GREY },
+          symbol: hollow, symbolSize: 7 }
+      ]
+    };
+  }
+
+  function drawTrend(print) {
+    var source = document.getElementById("dashboard-trend");
+    var el = document.querySelector("[data-chart=trend]");
+    if (!source || !el || typeof echarts === "undefined") {
+      return;
+    }
+    var t = JSON.parse(source.textContent);
+    var chart = echarts.init(el, null, { renderer: "svg" });
+    chart.setOption(trend(el, t, print));
+    el.setAttribute("data-drawn", "1");
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
   var BUILDERS = { completion: completion, funds: funds, overdue: overdue };
 
   function init() {
+    drawTrend(document.body.classList.contains("dashboard-print"));
     var source = document.getElementById("dashboard-charts");
     if (!source || typeof echarts === "undefined") {
       return;

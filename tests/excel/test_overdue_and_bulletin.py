@@ -21,8 +21,13 @@ def test_the_overdue_list_is_the_queue_on_the_screen_every_page_of_it(client, ar
     response = client.get(reverse("supervision:queue_xlsx"), {"view": "overdue", "township": area.township_a.code})
     assert response.status_code == 200 and response["Content-Type"] == XLSX
     rows = calamine_rows(body(response), "逾期任务清单")
-    assert rows[0][0] == "巴州区白庙乡施工图任务已逾期清单"  # the township filtered to, not the user's district
-    overdue = Task.objects.overdue(TODAY).filter(plan__village__township=area.township_a).order_by("deadline", "id")
+    assert rows[0][0] == "巴州区白庙乡2017年施工图任务已逾期清单"  # the township filtered to, not the user's district
+    # The queue lists the current plan year unless another is chosen (docs/years.md): 2016's late rows are not here.
+    overdue = (
+        Task.objects.overdue(TODAY)
+        .filter(plan__village__township=area.township_a, plan__year=2017)
+        .order_by("deadline", "id")
+    )
     assert [(r[6], r[7], int(r[8])) for r in rows[3:]] == [
         (t.item, t.deadline, (TODAY - t.deadline).days) for t in overdue
     ]
@@ -30,9 +35,9 @@ def test_the_overdue_list_is_the_queue_on_the_screen_every_page_of_it(client, ar
     entry = ExportLog.objects.get()
     assert (entry.kind, entry.rows, entry.area) == ("overdue", overdue.count(), "巴州区白庙乡 已逾期")
     village = client.get(reverse("supervision:queue_xlsx"), {"view": "overdue", "village": area.village_a.pk})
-    assert calamine_rows(body(village), "逾期任务清单")[0][0] == "巴州区白庙乡茅垭村施工图任务已逾期清单"
+    assert calamine_rows(body(village), "逾期任务清单")[0][0] == "巴州区白庙乡茅垭村2017年施工图任务已逾期清单"
     everything = client.get(reverse("supervision:queue_xlsx"), {"view": "overdue"})
-    assert calamine_rows(body(everything), "逾期任务清单")[0][0] == "巴州区施工图任务已逾期清单"
+    assert calamine_rows(body(everything), "逾期任务清单")[0][0] == "巴州区2017年施工图任务已逾期清单"
 
 
 def test_the_due_soon_list_and_its_days(client, area, personas, table):

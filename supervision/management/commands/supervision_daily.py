@@ -7,7 +7,8 @@ and the area staff (in-app), sends the supervisors and the 挂包 leaders their 
 new notifications through the configured channels (SMS, e-mail, group robots). Safe to run again the same
 day: the second run records, creates and sends nothing. See ``supervision.notifications`` and
 docs/notifications.md. It also forgets the one-time form keys older than two days (``bazhou.core.submissions``)
-and the progress photos kept for forms that were never sent again (``tasks.staging``).
+and the progress photos kept for forms that were never sent again (``tasks.staging``). On the day of the month
+``BAZHOU_SNAPSHOT_DAY`` it takes each district's monthly snapshot once (``supervision.snapshots.take_scheduled``).
 
 Exit status 1 (CommandError) on bad arguments, before anything is changed, and, after every district has
 been run, when a delivery failed (``deliver_notifications`` retries it with backoff).
@@ -15,10 +16,12 @@ been run, when a delivery failed (``deliver_notifications`` retries it with back
 
 import datetime
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from bazhou.core import clock, jobs, submissions
+from supervision import snapshots
 from supervision.notifications import run_daily
 from tasks import staging
 from villages.models import District
@@ -48,11 +51,21 @@ class Command(BaseCommand):
             self.stdout.write("系统中还没有区县，无事可做。")
             return
 
+        try:
+            snapshots.snapshot_day()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
+
         failed = 0
         for each in districts:
             result = run_daily(district=each, today=today)
             failed += result.failed
             self.stdout.write(result.summary())
+            # On the configured day of the month: every area's monthly snapshot, once (docs/snapshots.md).
+            if taken := snapshots.take_scheduled(each, today):
+                self.stdout.write(
+                    f"{each.name}：已生成{snapshots.month_label(taken[0].month)}的月度快照（{len(taken)} 个区域）。"
+                )
         forgotten = submissions.forget_old()
         if forgotten:
             self.stdout.write(f"清理两天前的表单提交记录 {forgotten} 条。")
