@@ -25,13 +25,12 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from django.db.models import Count
 from django.utils import timezone
 
 from bazhou.core import clock
-from households.models import DecisionAlert, Household, Member, incidence_below, poverty_incidence, still_poor_q
-from households.readiness import format_yuan, plan_year, readiness_for
-from villages.models import ExitIndicator, Village, VillageIndicator
+from households.models import DecisionAlert, Household
+from households.readiness import plan_year, readiness_for
+from villages import exit_criteria
 
 
 @dataclass(frozen=True)
@@ -54,47 +53,13 @@ def household_states(household_ids: Iterable[int], year: int) -> dict[int, tuple
 
 
 def village_states(village_ids: Iterable[int], year: int) -> dict[int, dict[str, State]]:
-    """一低七有 of each village in ``year``, by indicator code. Four queries (one if the year has no indicators)."""
-    ids = list(village_ids)
-    indicators = list(ExitIndicator.objects.filter(year=year))
-    if not indicators:
-        return {pk: {} for pk in ids}
-    assessed = {
-        (village, indicator): met
-        for village, indicator, met in VillageIndicator.objects.filter(
-            village__in=ids, indicator__year=year
-        ).values_list("village", "indicator", "met")
+    """一低七有 of each village in ``year``, by indicator code, judged by villages.exit_criteria (the incidence from
+    the registry, the plan rows that deliver an indicator, the assessments and overrides). A fixed number of
+    queries."""
+    return {
+        pk: {code: State(j.name, j.met, j.text) for code, j in judgements.items()}
+        for pk, judgements in exit_criteria.judge(list(village_ids), year).items()
     }
-    populations = dict(Village.objects.filter(pk__in=ids).values_list("pk", "registered_population"))
-    poor = dict(
-        Member.objects.filter(still_poor_q("household__"), household__village__in=ids, is_active=True)
-        .order_by()
-        .values("household__village")
-        .annotate(n=Count("pk"))
-        .values_list("household__village", "n")
-    )
-    result = {}
-    for pk, population in populations.items():
-        states = {}
-        for indicator in indicators:
-            if indicator.threshold is not None:
-                states[indicator.code] = _incidence(indicator, poor.get(pk, 0), population)
-            else:
-                met = assessed.get((pk, indicator.pk))
-                text = "未核查" if met is None else ("达标" if met else "未达标")
-                states[indicator.code] = State(indicator.name, bool(met), text)
-        result[pk] = states
-    return result
-
-
-def _incidence(indicator: ExitIndicator, people: int, population: int) -> State:
-    below = incidence_below(people, population, indicator.threshold)
-    if below is None:
-        return State(indicator.name, False, "未填户籍农业人口，无法计算贫困发生率")
-    rate = poverty_incidence(people, population)
-    word = "低于" if below else "不低于"
-    text = f"贫困发生率 {rate}%（{people}/{population}），{word}标准 {format_yuan(indicator.threshold)}%"
-    return State(indicator.name, below, text)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ All read-only, with their history: plan rows are added, changed, removed and rep
 and the imports, through ``tasks.services`` (version checks, reasons on approved plans, history, no hard delete).
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import DecimalField
@@ -14,6 +15,7 @@ from bazhou.core import clock
 from bazhou.core.access import AreaPaths
 from bazhou.core.admin import HistoryAdmin, ModelAdmin, SuperuserOnlyMixin, ViewOnlyMixin, count_of, sum_of
 from tasks.models import (
+    Category,
     ChangeRequest,
     ChangeRequestEvidence,
     FundLine,
@@ -23,6 +25,8 @@ from tasks.models import (
     StagedUpload,
     Task,
 )
+from villages.admin import ExitIndicatorAdmin
+from villages.models import ExitIndicator
 
 TASK_AREA = AreaPaths(
     district="task__plan__village__township__district",
@@ -411,3 +415,30 @@ class StagedUploadAdmin(SuperuserOnlyMixin, ViewOnlyMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     list_per_page = 100
     show_full_result_count = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Exit indicators (villages): the plan-row category that delivers an indicator is one of the plan's categories,
+# offered as a choice here (villages sits below the plan and does not know its categories).
+# ---------------------------------------------------------------------------------------------
+
+
+class ExitIndicatorForm(forms.ModelForm):
+    task_category = forms.ChoiceField(
+        label="对应任务类别",
+        required=False,
+        choices=[("", "—")] + list(Category.choices),
+        help_text="判定依据为“施工图任务”时填写：该类别的村级任务完成即达标（如道路 → 有硬化路）。",
+    )
+
+    class Meta:
+        model = ExitIndicator
+        fields = ("year", "code", "name", "description", "threshold", "order", "source", "task_category")
+
+
+admin.site.unregister(ExitIndicator)
+
+
+@admin.register(ExitIndicator)
+class PlanExitIndicatorAdmin(ExitIndicatorAdmin):
+    form = ExitIndicatorForm

@@ -6,3 +6,12 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tasks"
     verbose_name = _("施工图（一村一案、一户一策）")
+
+    def ready(self):
+        # 七有: a finished village row of the plan delivers the exit indicator mapped to its category
+        # (villages.exit_criteria).
+        from tasks.exit_criteria import plan_row_facts
+        from villages.exit_criteria import register
+        from villages.models import ExitIndicator
+
+        register(ExitIndicator.Source.PLAN_ROWS, plan_row_facts)

@@ -37,6 +37,7 @@ from bazhou.core.history import record_in_bulk
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
 from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.uploads import storing_files
+from tasks import exit_criteria
 from tasks.models import (
     PLAN_FIELDS,
     FundLine,
@@ -197,6 +198,7 @@ def task_update(
     task = _locked_task(task_id=task_id, user=user, expected_version=expected_version)
     reason = (reason or "").strip()
     before = _snapshot(task)
+    delivered = exit_criteria.delivers(task)
     _assign(task, data)
     changed = {name for name, value in _snapshot(task).items() if value != before[name]}
     current_lines = {line.source: line.amount for line in task.fund_lines.all()}
@@ -213,7 +215,8 @@ def task_update(
     # The fund lines are part of the row: a change to them alone also moves the version on.
     task.version += 1
     sign(task, user, reason)
-    task.save()
+    with exit_criteria.watching_village_exit(task, delivered_before=delivered, user=user, reason=reason):
+        task.save()
     if lines_changed:
         _write_fund_lines(task, lines, user, reason)
     return task
@@ -231,7 +234,8 @@ def task_complete(*, task_id: int, user, expected_version: int):
     task.full_clean()
     task.version += 1
     sign(task, user, "标记完成")
-    task.save()
+    with exit_criteria.watching_village_exit(task, delivered_before=False, user=user, reason="标记完成"):
+        task.save()
     return task
 
 
@@ -244,12 +248,14 @@ def task_remove(*, task_id: int, user, expected_version: int, reason: str):
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REASON_REMOVE})
+    delivered = exit_criteria.delivers(task)
     task.is_removed = True
     task.removed_reason = reason
     task.full_clean()
     task.version += 1
     sign(task, user, f"撤销：{reason}")
-    task.save()
+    with exit_criteria.watching_village_exit(task, delivered_before=delivered, user=user, reason=f"撤销：{reason}"):
+        task.save()
     return task
 
 
@@ -309,7 +315,11 @@ def progress_record(
 
     task.version += 1
     sign(task, user, "填报进度")
-    task.save()
+    delivered = was_done and not task.is_removed
+    with exit_criteria.watching_village_exit(
+        task, delivered_before=delivered, user=user, reason=update.note or "填报进度"
+    ):
+        task.save()
     update.save()
     # Files last: if anything above fails, nothing reaches the storage.
     store_evidence(ProgressEvidence, {"update": update}, uploads, user)

@@ -229,6 +229,10 @@ def helper(household_obj, **fields):
 
 
 def exit_indicator(year=2017, code="incidence", name="贫困发生率低于3%", **fields):
+    """An exit indicator; one with a threshold is judged by the poverty incidence (its source), others by people
+    unless ``source`` (and ``task_category``) says otherwise."""
+    if fields.get("threshold") is not None:
+        fields.setdefault("source", ExitIndicator.Source.INCIDENCE)
     return ExitIndicator.objects.get_or_create(year=year, code=code, defaults={"name": name, **fields})[0]
 
 

@@ -171,7 +171,7 @@ class VillageAdmin(HistoryAdmin):
 
 @admin.register(ExitIndicator)
 class ExitIndicatorAdmin(ModelAdmin):
-    list_display = ("year", "order", "code", "name", "threshold")
+    list_display = ("year", "order", "code", "name", "source", "task_category", "threshold")
     list_display_links = ("code", "name")
     list_filter = ("year",)
     search_fields = ("name", "code")

@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import Q
 
 from bazhou.core import access, clock
-from bazhou.core.pages import id_param
+from bazhou.core.pages import YEAR_MAX, YEAR_MIN, id_param
 from villages.models import Township, Village
 
 ALL = ("", "全部")
@@ -25,6 +25,52 @@ def year_filter(model, name: str) -> forms.IntegerField:
     return forms.IntegerField(
         label=label(model, name), required=False, min_value=2000, max_value=2100, widget=forms.NumberInput()
     )
+
+
+YEAR_RANGE = f"年度应为 {YEAR_MIN}–{YEAR_MAX} 之间的四位年份。"
+
+
+def plan_year_field() -> forms.IntegerField:
+    """A list's plan year (年度): a select of the years offered (:func:`offer_years`), read as a year between 2000 and
+    2100; anything else is shown as an error beside it and the list keeps its default year (docs/years.md)."""
+    return forms.IntegerField(
+        label="年度",
+        required=False,
+        min_value=YEAR_MIN,
+        max_value=YEAR_MAX,
+        widget=forms.Select,
+        error_messages={"invalid": YEAR_RANGE, "min_value": YEAR_RANGE, "max_value": YEAR_RANGE},
+    )
+
+
+def offer_years(form: forms.Form, years, *, all_label: str | None = None, name: str = "year") -> None:
+    """Offer ``years`` (newest first, e.g. ``Plan.objects.visible_to(user).offered_years(today.year)``; or a function
+    returning them, called only when the select is drawn, so an export that reads the same form does not query them)
+    in the form's year select, and a year typed into the address that has no plan yet; ``all_label``: a first choice
+    of every year."""
+    field = form.fields[name]
+    asked = form.data.get(name)
+
+    found: list[list] = []  # read once, however often the select is drawn
+
+    def choices():
+        if found:
+            return found[0]
+        offered = list(years() if callable(years) else years)
+        if (
+            isinstance(asked, str)
+            and asked.isascii()
+            and asked.isdigit()
+            and len(asked) == 4
+            and YEAR_MIN <= int(asked) <= YEAR_MAX
+        ):
+            offered = sorted({*offered, int(asked)}, reverse=True)
+        pairs = [(str(y), f"{y}年") for y in offered]
+        found.append([("", all_label), *pairs] if all_label else pairs)
+        return found[0]
+
+    field.widget.choices = choices
+    field.widget.attrs["data-testid"] = "year-select"
 
 
 class FilterForm(forms.Form):
@@ -64,13 +110,9 @@ class VillageFilterForm(FilterForm):
         label=label(Village, "is_poor"), choices=[ALL, ("1", "是"), ("0", "否")], required=False
     )
     planned_exit_year = year_filter(Village, "planned_exit_year")
-    year = forms.IntegerField(
-        label="施工图年度",
-        required=False,
-        min_value=2000,
-        max_value=2100,
-    )
-    # Exit in the plan year (施工图年度, else this year): the dashboard's village figures link here.
+    # The plan year of the figures (年度; every year when none is chosen), offered by the view (offer_years).
+    year = plan_year_field()
+    # Exit in the plan year (年度, else this year): the dashboard's village figures link here.
     exit = forms.ChoiceField(
         label="退出", choices=[ALL, ("planned", "计划当年退出"), ("exited", "当年已退出")], required=False
     )

@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from bazhou.core.access import AreaPaths, area_choices_q, area_q
 from bazhou.core.constraints import check, not_negative, unique
+from bazhou.core.text import is_blank
 
 YEAR_VALIDATORS = [MinValueValidator(2000)]
 
@@ -256,7 +257,19 @@ class Village(models.Model):
 
 
 class ExitIndicator(models.Model):
-    """One criterion of village exit (一低七有 in Sichuan), versioned by year so a province may change them."""
+    """One criterion of village exit (一低七有 in Sichuan), versioned by year so a province may change them.
+
+    ``source`` says how a village is judged on it (villages/exit_criteria.py; docs/exit-criteria.md): the poverty
+    incidence from the registry, the village's collective income, a finished village row of the plan of category
+    ``task_category`` (the road, the water, the cultural room …), or a person's assessment. Where the data judges,
+    an assessment only counts as an override with a reason and evidence (VillageIndicator.overridden).
+    """
+
+    class Source(models.TextChoices):
+        INCIDENCE = "incidence", _("贫困发生率（由建档立卡数据计算）")
+        COLLECTIVE_INCOME = "collective_income", _("集体经济收入（村的集体经济收入大于 0）")
+        PLAN_ROWS = "plan_rows", _("施工图任务（本年度及以前的村级任务已完成）")
+        MANUAL = "manual", _("人工核查")
 
     year = models.PositiveSmallIntegerField(_("适用年度"), validators=YEAR_VALIDATORS)
     code = models.SlugField(_("指标代码"), max_length=40)
@@ -271,6 +284,19 @@ class ExitIndicator(models.Model):
         help_text=_("如贫困发生率低于 3（%），其他指标留空。"),
     )
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    source = models.CharField(
+        _("判定依据"),
+        max_length=20,
+        choices=Source.choices,
+        default=Source.MANUAL,
+        help_text=_("由数据判定的指标，人工只能以理由和佐证改判（见“村退出指标达标情况”）。"),
+    )
+    task_category = models.CharField(
+        _("对应任务类别"),
+        max_length=20,
+        blank=True,
+        help_text=_("判定依据为“施工图任务”时填写：该类别的村级任务完成即达标（如道路 → 有硬化路）。"),
+    )
 
     class Meta:
         verbose_name = _("贫困村退出指标")
@@ -278,14 +304,43 @@ class ExitIndicator(models.Model):
         ordering = ["year", "order", "code"]
         constraints = [
             unique("exit_indicator_code_unique_per_year", ["year", "code"], "该年度已有相同代码的指标。"),
+            check(
+                "exit_indicator_rows_have_category",
+                ~Q(source="plan_rows") | ~Q(task_category=""),
+                "判定依据为“施工图任务”的指标须填写对应任务类别。",
+            ),
+            check(
+                "exit_indicator_incidence_has_threshold",
+                ~Q(source="incidence") | Q(threshold__isnull=False),
+                "判定依据为“贫困发生率”的指标须填写阈值。",
+            ),
         ]
 
     def __str__(self):
         return f"{self.year} {self.name}"
 
+    def clean(self):
+        errors = {}
+        if self.source == self.Source.PLAN_ROWS and not self.task_category:
+            errors["task_category"] = _("判定依据为“施工图任务”的指标须填写对应任务类别。")
+        if self.source == self.Source.INCIDENCE and self.threshold is None:
+            errors["threshold"] = _("判定依据为“贫困发生率”的指标须填写阈值。")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def derived(self) -> bool:
+        """Whether the data judges a village on this indicator (any source but a person's assessment)."""
+        return self.source != self.Source.MANUAL
+
 
 class VillageIndicator(models.Model):
-    """Whether a village meets one exit indicator, with the evidence."""
+    """A person's assessment of one exit indicator for a village, with the evidence.
+
+    For an indicator a person judges (source 人工核查), ``met`` is the judgement. For one the data judges
+    (villages/exit_criteria.py), the assessment counts only when ``overridden``: then ``met`` replaces the derived
+    value, and a reason and evidence are required (a road built before the plan, a row wrongly marked done …).
+    """
 
     village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("村"))
     indicator = models.ForeignKey(
@@ -294,6 +349,12 @@ class VillageIndicator(models.Model):
     met = models.BooleanField(_("是否达标"), default=False)
     evidence = models.TextField(_("佐证说明"), blank=True)
     assessed_on = models.DateField(_("核查日期"), null=True, blank=True)
+    overridden = models.BooleanField(
+        _("人工改判"),
+        default=False,
+        help_text=_("由数据判定的指标，勾选后以“是否达标”为准，须填写改判理由和佐证说明。"),
+    )
+    override_reason = models.TextField(_("改判理由"), blank=True)
 
     history = HistoricalRecords()
 
@@ -303,10 +364,25 @@ class VillageIndicator(models.Model):
         ordering = ["village", "indicator__order"]
         constraints = [
             unique("village_indicator_unique", ["village", "indicator"], "该村已有此项指标的达标记录。"),
+            check(
+                "village_indicator_override_has_reason",
+                Q(overridden=False) | (~Q(override_reason="") & ~Q(evidence="")),
+                "人工改判须填写改判理由和佐证说明。",
+            ),
         ]
 
     def __str__(self):
         return f"{self.village} · {self.indicator.name}: {'达标' if self.met else '未达标'}"
+
+    def clean(self):
+        errors = {}
+        if self.overridden:
+            if is_blank(self.override_reason):
+                errors["override_reason"] = _("人工改判须填写改判理由。")
+            if is_blank(self.evidence):
+                errors["evidence"] = _("人工改判须填写佐证说明。")
+        if errors:
+            raise ValidationError(errors)
 
 
 # In post (在任) on a day, for every dated assignment (the five forces here, a household's helpers in households):

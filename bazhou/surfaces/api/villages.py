@@ -8,15 +8,22 @@ Every list is one query (the rows with what they name, the plan figures as corre
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef
+from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
+from bazhou.core import clock
 from bazhou.core.api.base import ApiViewSet
 from bazhou.core.api.fields import Label
 from bazhou.core.api.filters import BooleanFilter, FilterSet, IntegerFilter
 from bazhou.core.api.schema import documented
-from bazhou.core.pages import year_param
+from bazhou.core.pages import chosen_year, year_param
 from tasks.figures import plan_figures
+from villages import exit_criteria
 from villages.models import AssistanceAssignment, ExitIndicator, Township, Village, VillageIndicator
 
 # ---------------------------------------------------------------------------------------------
@@ -71,7 +78,7 @@ class VillageSerializer(serializers.ModelSerializer):
 class ExitIndicatorSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExitIndicator
-        fields = ["id", "year", "code", "name", "description", "threshold", "order"]
+        fields = ["id", "year", "code", "name", "description", "threshold", "order", "source", "task_category"]
         read_only_fields = fields
 
 
@@ -92,8 +99,27 @@ class VillageIndicatorSerializer(serializers.ModelSerializer):
             "met",
             "evidence",
             "assessed_on",
+            "overridden",
+            "override_reason",
         ]
         read_only_fields = fields
+
+
+class ExitCriterionSerializer(serializers.Serializer):
+    """One village on one exit indicator as villages.exit_criteria judges it (the village page says the same)."""
+
+    code = serializers.CharField(help_text="指标代码")
+    name = serializers.CharField(help_text="指标名称")
+    source = serializers.CharField(
+        source="indicator.source", help_text="判定依据：incidence、collective_income、plan_rows、manual"
+    )
+    source_display = serializers.CharField(source="indicator.get_source_display", help_text="判定依据（中文）")
+    met = serializers.BooleanField(help_text="是否达标（人工改判时以改判为准）")
+    derived = serializers.BooleanField(help_text="是否由数据判定")
+    derived_met = serializers.BooleanField(allow_null=True, help_text="数据判定的结果；人工核查的指标为 null")
+    overridden = serializers.BooleanField(help_text="是否人工改判")
+    text = serializers.CharField(help_text="判定说明，如“施工图任务“通村硬化路”已完成，2017-08-20完成”")
+    url = serializers.CharField(help_text="说明所指的页面（如交付该指标的施工图任务），没有则为空")
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -192,6 +218,18 @@ class VillageViewSet(ApiViewSet):
         year = year_param(self.request.query_params.get("year"))
         figures = plan_figures(self.get_serializer_context()["today"], year)
         return Village.objects.visible_to(self.request.user).select_related("township").annotate(**figures)
+
+    @extend_schema(
+        summary="一个村某年度的退出指标（一低七有）判定：每项指标是否达标、依据（数据计算或人工改判）和说明",
+        parameters=[OpenApiParameter("year", OpenApiTypes.INT, description="指标年度（2000–2100，默认本年度）")],
+        responses={200: ExitCriterionSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="exit-criteria", filter_backends=[], pagination_class=None)
+    def exit_criteria(self, request, pk=None):
+        """The village's 一低七有 of ``?year=`` as villages.exit_criteria judges it: 5 queries."""
+        year = chosen_year(request._request, clock.today().year)
+        village = get_object_or_404(Village.objects.visible_to(request.user), pk=pk)
+        return Response(ExitCriterionSerializer(exit_criteria.judge_one(village, year), many=True).data)
 
 
 @documented("村与区域", list="贫困村退出指标（一低七有）", retrieve="一项指标")

@@ -25,6 +25,9 @@ from bazhou.core import idnumbers
 from bazhou.core.history import record_in_bulk
 from bazhou.core.models import AnnualGoal, User
 from bazhou.surfaces.demo import data
+from bazhou.surfaces.demo.goals import build_goal_records
+from bazhou.surfaces.demo.snapshots import build_snapshots
+from bazhou.surfaces.demo.years import build_years
 from households.models import Household, HouseholdHelper, HouseholdIncome, Member, PovertyLine
 from supervision.bulletin_data import build_snapshot, document_number, draft_body, draft_title, issuer_name
 from supervision.models import Accountability, Bulletin, Finding, Inspection, Rectification
@@ -69,6 +72,15 @@ def quiet_queries():
         settings.DEBUG = old
 
 
+def indicator_source(code: str, threshold) -> dict:
+    """How the data judges a demo indicator (the mapping of villages migration 0004 and docs/exit-criteria.md)."""
+    if threshold is not None:
+        return {"source": ExitIndicator.Source.INCIDENCE}
+    if code == "collective_income":
+        return {"source": ExitIndicator.Source.COLLECTIVE_INCOME}
+    return {"source": ExitIndicator.Source.PLAN_ROWS, "task_category": code}
+
+
 def demo_exists() -> bool:
     return District.objects.filter(code=data.DISTRICT[0]).exists()
 
@@ -109,8 +121,11 @@ class DemoBuilder:
             self.assistance()
             self.registry()
             self.plans()
+            build_years(self)  # 2016's plans and the 2018 drafts (bazhou/surfaces/demo/years.py), after 2017's
             self.village_indicators()
             self.supervision()
+            build_goal_records(self)  # the records behind the goals (bazhou/surfaces/demo/goals.py)
+            build_snapshots(self)  # 12 months of monthly snapshots, last (bazhou/surfaces/demo/snapshots.py)
         self.log(f"用时 {time.perf_counter() - started:.1f} 秒")
         return self.counts
 
@@ -322,7 +337,15 @@ class DemoBuilder:
         self.indicators = self._bulk(
             ExitIndicator,
             [
-                ExitIndicator(year=data.PLAN_YEAR, code=code, name=name, threshold=threshold, description=desc, order=i)
+                ExitIndicator(
+                    year=data.PLAN_YEAR,
+                    code=code,
+                    name=name,
+                    threshold=threshold,
+                    description=desc,
+                    order=i,
+                    **indicator_source(code, threshold),
+                )
                 for i, (code, name, threshold, desc) in enumerate(data.EXIT_INDICATORS, start=1)
             ],
         )
@@ -983,40 +1006,46 @@ class DemoBuilder:
         return reports
 
     def village_indicators(self):
-        """一低七有 for every poor village, consistent with its plan rows and registry."""
-        by_village: dict[int, dict[str, list[Task]]] = defaultdict(lambda: defaultdict(list))
-        for t in self.tasks:
-            if t.household_id is None:
-                by_village[t.plan.village_id][t.category].append(t)
-        poor_people = Counter()
-        for h in self.households:
-            if h.status in ("poor", "planned", "relapsed"):
-                poor_people[h.village_id] += len(self.household_members[h.pk])
+        """一低七有 for every poor village: the incidence, the collective income and the indicators a finished plan row
+        delivers are judged from the data (villages.exit_criteria); people assess only what no data judges, and
+        override a derived one with a reason and evidence — here the facilities a village had before its plan
+        (原已达标), and the villages that exited in 2016 (accepted then, on the 2016 criteria)."""
+        derived_rows = {(t.plan.village_id, t.category) for t in self.tasks if t.household_id is None}
         rows = []
         for v in self.villages:
             if not v.is_poor:
                 continue
             for ind in self.indicators:
+                if ind.source == ExitIndicator.Source.MANUAL:
+                    met = self.rng.random() < 0.9
+                    rows.append(
+                        VillageIndicator(
+                            village=v,
+                            indicator=ind,
+                            met=met,
+                            evidence="实地核查达标。" if met else "实地核查未达标。",
+                            assessed_on=datetime.date(2017, 8, 31),
+                        )
+                    )
+                    continue
+                if ind.source != ExitIndicator.Source.PLAN_ROWS:
+                    continue
                 if v.status == Village.Status.EXITED:
-                    met, evidence = True, "2016年已验收退出。"
-                elif ind.code == "incidence":
-                    rate = Decimal(poor_people[v.pk] * 100) / v.registered_population
-                    met = rate < ind.threshold
-                    evidence = f"贫困发生率 {rate.quantize(CENT)}%（{poor_people[v.pk]}/{v.registered_population}）。"
-                elif ind.code == "collective_income":
-                    met = v.collective_income > 0
-                    evidence = f"2017年集体经济收入 {v.collective_income} 万元。" if met else "尚无集体经济收入。"
+                    reason, evidence = "2016年已验收退出。", "区脱贫攻坚领导小组2016年贫困村退出验收档案。"
+                elif (v.pk, ind.task_category) in derived_rows or self.rng.random() >= 0.9:
+                    continue  # the plan row judges it (done or not), or nothing has delivered it yet
                 else:
-                    tasks = by_village[v.pk].get(ind.code, [])
-                    if tasks:
-                        met = all(t.status in DONE for t in tasks)
-                        evidence = "施工图项目已完成。" if met else "施工图项目尚未完成。"
-                    else:
-                        met = self.rng.random() < 0.9
-                        evidence = "原已达标。" if met else "尚未达标，待列入施工图。"
+                    reason = f"施工图编制前已{ind.name[1:]}，未列入施工图。"
+                    evidence = "乡镇2016年底摸底核查表及现场照片。"
                 rows.append(
                     VillageIndicator(
-                        village=v, indicator=ind, met=met, evidence=evidence, assessed_on=datetime.date(2017, 8, 31)
+                        village=v,
+                        indicator=ind,
+                        met=True,
+                        overridden=True,
+                        override_reason=reason,
+                        evidence=evidence,
+                        assessed_on=datetime.date(2017, 8, 31),
                     )
                 )
         self._bulk(VillageIndicator, rows, "演示数据：初始记录", at(datetime.date(2017, 8, 31)))
