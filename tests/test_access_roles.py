@@ -600,7 +600,7 @@ def test_two_leaders_with_different_charges_get_their_own_stored_figures(client,
     assert theirs.context["village_table"] == []
     client.force_login(roles.patch_leader)
     assert client.get(dashboard_url()).context["rows"]["total"] == mine == 4
-    assert CachedFigures.objects.filter(key__startswith="dashboard:charge:").count() == 6  # 2 charges × 3 parts
+    assert CachedFigures.objects.filter(key__startswith="dashboard:charge:").count() == 10  # 2 charges × 5 parts
 
 
 @pytest.mark.parametrize(

@@ -421,11 +421,11 @@ def test_the_list_makes_the_same_number_of_queries_for_ten_times_the_villages(
     # 1 savepoint (ATOMIC_REQUESTS), 2 session, 3 user, 4 count for the paginator, 5 the page of villages with
     # their township and the row/done/overdue/funds subqueries, 6 the townships of the filter, 7 the user's
     # district for the navigation bar, 8 the navigation's count of change requests awaiting the admin, 9 the
-    # navigation's 我的待办 and 消息 counts (one query), 10 release savepoint.
-    with django_assert_num_queries(10):
+    # navigation's 我的待办 and 消息 counts (one query), 10 the plan years of the year selector, 11 release savepoint.
+    with django_assert_num_queries(11):
         small = client.get(LIST)
     factories.populate(area.township_a, villages=18)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         large = client.get(LIST)
     assert small.context["page_obj"].paginator.count == 5
     assert large.context["page_obj"].paginator.count == 23

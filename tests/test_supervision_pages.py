@@ -316,12 +316,13 @@ def test_the_queue_makes_the_same_number_of_queries_for_ten_times_the_rows(
     client.force_login(personas.supervisor)
     # savepoint; session; user; the paginator's count; the page of rows with village, township and household;
     # the rows per township; the rows per responsible person; the user's district (navigation); the township
-    # and the village options of the filters; the navigation's 我的待办 and 消息 counts (one query); release savepoint.
-    with django_assert_num_queries(12):
+    # and the village options of the filters; the plan years of the year selector; the navigation's 我的待办 and 消息
+    # counts (one query); release savepoint.
+    with django_assert_num_queries(13):
         small = client.get(QUEUE)
     factories.populate(area.township_a, villages=8)
     factories.populate(area.township_b, villages=1)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         large = client.get(QUEUE)
     assert small.context["page_obj"].paginator.count == 3
     assert large.context["page_obj"].paginator.count == 30

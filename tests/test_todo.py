@@ -625,12 +625,13 @@ def fill(area, personas, chain, n):
 # change requests beside 变更审批, for a 挂包 leader their charge (townships, villages). The navigation's numbers
 # beside 我的待办 and 消息 come from the page's own totals: no query.
 BASE = 6
-# A village's or township's people also get their area's figures at the top (todo.area_figures: the dashboard's plan
-# and registry parts for that scope): the area (1), the data versions and stored figures (2), and, the data having
-# changed, the two parts computed afresh — plan: goals, rows by village, (a township's villages,) funds by category
-# and by source; registry: villages exited, people lifted, village readiness (4), household readiness (2) — and
-# stored (1). While nothing changes only the first three (see test_area_figures_are_stored_like_the_dashboards).
-AREA_VILLAGE = 1 + 2 + 4 + 8 + 1
+# A village's or township's people also get their area's figures at the top (todo.area_figures: the dashboard's plan,
+# registry and goals parts for that scope): the area (1), the data versions and stored figures (2), and, the data
+# having changed, the parts computed afresh — plan: goals, rows by village, (a township's villages,) funds by
+# category and by source (4); registry: villages exited, people lifted, household readiness (4); goals: the goals
+# measured from records (1) — and stored (1). While nothing changes only the first three (see
+# test_area_figures_are_stored_like_the_dashboards).
+AREA_VILLAGE = 1 + 2 + 4 + 4 + 1 + 1
 AREA_TOWNSHIP = AREA_VILLAGE + 1
 QUERIES = {
     # rows overdue, rows due, findings to answer, my change requests, messages

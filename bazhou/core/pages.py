@@ -1,6 +1,7 @@
 """What every list and detail page shares: column labels from verbose names, pagination, the htmx fragment switch,
 and the one parser of a ``?year=`` value."""
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -41,8 +42,39 @@ def id_param(value) -> int | None:
     return number if number >= 1 else None
 
 
+# The years a ``?year=`` may name: any plan year the product can hold (the models' YEAR_VALIDATORS say the same).
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
 def year_param(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """A year from the query string: 4 ASCII digits between :data:`YEAR_MIN` and :data:`YEAR_MAX`; None otherwise."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
         return None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        return None
+    year = int(text)
+    return year if YEAR_MIN <= year <= YEAR_MAX else None
+
+
+class BadParameter(SuspiciousOperation):
+    """A query parameter that cannot be read: answered 400 with its message (bazhou/surfaces/errors.py), in the
+    API's error shape under /api/."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+def chosen_year(request, default: int, name: str = "year") -> int:
+    """The plan year a page, export or API answer shows: ``?year=`` when given, else ``default`` (the current year).
+    A year that is not one (``?year=abc``, ``?year=99999``) is a 400 naming the parameter, never a 500 or a silent
+    fallback to another year's figures."""
+    value = request.GET.get(name)
+    if value in (None, ""):
+        return default
+    year = year_param(value)
+    if year is None:
+        raise BadParameter(name, f"“{name}”应为 {YEAR_MIN}–{YEAR_MAX} 之间的四位年份。")
+    return year

@@ -3,7 +3,7 @@
 Every function takes a :class:`Scope` (the district, one township or one village) and the year, and
 returns plain data (dicts, lists, Decimals) for the template and the charts. :func:`compute` reads them all
 (a fixed number of queries); :func:`dashboard`, which the pages and the API call, stores them in the database
-(``CachedFigures``) in three parts (``PARTS``), each with the versions of the kinds of data it reads
+(``CachedFigures``) in four parts (``PARTS``), each with the versions of the kinds of data it reads
 (bazhou/freshness.py). A page load costs two small queries while nothing changed; after a write, the parts that
 read the changed data are computed afresh on the next load, so an edit shows on the next page load.
 """
@@ -19,13 +19,42 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.urls import reverse
 
 from bazhou.core import access, freshness
 from bazhou.core.access import NOTHING, AreaPaths
 from bazhou.core.models import AnnualGoal, CachedFigures
-from households.models import Household, Member, exited_in_q, incidence_below, still_poor_q
+from households.models import (
+    BusinessEntity,
+    HospitalStay,
+    Household,
+    HouseholdIncome,
+    JobFairAttendance,
+    LandTransfer,
+    LowRentHousing,
+    Member,
+    during_year_q,
+    exited_in_q,
+    in_year_q,
+    poor_in_year_q,
+)
 from households.readiness import CRITERIA, READY, UNMET_PREFIX, line_of, readiness_sql
 from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
 from tasks.models import (
@@ -40,8 +69,9 @@ from tasks.models import (
     overdue_on_q,
     overdue_q,
 )
+from villages import exit_criteria
 from villages.areas import Area
-from villages.models import ExitIndicator, Township, Village, VillageIndicator
+from villages.models import Township, Village
 
 OVERDUE_WEEKS = 12
 MONEY = DecimalField(max_digits=18, decimal_places=4)
@@ -164,7 +194,7 @@ def annual_goals(scope: Scope, year: int) -> list:
     scope where that makes sense: see :func:`goals`), own goals first (1 query)."""
     district_goals = Q(township__isnull=True, village__isnull=True)
     rows = AnnualGoal.objects.filter(Q(district=scope.district, year=year) & (own_goals_q(scope) | district_goals))
-    return list(rows.select_related("township", "village").order_by("order", "pk"))
+    return list(rows.select_related("township", "village", "entered_by").order_by("order", "pk"))
 
 
 def registry_counts(scope: Scope, year: int) -> dict:
@@ -185,12 +215,23 @@ def quantities(goal_rows: list, groups: dict) -> dict:
     return {g.pk: _sum(groups, f"g{g.pk}") for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY}
 
 
-def goals(scope: Scope, rows: list, done_quantities: dict, villages_exited: int, people_lifted: int) -> list[dict]:
+def goals(
+    scope: Scope,
+    rows: list,
+    done_quantities: dict,
+    villages_exited: int,
+    people_lifted: int,
+    computed: dict | None = None,
+) -> list[dict]:
     """The goals of the year with the actual figure inside the scope, as progress bars (no query): the scope's own
     goals first (``own``), then — below the district, or for a charge — the district's goals that are measured from
-    the data (villages exited, people lifted, quantities done), with the scope's part of them; a manual district
-    goal's figure is the district's, which says nothing about one township or village, so it is left out there."""
+    the data (villages exited, people lifted, quantities done, the figures of :func:`goal_figures`), with the scope's
+    part of them; a manual district goal's figure is the district's, which says nothing about one township or village,
+    so it is left out there. Each goal says its source (``source``: 计算：… / 填报：…) and a computed one links to the
+    rows behind it (``drill_url``)."""
+    computed = computed or {}
     own_area = not scope.is_charge and scope.level == "district"
+    area = scope_params(scope)
     result = []
     rows = sorted(rows, key=lambda g: not _is_own(scope, g))
     for g in rows:
@@ -203,23 +244,40 @@ def goals(scope: Scope, rows: list, done_quantities: dict, villages_exited: int,
             actual = Decimal(people_lifted)
         elif g.metric == AnnualGoal.Metric.TASK_QUANTITY:
             actual = Decimal(done_quantities.get(g.pk, 0))
+        elif g.metric in GOAL_METRICS:
+            actual = computed.get(g.metric)
         else:
             actual = g.manual_actual
         pct = percent(actual, g.target) if actual is not None else None
+        manual = g.metric == AnnualGoal.Metric.MANUAL
         result.append(
             {
                 "goal": g,
                 "own": own,
-                "manual": g.metric == AnnualGoal.Metric.MANUAL,
+                "manual": manual,
                 "name": g.name,
                 "target": g.target,
                 "unit": g.unit,
                 "actual": actual,
                 "percent": pct,
                 "bar": min(pct, Decimal(100)) if pct is not None else Decimal(0),
+                "ceiling": g.is_ceiling,
+                "met": g.is_met(actual),
+                "source": goal_source(g),
+                "drill_url": None if manual else f"{reverse('dashboard_goal', args=[g.pk])}?{urlencode(area)}",
             }
         )
     return result
+
+
+def goal_source(goal) -> str:
+    """Where a goal's figure comes from, as the dashboard says it: 计算：<how> or 填报：<who>."""
+    if goal.metric == AnnualGoal.Metric.MANUAL:
+        return f"填报：{goal.reporter}"
+    if goal.metric == AnnualGoal.Metric.TASK_QUANTITY:
+        category = dict(Category.choices).get(goal.task_category, goal.task_category)
+        return f"计算：已完成的{category}任务数量合计（{goal.unit}）"
+    return f"计算：{GOAL_SOURCES[goal.metric]}"
 
 
 def _is_own(scope: Scope, goal) -> bool:
@@ -229,6 +287,160 @@ def _is_own(scope: Scope, goal) -> bool:
     if scope.township:
         return goal.township_id == scope.township.pk and goal.village_id is None
     return not scope.is_charge and goal.township_id is None and goal.village_id is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Goals measured from the data (issue 18; docs/goals.md has each formula in Chinese). Each metric is one aggregate
+# query over the scope (whatever the number of goals, areas or rows) and a queryset of the rows behind it, which the
+# drill-down page (bazhou/surfaces/goal_views.py) lists: the figure and the list come from the same queryset.
+# ---------------------------------------------------------------------------------------------
+
+GOAL_SOURCES = {
+    AnnualGoal.Metric.VILLAGES_EXITED: "当年退出的贫困村数（村状态为已退出、退出年度为当年）",
+    AnnualGoal.Metric.PEOPLE_LIFTED: "当年脱贫户的在册成员人数",
+    AnnualGoal.Metric.INCOME_RISE: "当年贫困户人均纯收入较上年增加额的平均数（两年都有收入记录的户）",
+    AnnualGoal.Metric.INDUSTRY_COVERAGE: "当年贫困户中，当年一户一策有产业发展任务（未撤销）的户所占比例",
+    AnnualGoal.Metric.BUSINESS_ENTITIES: "当年登记的新型经营主体个数",
+    AnnualGoal.Metric.LAND_TRANSFER: "当年签订的土地流转合同面积合计",
+    AnnualGoal.Metric.LOW_RENT_HOUSING: "当年贫困户中，当年住在农村廉租房的户所占比例",
+    AnnualGoal.Metric.HOSPITAL_SHARE: "当年出院的贫困患者区内住院个人自付费用 ÷ 住院总费用",
+    AnnualGoal.Metric.JOB_FAIR_INTENTS: "当年招聘会上签订就业意向的贫困成员人数",
+    AnnualGoal.Metric.JOB_FAIR_ATTENDANCE: "当年招聘会登记的贫困求职者人数",
+}
+MEMBER_PATHS = HOUSEHOLD_PATHS.prefixed("household")
+CENT2 = Decimal("0.01")
+
+
+def poor_households(scope: Scope, year: int):
+    """The registered households of the scope that were poor in ``year`` (households.models.poor_in_year_q)."""
+    return Household.objects.filter(scope.q(HOUSEHOLD_PATHS), poor_in_year_q(year))
+
+
+def _net_income(year: int):
+    """A household's net income (元) of ``year``, as a subquery (HouseholdIncome.net_income)."""
+    net = sum((F(name) for name in HouseholdIncome.INCOME_FIELDS), Value(0)) - F("business_expenses")
+    rows = HouseholdIncome.objects.filter(household=OuterRef("pk"), year=year).order_by()
+    return Subquery(rows.annotate(net=net).values("net")[:1], output_field=MONEY)
+
+
+def income_rise_rows(scope: Scope, year: int):
+    """The year's poor households with an income record this year and the year before and at least one registered
+    member, each with its per-capita net income of both years (net income ÷ active members) and the rise."""
+    members = (
+        Member.objects.filter(household=OuterRef("pk"), is_active=True)
+        .order_by()
+        .values("household")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    per_person = Cast("members_n", FloatField())
+    return (
+        poor_households(scope, year)
+        .annotate(members_n=Subquery(members), net_now=_net_income(year), net_before=_net_income(year - 1))
+        .filter(members_n__gt=0, net_now__isnull=False, net_before__isnull=False)
+        .annotate(
+            per_capita_now=ExpressionWrapper(F("net_now") / per_person, output_field=FloatField()),
+            per_capita_before=ExpressionWrapper(F("net_before") / per_person, output_field=FloatField()),
+        )
+        .annotate(rise=ExpressionWrapper(F("per_capita_now") - F("per_capita_before"), output_field=FloatField()))
+    )
+
+
+def income_rise(scope: Scope, year: int) -> dict:
+    """The mean per-capita income of those households this year and the year before, and the rise (元, 2 places;
+    None without any household)."""
+    figures = income_rise_rows(scope, year).aggregate(
+        households=Count("pk"), now=Avg("per_capita_now"), before=Avg("per_capita_before")
+    )
+    if not figures["households"]:
+        return {"households": 0, "now": None, "before": None, "value": None}
+    now, before = (Decimal(str(figures[k])).quantize(Decimal("0.01")) for k in ("now", "before"))
+    return {"households": figures["households"], "now": now, "before": before, "value": now - before}
+
+
+def industry_covered(year: int) -> Exists:
+    """A household has a live 一户一策 row of the industry category (产业发展) in ``year``'s plans."""
+    rows = Task.objects.filter(live_q(), household=OuterRef("pk"), category=Category.INDUSTRY, plan__year=year)
+    return Exists(rows)
+
+
+def low_rent_covered(year: int) -> Exists:
+    """A household lived in low-rent housing during ``year`` (households.models.during_year_q)."""
+    return Exists(LowRentHousing.objects.filter(during_year_q(year), household=OuterRef("pk")))
+
+
+def industry_coverage_rows(scope: Scope, year: int):
+    """The year's poor households, each marked ``covered`` when the year's plans hold a live industry row for it."""
+    return poor_households(scope, year).annotate(covered=industry_covered(year))
+
+
+def low_rent_housing_rows(scope: Scope, year: int):
+    """The year's poor households, each marked ``covered`` when it lived in low-rent housing during the year."""
+    return poor_households(scope, year).annotate(covered=low_rent_covered(year))
+
+
+def _share(scope: Scope, year: int, covered: Exists) -> dict:
+    figures = poor_households(scope, year).aggregate(total=Count("pk"), covered=Count("pk", filter=covered))
+    return {**figures, "value": percent(figures["covered"], figures["total"])}
+
+
+def business_entity_rows(scope: Scope, year: int):
+    return BusinessEntity.objects.filter(scope.q(VILLAGE_PATHS.prefixed("village")), in_year_q("registered_on", year))
+
+
+def land_transfer_rows(scope: Scope, year: int):
+    return LandTransfer.objects.filter(scope.q(VILLAGE_PATHS.prefixed("village")), in_year_q("signed_on", year))
+
+
+def hospital_stay_rows(scope: Scope, year: int):
+    """In-district stays of registered members of the scope's households discharged in ``year``."""
+    return HospitalStay.objects.filter(
+        scope.q(MEMBER_PATHS.prefixed("member")), in_year_q("discharged_on", year), in_district=True
+    )
+
+
+def hospital_share(scope: Scope, year: int) -> dict:
+    figures = hospital_stay_rows(scope, year).aggregate(
+        stays=Count("pk"), out_of_pocket=Sum("out_of_pocket"), total_cost=Sum("total_cost")
+    )
+    return {**figures, "value": percent(figures["out_of_pocket"] or 0, figures["total_cost"])}
+
+
+def job_fair_rows(scope: Scope, year: int, *, intents: bool = False):
+    """Attendances of the scope's registered members at fairs held in ``year`` (with ``intents``: those who signed a
+    letter of intent)."""
+    rows = JobFairAttendance.objects.filter(scope.q(MEMBER_PATHS.prefixed("member")), in_year_q("fair__held_on", year))
+    return rows.filter(signed_intent=True) if intents else rows
+
+
+def job_fair_people(scope: Scope, year: int, *, intents: bool = False) -> dict:
+    """Members counted once however many fairs they came to."""
+    people = job_fair_rows(scope, year, intents=intents).aggregate(n=Count("member", distinct=True))["n"]
+    return {"value": Decimal(people)}
+
+
+# Each computed metric of the records: its figure (a dict whose ``value`` the dashboard shows), 1 query.
+GOAL_METRICS = {
+    AnnualGoal.Metric.INCOME_RISE: income_rise,
+    AnnualGoal.Metric.INDUSTRY_COVERAGE: lambda scope, year: _share(scope, year, industry_covered(year)),
+    AnnualGoal.Metric.BUSINESS_ENTITIES: lambda scope, year: {
+        "value": Decimal(business_entity_rows(scope, year).count())
+    },
+    AnnualGoal.Metric.LAND_TRANSFER: lambda scope, year: {
+        "value": (land_transfer_rows(scope, year).aggregate(v=Sum("area_mu"))["v"] or Decimal(0)).quantize(CENT2)
+    },
+    AnnualGoal.Metric.LOW_RENT_HOUSING: lambda scope, year: _share(scope, year, low_rent_covered(year)),
+    AnnualGoal.Metric.HOSPITAL_SHARE: hospital_share,
+    AnnualGoal.Metric.JOB_FAIR_INTENTS: lambda scope, year: job_fair_people(scope, year, intents=True),
+    AnnualGoal.Metric.JOB_FAIR_ATTENDANCE: job_fair_people,
+}
+
+
+def goal_figures(scope: Scope, year: int, goal_rows: list) -> dict:
+    """The figures of the metrics of :data:`GOAL_METRICS` that the goals ``goal_rows`` use, inside the scope: one
+    query per metric used (none per goal), each a dict with the shown ``value`` and the parts that make it."""
+    used = {g.metric for g in goal_rows if g.metric in GOAL_METRICS}
+    return {metric: GOAL_METRICS[metric](scope, year) for metric in sorted(used)}
 
 
 def plan_rows(groups: dict) -> dict:
@@ -367,42 +579,32 @@ def village_table(scope: Scope, groups: dict) -> list[dict]:
 
 
 def village_readiness(scope: Scope, year: int) -> dict:
-    """Poor villages planned to exit in ``year``: how many meet each exit indicator of the year.
-
-    The incidence indicator (the one with a threshold) is computed from the registry: active members of
-    households still poor (households.models.still_poor_q) ÷ registered rural population, in %, below the
-    threshold as the village page judges it (households.models.incidence_below).
-    The others come from the villages' assessments (VillageIndicator.met).
-    """
+    """Poor villages planned to exit in ``year``: how many meet each exit indicator of the year, each judged by
+    villages.exit_criteria (the incidence from the registry, the indicators a finished plan row delivers, the
+    collective income, the assessments; overrides counted as such): 5 queries whatever the number of villages."""
     villages = Village.objects.filter(scope.q(VILLAGE_PATHS)).planned_to_exit(year)
-    people = dict(
-        Member.objects.filter(still_poor_q("household__"), household__village__in=villages.values("pk"), is_active=True)
-        .order_by()
-        .values("household__village")
-        .annotate(n=Count("pk"))
-        .values_list("household__village", "n")
-    )
-    rows = [(population, people.get(pk, 0)) for pk, population in villages.values_list("pk", "registered_population")]
-    indicators = list(ExitIndicator.objects.filter(year=year))
-    met = dict(
-        VillageIndicator.objects.filter(village__in=villages.values("pk"), indicator__year=year, met=True)
-        .order_by()
-        .values("indicator")
-        .annotate(n=Count("pk"))
-        .values_list("indicator", "n")
-    )
-    result = []
-    for indicator in indicators:
-        if indicator.threshold is not None:
-            n = sum(1 for population, people in rows if incidence_below(people, population, indicator.threshold))
-            computed = True
-        else:
-            n = met.get(indicator.pk, 0)
-            computed = False
-        result.append(
-            {"indicator": indicator, "name": indicator.name, "met": n, "not_met": len(rows) - n, "computed": computed}
-        )
-    return {"total": len(rows), "indicators": result}
+    judged = exit_criteria.judge(villages, year)
+    indicators = {}
+    for judgements in judged.values():
+        for code, j in judgements.items():
+            row = indicators.setdefault(
+                code,
+                {
+                    "indicator": j.indicator,
+                    "name": j.name,
+                    "source": j.source_label,
+                    "met": 0,
+                    "overridden": 0,
+                    "computed": j.derived,
+                },
+            )
+            row["met"] += j.met
+            row["overridden"] += j.overridden
+    total = len(judged)
+    result = sorted(indicators.values(), key=lambda r: (r["indicator"].order, r["indicator"].code))
+    for row in result:
+        row["not_met"] = total - row["met"]
+    return {"total": total, "indicators": result}
 
 
 # Household readiness (一超六有): 2 queries (the poverty line, one aggregate).
@@ -502,18 +704,22 @@ def charts(ranking: list[dict], villages: list[dict], fund_figures: dict, weekly
     }
 
 
-# The dashboard in three parts, each computed from some kinds of data (bazhou/freshness.py) and stored with
+# The dashboard in four parts, each computed from some kinds of data (bazhou/freshness.py) and stored with
 # their versions: a plan-row edit recomputes the plan part, not the registry's readiness counts.
 PARTS = {
     "plan": ("tasks", "goals", "villages"),
     "registry": ("households", "villages"),
+    # 一低七有: the incidence from the registry, the plan rows that deliver an indicator, the assessments.
+    "exit": ("tasks", "households", "villages"),
     "supervision": ("supervision", "tasks", "households", "villages"),
+    # The goals measured from the registry and its records (households.models: incomes, job fairs, entities, land,
+    # hospital stays, low-rent housing — all households_* tables) and from the plan rows (industry coverage).
+    "goals": ("goals", "households", "tasks", "villages"),
 }
 
 
-def plan_part(scope: Scope, today: datetime.date) -> dict:
-    """Goals, plan rows, funds, rankings, the weekly overdue counts and the charts (6 queries)."""
-    year = today.year
+def plan_part(scope: Scope, today: datetime.date, year: int) -> dict:
+    """Goals, plan rows, funds, rankings, the weekly overdue counts and the charts of ``year``'s plans (6 queries)."""
     goal_rows = annual_goals(scope, year)
     groups = task_groups(scope, year, today, [g for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY])
     ranking = township_ranking(scope, groups)
@@ -532,51 +738,80 @@ def plan_part(scope: Scope, today: datetime.date) -> dict:
     }
 
 
-def registry_part(scope: Scope, today: datetime.date) -> dict:
-    """Villages exited, people lifted, village and household exit readiness (8 queries)."""
-    year = today.year
+def registry_part(scope: Scope, today: datetime.date, year: int) -> dict:
+    """Villages exited, people lifted and household exit readiness in ``year``."""
     return {
         **registry_counts(scope, year),
-        "village_readiness": village_readiness(scope, year),
         "household_readiness": household_readiness(scope, year),
     }
 
 
-def supervision_part(scope: Scope, today: datetime.date) -> dict:
+def exit_part(scope: Scope, today: datetime.date, year: int) -> dict:
+    """Village exit readiness (一低七有) in ``year`` (5 queries)."""
+    return {"village_readiness": village_readiness(scope, year)}
+
+
+def supervision_part(scope: Scope, today: datetime.date, year: int) -> dict:
+    """Findings and rectifications as they stand today (supervision has no plan year)."""
     return {"supervision": supervision(scope, today)}
 
 
-COMPUTE = {"plan": plan_part, "registry": registry_part, "supervision": supervision_part}
+def goals_part(scope: Scope, today: datetime.date, year: int) -> dict:
+    """The figures of the goals measured from the records (1 query for the goals, 1 per metric used)."""
+    return {"computed": goal_figures(scope, year, annual_goals(scope, year))}
 
 
-def assemble(scope: Scope, today: datetime.date, parts: dict) -> dict:
+COMPUTE = {
+    "plan": plan_part,
+    "registry": registry_part,
+    "exit": exit_part,
+    "supervision": supervision_part,
+    "goals": goals_part,
+}
+
+
+def computed_values(parts: dict) -> dict:
+    """The shown value of each computed metric, from the goals part."""
+    return {metric: figures["value"] for metric, figures in parts["goals"]["computed"].items()}
+
+
+def assemble(scope: Scope, today: datetime.date, year: int, parts: dict) -> dict:
     """The template's context from the three parts."""
     plan, registry = parts["plan"], parts["registry"]
     return {
         "scope": scope,
-        "year": today.year,
+        "year": year,
+        "current_year": today.year,
         "today": today,
         "goals": goals(
-            scope, plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]
+            scope,
+            plan["goal_rows"],
+            plan["quantities"],
+            registry["villages_exited"],
+            registry["people_lifted"],
+            computed_values(parts),
         ),
         **{k: v for k, v in plan.items() if k not in ("goal_rows", "quantities")},
-        "village_readiness": registry["village_readiness"],
+        "village_readiness": parts["exit"]["village_readiness"],
         "household_readiness": registry["household_readiness"],
         **parts["supervision"],
     }
 
 
-def compute(scope: Scope, today: datetime.date) -> dict:
-    """Every block of the dashboard for ``scope`` on ``today`` (the plan year is today's year), read afresh."""
-    return assemble(scope, today, {name: part(scope, today) for name, part in COMPUTE.items()})
+def compute(scope: Scope, today: datetime.date, year: int | None = None) -> dict:
+    """Every block of the dashboard for ``scope`` on ``today`` for the plans of ``year`` (default: today's year),
+    read afresh."""
+    year = year or today.year
+    return assemble(scope, today, year, {name: part(scope, today, year) for name, part in COMPUTE.items()})
 
 
-def cache_key(scope: Scope, part: str) -> str:
-    """The figures of an area are stored under its level and key; a charge's under its townships and villages."""
+def cache_key(scope: Scope, part: str, year: int) -> str:
+    """The figures of an area are stored under its level, key and year; a charge's under its townships and
+    villages."""
     if scope.is_charge:
         digest = hashlib.sha256(scope.charge.token.encode()).hexdigest()[:24]
-        return f"dashboard:charge:{digest}:{part}"
-    return f"dashboard:{scope.level}:{scope.area.pk}:{part}"
+        return f"dashboard:charge:{digest}:{year}:{part}"
+    return f"dashboard:{scope.level}:{scope.area.pk}:{year}:{part}"
 
 
 # Figures stored by another release of this module are not trusted (their shape may differ): stored with this
@@ -593,35 +828,43 @@ def _stored(data):
     return figures if code == CODE else None
 
 
-def dashboard(scope: Scope, today: datetime.date) -> dict:
-    """The dashboard of ``scope`` on ``today``: each part as stored if the data it reads has not changed since
-    (2 queries in all), the others computed and stored again (1 more query, and the parts' own)."""
-    return assemble(scope, today, stored_parts(scope, today, tuple(PARTS)))
+def dashboard(scope: Scope, today: datetime.date, year: int | None = None) -> dict:
+    """The dashboard of ``scope`` on ``today`` for the plans of ``year`` (default: today's year): each part as stored
+    if the data it reads has not changed since (2 queries in all), the others computed and stored again (1 more
+    query, and the parts' own)."""
+    year = year or today.year
+    return assemble(scope, today, year, stored_parts(scope, today, tuple(PARTS), year))
 
 
 def area_summary(scope: Scope, today: datetime.date) -> dict:
     """The figures of a village or township for the top of its people's 我的待办: its goals, its plan rows, its
     households' readiness — the dashboard's own figures for that scope (its plan and registry parts, stored and
     reused like the dashboard's: 2 queries while nothing changed)."""
-    parts = stored_parts(scope, today, ("plan", "registry"))
+    parts = stored_parts(scope, today, ("plan", "registry", "goals"), today.year)
     plan, registry = parts["plan"], parts["registry"]
     return {
         "scope": scope,
         "year": today.year,
         "goals": goals(
-            scope, plan["goal_rows"], plan["quantities"], registry["villages_exited"], registry["people_lifted"]
+            scope,
+            plan["goal_rows"],
+            plan["quantities"],
+            registry["villages_exited"],
+            registry["people_lifted"],
+            computed_values(parts),
         ),
         "rows": plan["rows"],
         "household_readiness": registry["household_readiness"],
     }
 
 
-def stored_parts(scope: Scope, today: datetime.date, names: tuple[str, ...]) -> dict:
-    """The parts ``names`` of the dashboard of ``scope`` on ``today``, as stored or computed and stored again."""
+def stored_parts(scope: Scope, today: datetime.date, names: tuple[str, ...], year: int) -> dict:
+    """The parts ``names`` of the dashboard of ``scope`` on ``today`` for ``year``'s plans, as stored or computed
+    and stored again."""
     # The versions are read before the data, so figures are never stored under versions newer than their data.
     versions = freshness.current()
     stamps = {name: sum(versions[kind] for kind in PARTS[name]) for name in names}
-    keys = {name: cache_key(scope, name) for name in names}
+    keys = {name: cache_key(scope, name, year) for name in names}
     stored = {
         key: (version, day, data)
         for key, version, day, data in CachedFigures.objects.filter(key__in=keys.values()).values_list(
@@ -635,7 +878,7 @@ def stored_parts(scope: Scope, today: datetime.date, names: tuple[str, ...]) -> 
         if figures is not None and name == "plan" and figures["rows"].get("due_soon_days") != due_soon_days():
             figures = None  # counted with another due-soon window (settings.BAZHOU_DUE_SOON_DAYS changed since)
         if figures is None:
-            figures = COMPUTE[name](scope, today)
+            figures = COMPUTE[name](scope, today, year)
             fresh.append(CachedFigures(key=key, version=stamps[name], day=today, data=pickle.dumps((CODE, figures))))
         parts[name] = figures
     if fresh:
@@ -673,9 +916,9 @@ def figure_links(user, scope: Scope, year: int) -> dict:
     def url(name: str, **params) -> str:
         return f"{reverse(name)}?{urlencode({**params, **area})}"
 
-    links = {f"rows_{state}": url("dashboard_rows", state=state) for state in ROW_STATES}
+    links = {f"rows_{state}": url("dashboard_rows", state=state, year=year) for state in ROW_STATES}
     # A ranking row's overdue figure: the same list, for that township or village (the row adds its parameter).
-    links["rows_overdue_base"] = f"{reverse('dashboard_rows')}?{urlencode({'state': 'overdue'})}"
+    links["rows_overdue_base"] = f"{reverse('dashboard_rows')}?{urlencode({'state': 'overdue', 'year': year})}"
     if access.may_read_supervision(user):
         links["rows_overdue"] = url("supervision:queue", view="overdue", year=year)
         links["rows_overdue_base"] = f"{reverse('supervision:queue')}?{urlencode({'view': 'overdue', 'year': year})}"

@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from bazhou.core.api.shape import error_response
+from bazhou.core.pages import BadParameter
 from bazhou.core.unavailable import is_database_down, unavailable_response
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,13 @@ def bad_request(request, exception=None):
         message, code, status = TOO_LARGE.format(mb=_upload_limit_mb()), "too_large", 413
     elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
         message, code, status = TOO_MANY_FIELDS, "too_large", 413
+    elif isinstance(exception, BadParameter):
+        message, code, status = exception.message, "invalid", 400
     else:
         message, code, status = BAD_REQUEST, "bad_request", 400
     if is_api(request):
-        return error_response(message, code, status)
+        errors = {exception.param: [message]} if isinstance(exception, BadParameter) else None
+        return error_response(message, code, status, errors)
     title = "提交的内容太大" if status == 413 else "请求有误"
     return _page(request, "400.html", status, {"message": message, "title": title})
 

@@ -33,5 +33,5 @@ def dashboard_refresh(job, progress) -> jobs.Outcome:
         scopes.append(Scope(district=area.district, township=area.township, village=area.village))
     for done, scope in enumerate(scopes):
         progress(done, total=len(scopes), phase="计算驾驶舱统计")
-        stored_parts(scope, today, tuple(PARTS))
+        stored_parts(scope, today, tuple(PARTS), today.year)
     return jobs.Outcome(url=reverse("dashboard"), note="驾驶舱统计已更新。")

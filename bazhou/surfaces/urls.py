@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bazhou.core import job_views
-from bazhou.surfaces import account, health, households, views, villages
+from bazhou.surfaces import account, compare_views, goal_views, health, households, views, villages
 from bazhou.surfaces import inbox as inbox_views
 from households import urls as household_urls
 
@@ -27,6 +27,11 @@ urlpatterns = [
     path("dashboard/", views.dashboard_page, name="dashboard"),
     path("dashboard/print/", views.dashboard_print, name="dashboard_print"),
     path("dashboard/rows/", views.dashboard_rows, name="dashboard_rows"),
+    # The rows behind an annual goal's figure, and a manual goal's figure entered (bazhou/surfaces/goal_views.py).
+    path("dashboard/goals/<int:pk>/", goal_views.goal_detail, name="dashboard_goal"),
+    path("dashboard/goals/<int:pk>/enter/", goal_views.goal_enter, name="dashboard_goal_enter"),
+    # 年度对比: the year beside the year before (bazhou/surfaces/compare.py, docs/years.md).
+    path("dashboard/compare/", compare_views.compare_page, name="dashboard_compare"),
     path("inbox/", inbox_views.inbox, name="inbox"),
     path("inbox/<int:pk>/", inbox_views.inbox_open, name="inbox_open"),
     path("inbox/read-all/", inbox_views.inbox_read_all, name="inbox_read_all"),

@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
-from bazhou.core.pages import id_param, page_of, querystring_without_page
-from bazhou.surfaces import todo
+from bazhou.core.pages import chosen_year, id_param, page_of, querystring_without_page
+from bazhou.surfaces import todo, trends
 from bazhou.surfaces.dashboard import (
     ROW_STATES,
     Scope,
@@ -62,11 +62,13 @@ def up_url(user, scope: Scope) -> str | None:
 def dashboard_page(request, print_view=False):
     """The dashboard of the user's area (or of a township or village inside it), at ``/dashboard/``."""
     scope = dashboard_scope(request)
-    context = dashboard(scope, clock.today())
+    today = clock.today()
+    context = dashboard(scope, today, chosen_year(request, today.year))
     context["print_view"] = print_view or request.GET.get("print") == "1"
     context["up_url"] = up_url(request.user, scope)
     context["links"] = figure_links(request.user, scope, context["year"])
     context["scope_query"] = urlencode(scope_params(scope))
+    context["trend"] = trends.trend(scope, today, context["year"])  # monthly snapshots: 1 query (docs/snapshots.md)
     template = "dashboard/print.html" if context["print_view"] else "dashboard/index.html"
     return render(request, template, context)
 
@@ -87,8 +89,9 @@ def dashboard_rows(request):
     if state not in ROW_STATES:
         raise Http404
     today = clock.today()
+    year = chosen_year(request, today.year)
     rows = (
-        scope.tasks(today.year)
+        scope.tasks(year)
         .filter(row_state_q(state, today))
         .select_related("plan__village__township", "household")
         .order_by("deadline", "plan__village__township__code", "plan__village__code", "id")
@@ -101,7 +104,7 @@ def dashboard_rows(request):
         "state": state,
         "state_label": ROW_STATES[state][0],
         "due_soon_days": due_soon_days(),
-        "year": today.year,
+        "year": year,
         "today": today,
         "page_obj": page_obj,
         "querystring": querystring_without_page(request),

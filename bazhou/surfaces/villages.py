@@ -16,11 +16,12 @@ from bazhou.core import clock
 from bazhou.core.access import get_visible_or_404
 from bazhou.core.pages import id_param, labels, page_of, querystring_without_page, render_list, year_param
 from households.decisions import recent_decision_alerts
-from households.models import Household, Member, incidence_below, poverty_incidence, still_poor_q
+from households.models import Household
 from supervision.models import Finding
 from tasks.figures import plan_figures
-from tasks.models import Task, done_q, overdue_q
-from villages.forms import VillageFilterForm
+from tasks.models import Plan, Task, done_q, overdue_q
+from villages import exit_criteria
+from villages.forms import VillageFilterForm, offer_years
 from villages.history import village_timeline
 from villages.models import AssistanceAssignment, ExitIndicator, Village
 
@@ -29,6 +30,8 @@ from villages.models import AssistanceAssignment, ExitIndicator, Village
 def village_list(request):
     today = clock.today()
     form = VillageFilterForm(request.GET, user=request.user)
+    # The years offered: the plan years the user sees and this year; none chosen counts every year's rows.
+    offer_years(form, Plan.objects.visible_to(request.user).offered_years(today.year), all_label="全部年度")
     villages = Village.objects.visible_to(request.user).select_related("township")
     villages = form.filter(villages).annotate(**plan_figures(today, form.value("year")))
     context = {
@@ -61,6 +64,8 @@ def plan_table_link(form: VillageFilterForm) -> dict:
         params["year"] = year
     return {
         "plan_table_url": reverse("tasks:plan_table_xlsx") + (f"?{urlencode(params)}" if params else ""),
+        # The year the export is of (the one table takes one year): the one chosen, else the current year.
+        "plan_table_year": year or clock.today().year,
         "plan_table_narrower": any(form.value(name) for name in NOT_EXPORTED),
     }
 
@@ -126,23 +131,12 @@ def plan_tables(plan, today) -> dict:
 
 
 def exit_indicators(village, year) -> dict:
-    """一低七有 of the year: each indicator with the village's assessment (or none yet), and the incidence
-    computed from the registry: people of still-poor households ÷ registered rural population
-    (households.models.poverty_incidence, judged by incidence_below as the dashboard judges it)."""
-    assessments = {a.indicator_id: a for a in village.indicators.filter(indicator__year=year)}
-    indicators = list(ExitIndicator.objects.filter(year=year))
-    for indicator in indicators:
-        indicator.assessment = assessments.get(indicator.pk)
-    poor_people = Member.objects.filter(still_poor_q("household__"), household__village=village, is_active=True)
-    people, population = poor_people.count(), village.registered_population
-    incidence = {"poor_people": people, "population": population, "rate": poverty_incidence(people, population)}
-    # The incidence indicator is the one with a threshold (ExitIndicator.threshold: "如贫困发生率低于 3（%）").
-    threshold = next((i for i in indicators if i.threshold is not None), None)
-    if threshold is not None:
-        threshold.incidence = incidence
-        if incidence["rate"] is not None:
-            incidence["below_threshold"] = incidence_below(people, population, threshold.threshold)
-    return {"indicators": indicators, "incidence": incidence}
+    """一低七有 of the year, each indicator judged by villages.exit_criteria (the incidence from the registry, the
+    plan rows that deliver an indicator, the collective income, the assessments and overrides), and the incidence's
+    figures as the dashboard judges them (4 queries)."""
+    judgements = exit_criteria.judge_one(village, year)
+    incidence = next((j.figures for j in judgements if j.indicator.source == ExitIndicator.Source.INCIDENCE), None)
+    return {"indicators": judgements, "incidence": incidence}
 
 
 def assistance_forces(village, today) -> dict:

@@ -147,7 +147,7 @@ def test_a_village_cadre_sees_the_villages_figures_first_on_a_phone(page, person
     overdue = block.get_by_test_id("area-rows-overdue").locator("strong").inner_text()
     assert overdue == "1"
     block.get_by_test_id("area-rows-overdue").click()
-    expect(page).to_have_url(re.compile(r"/dashboard/rows/\?state=overdue&village=\d+$"))
+    expect(page).to_have_url(re.compile(r"/dashboard/rows/\?state=overdue&year=2017&village=\d+$"))
     expect(page.get_by_test_id("rows-count")).to_have_text(overdue)
     expect(page.get_by_test_id("row-item")).to_contain_text("村文化室")
     assert no_sideways_scroll(page, PHONE["width"])

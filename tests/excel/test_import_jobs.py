@@ -90,7 +90,7 @@ def test_the_dashboard_figures_are_computed_again_in_the_background_after_an_imp
     assert refresh.state == "done" and refresh.user == personas.township_a
     keys = set(CachedFigures.objects.values_list("key", flat=True))
     district, township = area.district.pk, area.township_a.pk
-    assert {f"dashboard:district:{district}:plan", f"dashboard:township:{township}:plan"} <= keys
+    assert {f"dashboard:district:{district}:2017:plan", f"dashboard:township:{township}:2017:plan"} <= keys
 
 
 def test_a_confirmation_refused_because_the_data_changed_is_the_jobs_reason_with_the_way_back(

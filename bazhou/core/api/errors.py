@@ -35,6 +35,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from bazhou.core.api.shape import error_body, error_response  # noqa: F401  (re-exported: the one shape)
+from bazhou.core.pages import BadParameter
 from bazhou.core.text import ILLEGAL_MESSAGE
 
 NOT_FOUND = "未找到。"
@@ -190,6 +191,8 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or FORBIDDEN)
     elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         exc = PayloadTooLarge(too_large_message(exc))
+    elif isinstance(exc, BadParameter):
+        exc = exceptions.ValidationError({exc.param: [exc.message]})
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(BAD_REQUEST)
     if not isinstance(exc, exceptions.APIException):

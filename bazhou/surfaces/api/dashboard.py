@@ -24,6 +24,8 @@ from rest_framework.views import APIView
 
 from bazhou.core import access, clock
 from bazhou.core.api.permissions import require
+from bazhou.core.pages import chosen_year
+from bazhou.surfaces import trends
 from bazhou.surfaces.dashboard import Scope, dashboard
 from bazhou.surfaces.views import dashboard_scope
 
@@ -77,6 +79,9 @@ def scope_json(scope: Scope) -> dict:
     parameters=[
         OpenApiParameter("township", OpenApiTypes.STR, description="乡镇代码：看该乡镇（须在您的范围内）"),
         OpenApiParameter("village", OpenApiTypes.INT, description="村 id：看该村（须在您的范围内）"),
+        OpenApiParameter(
+            "year", OpenApiTypes.INT, description="计划年度（2000–2100，默认本年度）：看该年度施工图的数字"
+        ),
     ],
     responses={
         200: inline_serializer(
@@ -88,7 +93,10 @@ def scope_json(scope: Scope) -> dict:
                 ),
                 "year": serializers.IntegerField(),
                 "today": serializers.DateField(),
-                "goals": serializers.JSONField(help_text="年度目标：目标值、完成值、百分比"),
+                "goals": serializers.JSONField(
+                    help_text="年度目标：目标值、完成值、百分比；source（计算：… / 填报：…）、ceiling（上限目标）、"
+                    "met（是否达标）、drill_url（计算得出的目标：其背后记录的页面）"
+                ),
                 "rows": serializers.JSONField(
                     help_text="任务行：合计、完成、进行中、逾期、原定逾期（baseline_overdue）、30 天内到期"
                 ),
@@ -99,6 +107,10 @@ def scope_json(scope: Scope) -> dict:
                 "household_readiness": serializers.JSONField(help_text="贫困户脱贫条件达标情况（一超六有）"),
                 "supervision": serializers.JSONField(help_text="未销号问题、逾期整改、最近一期通报"),
                 "overdue_weeks": serializers.JSONField(help_text="近 12 周每周末的逾期任务数"),
+                "trend": serializers.JSONField(
+                    help_text="月度趋势：最近 12 个月的月度快照（points，已更正的标 corrected 和 reason）、"
+                    "较上月（change）；挂包片区没有（charge 为 true）"
+                ),
             },
         ),
         403: OpenApiResponse(description="您的角色不能查看驾驶舱（行业部门的用户）"),
@@ -110,5 +122,7 @@ class DashboardView(APIView):
         # A department's user sees their department's rows and nothing else of the plan: no district figures.
         require(access.may_view_dashboard(request.user), NO_DASHBOARD)
         scope = dashboard_scope(request._request)
-        figures = dashboard(scope, clock.today())
+        today = clock.today()
+        figures = dashboard(scope, today, chosen_year(request._request, today.year))
+        figures["trend"] = trends.trend(scope, today, figures["year"])  # the monthly snapshots: 1 query
         return Response({key: to_json(value) for key, value in figures.items() if key not in LEFT_OUT})

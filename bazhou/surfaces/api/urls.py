@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from bazhou.core.api.tokens import TokenViewSet
 from bazhou.surfaces.api import docs
+from bazhou.surfaces.api.compare import DashboardCompareView
 from bazhou.surfaces.api.dashboard import DashboardView
 from bazhou.surfaces.api.villages import (
     AssignmentViewSet,
@@ -19,7 +20,13 @@ from bazhou.surfaces.api.villages import (
 )
 from households.api import HouseholdViewSet, IncomeViewSet, MemberViewSet
 from households.decision_api import DecisionAlertViewSet
-from supervision.api import BulletinViewSet, FindingViewSet, InspectionViewSet, RectificationViewSet
+from supervision.api import (
+    BulletinViewSet,
+    FindingViewSet,
+    InspectionViewSet,
+    MonthlySnapshotViewSet,
+    RectificationViewSet,
+)
 from tasks.api import PlanViewSet, ProgressUpdateViewSet, TaskViewSet
 from tasks.api_exports import PlanTableView
 from tasks.change_api import ChangeRequestViewSet
@@ -45,10 +52,12 @@ router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("rectifications", RectificationViewSet, basename="rectification")
 router.register("bulletins", BulletinViewSet, basename="bulletin")
+router.register("snapshots", MonthlySnapshotViewSet, basename="snapshot")
 router.register("tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("dashboard/compare/", DashboardCompareView.as_view(), name="dashboard-compare"),
     path("plan-table/", PlanTableView.as_view(), name="plan-table"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.docs, name="docs"),
