@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import Q
 
 from bazhou.core import access, clock
-from bazhou.core.pages import YEAR_MAX, YEAR_MIN, id_param
+from bazhou.core.pages import YEAR_MAX, YEAR_MIN, id_param, year_param
 from villages.models import Township, Village
 
 ALL = ("", "全部")
@@ -57,14 +57,8 @@ def offer_years(form: forms.Form, years, *, all_label: str | None = None, name: 
         if found:
             return found[0]
         offered = list(years() if callable(years) else years)
-        if (
-            isinstance(asked, str)
-            and asked.isascii()
-            and asked.isdigit()
-            and len(asked) == 4
-            and YEAR_MIN <= int(asked) <= YEAR_MAX
-        ):
-            offered = sorted({*offered, int(asked)}, reverse=True)
+        if (year := year_param(asked)) is not None:
+            offered = sorted({*offered, year}, reverse=True)
         pairs = [(str(y), f"{y}年") for y in offered]
         found.append([("", all_label), *pairs] if all_label else pairs)
         return found[0]

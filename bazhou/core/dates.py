@@ -14,6 +14,7 @@ call them, so the pages, the API and the imports all refuse the same dates (desc
 
 from __future__ import annotations
 
+import calendar
 import datetime
 
 from bazhou.core import clock
@@ -22,6 +23,11 @@ FLOOR = datetime.date(2000, 1, 1)
 YEARS_BEFORE_PLAN = 1
 YEARS_AFTER_PLAN = 3
 YEARS_AHEAD = 10
+
+
+def month_end(year: int, month: int) -> datetime.date:
+    """The last day of ``month`` of ``year``."""
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def cn(value: datetime.date) -> str:

@@ -18,12 +18,12 @@ month in the current year have no figure yet (None); the change is this year −
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
+from bazhou.core.dates import month_end
 from bazhou.surfaces.dashboard import HOUSEHOLD_PATHS, TASK_PATHS, VILLAGE_PATHS, Scope, percent, wan
 from households.models import Member, exited_in_q
 from tasks.models import Task, done_q
@@ -43,10 +43,6 @@ FIGURES = [
     ("funds_planned", "计划资金", "万元"),
     ("funds_invested", "已投入资金", "万元"),
 ]
-
-
-def month_end(year: int, month: int) -> datetime.date:
-    return datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def village_figures(scope: Scope, years: tuple[int, int]) -> dict[int, dict]:

@@ -6,7 +6,6 @@ Everything is written in one transaction, so a failure leaves the database as it
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import datetime
 import itertools
@@ -22,6 +21,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from bazhou.core import idnumbers
+from bazhou.core.dates import month_end
 from bazhou.core.history import record_in_bulk
 from bazhou.core.models import AnnualGoal, User
 from bazhou.surfaces.demo import data
@@ -52,10 +52,6 @@ DONE = ("done", "accepted")
 
 def at(day: datetime.date, hour: int = 9) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, hour, tzinfo=TZ)
-
-
-def month_end(year: int, month: int) -> datetime.date:
-    return datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def money(x: float) -> Decimal:
