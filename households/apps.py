@@ -14,3 +14,7 @@ class HouseholdsConfig(AppConfig):
         from villages.models import ExitIndicator
 
         register(ExitIndicator.Source.INCIDENCE, incidence_facts)
+
+        from households import summaries
+
+        summaries.register()

@@ -965,3 +965,53 @@ class LowRentHousing(models.Model):
             errors["ended_on"] = "退出日期不能早于入住日期。"
         if errors:
             raise ValidationError(errors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary figures kept by the writes (households/summaries.py, bazhou/core/summaries.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class RegistryFigures(models.Model):
+    """Per village and year: the households targeted to exit that year and how many meet each criterion of 一超六有
+    (households.readiness.readiness_sql), and the active members of the households lifted out that year. Kept by the
+    writes in the writing transaction (households/summaries.py); never edited by hand."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    targeted = models.PositiveIntegerField(_("计划脱贫户"), default=0)
+    ready = models.PositiveIntegerField(_("达到脱贫条件"), default=0)
+    income = models.PositiveIntegerField(default=0)
+    education = models.PositiveIntegerField(default=0)
+    medical = models.PositiveIntegerField(default=0)
+    housing = models.PositiveIntegerField(default=0)
+    water = models.PositiveIntegerField(default=0)
+    power = models.PositiveIntegerField(default=0)
+    radio_tv = models.PositiveIntegerField(default=0)
+    people_lifted = models.PositiveIntegerField(_("当年脱贫人数"), default=0)
+
+    class Meta:
+        verbose_name = _("花名册汇总数")
+        verbose_name_plural = _("花名册汇总数")
+        constraints = [models.UniqueConstraint(fields=["village", "year"], name="registryfigures_village_year")]
+        indexes = [models.Index(fields=["year", "village"], name="registryfigures_year_idx")]
+
+    def __str__(self):
+        return f"{self.village_id} {self.year}"
+
+
+class PoorPeople(models.Model):
+    """Per village: the active members of its still-poor households (the numerator of the poverty incidence).
+    Kept with :class:`RegistryFigures`."""
+
+    village = models.OneToOneField(
+        Village, on_delete=models.CASCADE, primary_key=True, related_name="+", verbose_name=_("村")
+    )
+    people = models.PositiveIntegerField(_("贫困人口"), default=0)
+
+    class Meta:
+        verbose_name = _("贫困人口汇总数")
+        verbose_name_plural = _("贫困人口汇总数")
+
+    def __str__(self):
+        return f"{self.village_id}"

@@ -15,3 +15,7 @@ class TasksConfig(AppConfig):
         from villages.models import ExitIndicator
 
         register(ExitIndicator.Source.PLAN_ROWS, plan_row_facts)
+
+        from tasks import summaries
+
+        summaries.register()

@@ -33,7 +33,11 @@ def plan_row_facts(villages: dict, indicators: list, year: int) -> dict:
         .annotate(n=Count("pk"), last=Max("completed_on"), task=Max("pk"), item=Max("item"))
     )
     done = {(row["plan__village"], row["category"]): row for row in rows}
-    labels = dict(Category.choices)
+    # Resolved once, not per village (a district judges hundreds): the labels as plain text, the row's address from
+    # one reverse() with a stand-in id.
+    labels = {key: str(label) for key, label in Category.choices}
+    stand_in = 987654321
+    detail = reverse("tasks:task_detail", args=[stand_in])
     facts = {}
     for pk in villages:
         for indicator in indicators:
@@ -46,7 +50,7 @@ def plan_row_facts(villages: dict, indicators: list, year: int) -> dict:
             when = f"，{row['last']:%Y-%m-%d}完成" if row["last"] else ""
             more = f"等 {row['n']} 项" if row["n"] > 1 else ""
             text = f"施工图任务“{row['item']}”{more}已完成{when}"
-            facts[(pk, indicator.pk)] = Fact(True, text, reverse("tasks:task_detail", args=[row["task"]]))
+            facts[(pk, indicator.pk)] = Fact(True, text, detail.replace(str(stand_in), str(row["task"])))
     return facts
 
 

@@ -1046,3 +1046,76 @@ class StagedUpload(models.Model):
 
     def __str__(self):
         return self.original_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary figures kept by the writes (tasks/summaries.py, bazhou/core/summaries.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class PlanFigures(models.Model):
+    """The figures of one village's live plan rows of one year that the dashboard adds up: rows by state (overdue
+    and due soon as of the day the figures are of), funds, and the rows overdue at the end of each of the last 12
+    weeks. Kept by the writes in the writing transaction (tasks/summaries.py); never edited by hand."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    year = models.PositiveSmallIntegerField(_("计划年度"))
+    total = models.PositiveIntegerField(_("任务"), default=0)
+    done = models.PositiveIntegerField(_("已完成"), default=0)
+    in_progress = models.PositiveIntegerField(_("进行中"), default=0)
+    overdue = models.PositiveIntegerField(_("已逾期"), default=0)
+    baseline_overdue = models.PositiveIntegerField(_("原定逾期"), default=0)
+    due_soon = models.PositiveIntegerField(_("临期"), default=0)
+    planned = models.DecimalField(_("计划资金（万元）"), max_digits=18, decimal_places=4, default=0)
+    invested = models.DecimalField(_("已投入资金（万元）"), max_digits=18, decimal_places=4, default=0)
+    # Overdue at the end of each of the last 12 weeks, oldest first (w11 is the day itself).
+    w0 = models.PositiveIntegerField(default=0)
+    w1 = models.PositiveIntegerField(default=0)
+    w2 = models.PositiveIntegerField(default=0)
+    w3 = models.PositiveIntegerField(default=0)
+    w4 = models.PositiveIntegerField(default=0)
+    w5 = models.PositiveIntegerField(default=0)
+    w6 = models.PositiveIntegerField(default=0)
+    w7 = models.PositiveIntegerField(default=0)
+    w8 = models.PositiveIntegerField(default=0)
+    w9 = models.PositiveIntegerField(default=0)
+    w10 = models.PositiveIntegerField(default=0)
+    w11 = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("施工图汇总数")
+        verbose_name_plural = _("施工图汇总数")
+        constraints = [models.UniqueConstraint(fields=["village", "year"], name="planfigures_village_year")]
+        indexes = [models.Index(fields=["year", "village"], name="planfigures_year_village_idx")]
+
+    def __str__(self):
+        return f"{self.village_id} {self.year}"
+
+
+class PlanBreakdown(models.Model):
+    """One village's live plan rows of one year split by category (planned, invested), by fund source (planned,
+    invested shared out by the source's part of each row's planned funds) or by category and unit (the quantity of
+    the done rows, for the quantity goals). Kept with :class:`PlanFigures`."""
+
+    class Kind(models.TextChoices):
+        CATEGORY = "category", _("按类别")
+        SOURCE = "source", _("按资金来源")
+        QUANTITY = "quantity", _("已完成数量")
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    year = models.PositiveSmallIntegerField(_("计划年度"))
+    kind = models.CharField(_("分项"), max_length=8, choices=Kind.choices)
+    category = models.CharField(_("类别"), max_length=20, blank=True)
+    source = models.CharField(_("资金来源"), max_length=12, blank=True)
+    unit = models.CharField(_("单位"), max_length=20, blank=True)
+    planned = models.DecimalField(_("计划资金（万元）"), max_digits=18, decimal_places=4, default=0)
+    invested = models.DecimalField(_("已投入资金（万元）"), max_digits=24, decimal_places=10, default=0)
+    quantity = models.DecimalField(_("数量"), max_digits=18, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("施工图汇总分项")
+        verbose_name_plural = _("施工图汇总分项")
+        indexes = [models.Index(fields=["year", "kind", "village"], name="planbreakdown_year_kind_idx")]
+
+    def __str__(self):
+        return f"{self.village_id} {self.year} {self.kind}"

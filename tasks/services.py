@@ -31,13 +31,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from bazhou.core import access, clock, dates
+from bazhou.core import access, clock, dates, summaries
 from bazhou.core.access import get_editable_or_404
 from bazhou.core.history import record_in_bulk
 from bazhou.core.services import EditConflict, add_error, collect_errors, raise_if, sign
 from bazhou.core.templatetags.bazhou import wan_exact
 from bazhou.core.uploads import storing_files
 from tasks import exit_criteria
+from tasks import summaries as plan_summaries
 from tasks.models import (
     PLAN_FIELDS,
     FundLine,
@@ -427,14 +428,18 @@ def task_create_many(
         return []
     link_departments(tasks)
     now = timezone.now()
-    Task.objects.bulk_create(tasks, batch_size=500)
-    fund_lines = [
-        FundLine(task=t, source=s, amount=a) for t, lines in zip(tasks, all_lines, strict=True) for s, a in lines
-    ]
-    FundLine.objects.bulk_create(fund_lines, batch_size=1000)
-    for chunk in _chunks([t.pk for t in tasks]):
-        record_in_bulk(Task.objects.filter(pk__in=chunk), when=now, user=user, reason=reason)
-        record_in_bulk(FundLine.objects.filter(task_id__in=chunk), when=now, user=user, reason=reason)
+    # Written in bulk, so no signal names the villages: they are named here, and their summary figures are
+    # refreshed before the transaction commits (bazhou/core/summaries.py).
+    with summaries.bulk():
+        Task.objects.bulk_create(tasks, batch_size=500)
+        fund_lines = [
+            FundLine(task=t, source=s, amount=a) for t, lines in zip(tasks, all_lines, strict=True) for s, a in lines
+        ]
+        FundLine.objects.bulk_create(fund_lines, batch_size=1000)
+        for chunk in _chunks([t.pk for t in tasks]):
+            record_in_bulk(Task.objects.filter(pk__in=chunk), when=now, user=user, reason=reason)
+            record_in_bulk(FundLine.objects.filter(task_id__in=chunk), when=now, user=user, reason=reason)
+        summaries.touched(plan_summaries.NAME, "plans", plan_ids)
     return tasks
 
 
@@ -443,6 +448,22 @@ UPDATE_BATCH = 1000  # rows per UPDATE of task_update_many (one round trip each)
 
 @transaction.atomic
 def task_update_many(
+    *,
+    user,
+    rows: Iterable[tuple[int, int, Mapping, Iterable[Mapping] | None]],
+    reason: str = "",
+    progress=None,
+) -> list[Task]:
+    """See :func:`_task_update_many`; written in bulk, so the rows' villages are named to the summary figures here
+    (bazhou/core/summaries.py) and refreshed before the transaction commits."""
+    rows = list(rows)
+    with summaries.bulk():
+        changed = _task_update_many(user=user, rows=rows, reason=reason, progress=progress)
+        summaries.touched(plan_summaries.NAME, "tasks", [task_id for task_id, _, _, _ in rows])
+    return changed
+
+
+def _task_update_many(
     *,
     user,
     rows: Iterable[tuple[int, int, Mapping, Iterable[Mapping] | None]],
@@ -678,7 +699,8 @@ def link_unlinked_departments(*, user=None, district=None, dry_run: bool = False
     for department, (district_id, texts) in targets.items():
         batch = rows.filter(**{district_path: district_id, "responsible_unit__in": texts})
         ids = list(batch.values_list("pk", flat=True))
-        Task.objects.filter(pk__in=ids).update(department=department, updated_at=now)
+        with summaries.bulk():  # a department is no figure: nothing for the summary figures to refresh
+            Task.objects.filter(pk__in=ids).update(department=department, updated_at=now)
         for chunk in _chunks(ids):
             record_in_bulk(Task.objects.filter(pk__in=chunk), when=now, user=user, reason=LINK_REASON, history_type="~")
     return result
@@ -719,7 +741,9 @@ def plan_approve(*, plan_id: int, user):
     sign(plan, user, "批准施工图")
     plan.save()
     rows = Task.objects.filter(plan=plan)
-    rows.update(**BASELINE_FROM_CURRENT)
+    with summaries.bulk():
+        rows.update(**BASELINE_FROM_CURRENT)
+        summaries.touched(plan_summaries.NAME, "plans", [plan.pk])
     record_in_bulk(rows, when=plan.approved_at, user=user, reason="批准施工图：记录原定基线", history_type="~")
     return plan
 

@@ -311,3 +311,11 @@ def refused_by_database(model, constraint: str | tuple[str, ...] | None = None):
     else:
         raise AssertionError(f"the database accepted the write to {model.__name__}")
     assert list(manager.order_by("pk").values()) == before, f"{model.__name__} changed although the write failed"
+
+
+def settle(day=None):
+    """Bring the summary figures the writes keep (bazhou/core/summaries.py) up to what this test wrote so far, so
+    that a query count measured next is the page's own, not the refresh of the test's setup."""
+    from bazhou.core import clock, summaries
+
+    summaries.ready(list(summaries.KEEPERS), day or clock.today())

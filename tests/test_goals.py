@@ -417,9 +417,11 @@ def grow(k):
 
 def test_the_dashboard_takes_the_same_queries_with_ten_times_the_records(client, worked):
     client.force_login(worked.personas.district_admin)
+    factories.settle()
     fresh = count_queries(client, "/dashboard/")
     stored = count_queries(client, "/dashboard/")
     grow(worked)
+    factories.settle()
     assert count_queries(client, "/dashboard/") == fresh
     assert count_queries(client, "/dashboard/") == stored
     assert count_queries(client, f"/dashboard/?township={worked.township_a.pk}") == fresh

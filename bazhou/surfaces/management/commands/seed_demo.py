@@ -5,6 +5,7 @@ each with a phone number."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from bazhou.core import clock, summaries
 from bazhou.core.models import Role
 from bazhou.surfaces.demo import data
 from bazhou.surfaces.demo.builder import DemoBuilder, demo_exists
@@ -47,6 +48,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {label}: {n}")
             self.stdout.write(self.style.SUCCESS(f"共创建 {sum(counts.values())} 条记录。"))
             analyze()
+            # Written in bulk: the summary figures the dashboard adds up are built whole once, here, rather than by
+            # the first person to open the dashboard (bazhou/core/summaries.py).
+            day = clock.today()
+            for name in summaries.KEEPERS:
+                summaries.rebuild(name, day, force=True)
+            self.stdout.write(f"已建立汇总数（{day}）。")
         self.print_logins()
 
     def print_logins(self):
