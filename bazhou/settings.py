@@ -126,6 +126,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 
+# Reads from a PostgreSQL streaming replica (docs/replica.md): DATABASE_REPLICA_URL, e.g.
+# postgres://user:pass@replica-host:5432/bazhou. Unset: one database, no router. Set: dashboards, lists, registers
+# and exports read from the replica; writes, and every read of a request or job that writes, go to the primary,
+# and the editor's next DATABASE_REPLICA_PIN_SECONDS read from the primary too (a cookie); a replica that does not
+# answer is tried again after DATABASE_REPLICA_RETRY_SECONDS, its reads going to the primary meanwhile.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_PIN_SECONDS = envint("DATABASE_REPLICA_PIN_SECONDS", "15")
+DATABASE_REPLICA_RETRY_SECONDS = envint("DATABASE_REPLICA_RETRY_SECONDS", "30")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=True,
+    )
+    # Not in the request's transaction (it only reads), and a replica that does not answer is noticed at once.
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Tests read the test database through this alias: no second test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["bazhou.core.routers.ReplicaRouter"]
+    # Outside everything that reads (sessions, users): each request's reads are decided before them.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("bazhou.core.nostore.NoStoreMiddleware"), "bazhou.core.replica.ReadYourWritesMiddleware"
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "bazhou.User"
 LOGIN_URL = "login"

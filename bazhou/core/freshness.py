@@ -40,6 +40,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
+from bazhou.core import replica
+
 # The kinds of data, each with the table-name prefixes that hold it; the DataVersion row of a kind is its
 # position here (1-based), on PostgreSQL its sequence is bazhou_data_version_<kind>.
 KINDS = {
@@ -49,8 +51,15 @@ KINDS = {
     "supervision": ("supervision_",),
     "goals": ("bazhou_annualgoal",),
 }
-# Tables of those apps that hold no figures: an uploaded workbook waiting for its confirmation.
-UNTRACKED = ("tasks_importbatch",)
+# Tables of those apps that are not data the figures read: an uploaded workbook waiting for its confirmation, and
+# the summary figures the writes keep (bazhou/core/summaries.py), which follow the data and are not data themselves.
+UNTRACKED = (
+    "tasks_importbatch",
+    "tasks_planfigures",
+    "tasks_planbreakdown",
+    "households_registryfigures",
+    "households_poorpeople",
+)
 ROW = {kind: i for i, kind in enumerate(KINDS, 1)}
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 
@@ -78,13 +87,19 @@ def current(using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # With a replica, also the WAL position now: the figures about to be computed must include it.
+            position = replica.wal_position_sql(connection)
             cursor.execute(
                 "SELECT "
                 + ", ".join(
                     f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence(kind)})" for kind in KINDS
                 )
+                + position
             )
-            numbers = dict(zip(KINDS, cursor.fetchone(), strict=True))
+            row = cursor.fetchone()
+            numbers = dict(zip(KINDS, row[: len(KINDS)], strict=True))
+            if position:
+                replica.reads_after(row[-1])
         else:
             cursor.execute("SELECT id, number FROM bazhou_dataversion")
             found = dict(cursor.fetchall())
@@ -159,6 +174,7 @@ def install(connection) -> None:
     pops the last wrapper when its block ends, and a connection opened inside such a block must keep ours."""
     if not any(isinstance(w, VersionBumper) for w in connection.execute_wrappers):
         connection.execute_wrappers.insert(0, BUMPER)
+    replica.install(connection)  # reads from a replica: a write pins the request to the primary
 
 
 @receiver(connection_created)

@@ -37,6 +37,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_tasks import task
 
+from bazhou.core import replica
 from bazhou.core.exportlog import client_address
 from bazhou.core.models import Job, WorkerBeat
 
@@ -164,7 +165,15 @@ def run_job(job_id: int) -> None:
 
 
 def execute(job_id: int) -> Job | None:
-    """Run the job ``job_id`` if it is still waiting: its runner, then its outcome or its failure, recorded."""
+    """Run the job ``job_id`` if it is still waiting: its runner, then its outcome or its failure, recorded.
+    With a replica (docs/replica.md) the job reads from it until it writes, then from the primary; from the primary
+    throughout if the replica has not caught up with the job's start within 2 seconds."""
+    with replica.scope(replica=True):
+        replica.reads_after_now()  # the job's data, written with it, is on the replica (else: the primary)
+        return _execute(job_id)
+
+
+def _execute(job_id: int) -> Job | None:
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, state=Job.State.QUEUED, cancel_requested=False).update(
         state=Job.State.RUNNING,
