@@ -11,7 +11,8 @@ always ends with the primary key (so it is total), and the next page is
 engines and every mix of ascending and descending fields work. One query per page whatever the page number;
 a row inserted or deleted meanwhile does not shift the pages.
 
-Ordering fields must be non-null columns of the model (the viewsets list them in ``ordering_fields``).
+Ordering fields must be non-null columns of the model (the viewsets list them in ``ordering_fields``). The page may
+be model instances or ``values()`` dicts that include every ordering field.
 The response is ``{"next": url|null, "previous": url|null, "results": [...]}``; there is no total count.
 """
 
@@ -180,6 +181,10 @@ def after(ordering: list[str], values: list, *, inclusive: bool = False) -> Q:
 
 
 def values_of(row, ordering: list[str]) -> list:
+    """The cursor's values of ``row``: a model instance, or a ``values()`` dict holding every ordering field (a
+    list served from values, rows.py; ``pk`` is read as its ``id``)."""
+    if isinstance(row, dict):
+        return [jsonable(row[name.lstrip("-")] if name.lstrip("-") != "pk" else row["id"]) for name in ordering]
     return [jsonable(getattr(row, name.lstrip("-"))) for name in ordering]
 
 
