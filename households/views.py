@@ -11,7 +11,8 @@ from django.db.models.functions import Coalesce
 from django.views.decorators.http import require_http_methods
 
 from bazhou.core import access
-from bazhou.core.pages import labels, page_of, querystring_without_page, render_list
+from bazhou.core.idnumbers import mask
+from bazhou.core.pages import choice_labels, counted_page, id_url, labels, querystring_without_page, render_list
 from households import lookups
 from households.forms import HouseholdFilterForm, IdNumberSearchForm
 from households.models import Household, Member
@@ -63,19 +64,42 @@ def household_list(request):
     households = households.select_related("village__township").annotate(
         head_name=head("name"), head_id_number=head("id_number"), member_count=active_member_count()
     )
-    page_obj = page_of(request, households)
+    # The registry grows with the district (220,000 households at 10×): no full COUNT(*) per page; an exact count
+    # up to pages.EXACT_COUNT_UP_TO, the planner's estimate beyond ("约 N 户"), exact on demand (?count=exact).
+    # The planner estimates column filters well, not a search or the readiness subqueries: there, "超过 N 户".
+    simple = not (request.method == "POST" or form.value("q") or form.value("readiness"))
+    page_obj = counted_page(request, households, estimate=simple)
     readiness = readiness_for(list(page_obj), year)
+    # Labels, links and the head's ID number (masked for who may not see it) once per list, not per row and cell.
+    attributes, causes, statuses = (choice_labels(Household, f) for f in ("attribute", "main_cause", "status"))
+    full_numbers = access.sees_id_numbers(request.user)
     for household in page_obj:
         household.readiness = readiness[household.pk]
+        household.attribute_label = attributes.get(household.attribute, household.attribute)
+        household.main_cause_label = causes.get(household.main_cause, household.main_cause)
+        household.status_label = statuses.get(household.status, household.status)
+        household.url = id_url("households:detail", household.pk)
+        household.village_url = id_url("villages:detail", household.village_id)
+        number = household.head_id_number
+        household.head_id_shown = (number if full_numbers else mask(number)) if number else ""
     context = {
         "form": form,
         "id_form": id_form if may_look_up else None,
         "searched_id": searched_id,
         "page_obj": page_obj,
         "querystring": querystring_without_page(request),
+        "exact_querystring": _with_exact_count(request),
         "year": year,
         "labels": labels(Household),
     }
     response = render_list(request, "households/list.html", "households/_list.html", context)
     response.status_code = status
     return response
+
+
+def _with_exact_count(request) -> str:
+    """The list's query string asking for the exact count (its first page)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    params["count"] = "exact"
+    return params.urlencode()

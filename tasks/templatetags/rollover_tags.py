@@ -4,7 +4,6 @@
 from decimal import Decimal
 
 from django import template
-from django.db.models import Q
 
 from tasks.models import Task, live_q
 
@@ -14,9 +13,12 @@ register = template.Library()
 def carry_links(plan) -> dict:
     """The live rows carried into ``plan`` (``carried_in``, each with ``carried_from`` and its plan) and the live rows
     of later plans carried from ``plan``'s rows (``carried_out``), and the carried funds (万元): one query."""
+    # The two kinds by id, as a UNION: each part reads an index (the plan's rows; rows by carried_from). An OR across
+    # the carried_from join instead scanned every plan row of every year (40 ms at 10×, growing with the data).
+    carried_in = Task.objects.filter(plan=plan, carried_from__isnull=False).order_by().values("pk")
+    carried_out = Task.objects.filter(carried_from__plan=plan).order_by().values("pk")
     rows = list(
-        Task.objects.filter(live_q())
-        .filter(Q(plan=plan, carried_from__isnull=False) | Q(carried_from__plan=plan))
+        Task.objects.filter(live_q(), pk__in=carried_in.union(carried_out, all=True))
         .select_related("plan", "carried_from__plan")
         .order_by("carried_from__plan__year", "carried_from_id", "id")
     )
