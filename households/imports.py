@@ -106,9 +106,11 @@ def preview_register_import(*, user, content: bytes, file_name: str, year=None, 
 
 @transaction.atomic
 def apply_register_import(
-    *, user, content: bytes, file_name: str, fingerprint: str, year=None, progress=None
+    *, user, content: bytes, file_name: str, fingerprint: str, year=None, stored=None, progress=None
 ) -> ImportPreview:
-    """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import).
+    """Write the previewed changes in one transaction, or nothing (see tasks.imports.apply_plan_import). The
+    register's rows are written one by one through the services, which check each again, so the file is read and
+    checked again here and compared with the preview (``stored``, the kept preview, is not used).
     ``progress(done, total, phase)`` is called every few hundred rows (phases “读取文件”, “检查”, “写入”)."""
     plan = _evaluate(user=user, content=content, file_name=file_name, progress=progress)
     preview = plan.preview

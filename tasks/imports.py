@@ -19,6 +19,7 @@ with the reason “Excel 导入：<file name>”.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -63,7 +64,7 @@ from bazhou.core.xlsx.reader import (
 )
 from households.models import Household
 from tasks import changes as change_services
-from tasks import services
+from tasks import services, summaries
 from tasks.exports import (
     CATEGORY_LABELS,
     COLUMNS,
@@ -141,6 +142,7 @@ class _Update:
     fields: set[str]
     lines_changed: bool
     requested: bool = False  # an approved plan: the plan fields go to a change request, the rest are written
+    village_id: int | None = None  # the row's village (set when the stored result is applied)
 
 
 @dataclass
@@ -151,6 +153,11 @@ class _Plan:
     creates: list[_Create] = field(default_factory=list)
     updates: list[_Update] = field(default_factory=list)
     found: dict[int, int] = field(default_factory=dict)  # Excel row → task, rows without 编号 found by import key
+
+    @property
+    def village_ids(self) -> set[int]:
+        """The villages whose rows the import writes."""
+        return {op.village.pk for op in self.creates} | {op.village_id for op in self.updates if op.village_id}
 
 
 NOT_AREA_STAFF = "只有区级管理员、乡镇工作人员和村干部可以导入施工图（行业部门的用户请逐项填报本部门任务的进度）。"
@@ -178,22 +185,39 @@ def preview_plan_import(*, user, content: bytes, file_name: str, year: int, prog
 
 @transaction.atomic
 def apply_plan_import(
-    *, user, content: bytes, file_name: str, year: int, fingerprint: str, progress=None
+    *,
+    user,
+    file_name: str,
+    year: int,
+    fingerprint: str,
+    content: bytes | None = None,
+    stored: ImportPreview | None = None,
+    progress=None,
 ) -> ImportPreview:
     """Write the previewed changes in one transaction, or nothing.
 
-    Raises ImportRefused if the file now reads with errors, or gives other changes than the preview with
-    ``fingerprint`` did (someone changed the data in between); TaskConflict or ValidationError from the services
-    also leave nothing written. New rows are added in bulk (``task_create_many``) with their import key; rows
-    updated directly in bulk (``task_update_many``: one UPDATE and one history INSERT per chunk); rows of approved
-    plans whose plan fields change become change requests one by one. The returned preview's ``written`` lists
-    (row, id, version) for the workbook handed back (:func:`written_back`). ``progress(done, total, phase)`` is
-    called every few hundred rows (phases “读取文件”, “检查”, “写入”).
+    The confirmation of an upload applies ``stored``, the preview kept in its batch with the validated result
+    (``ImportPreview.apply``, see :func:`_stored_result`): the workbook is not read again. Under lock it checks that
+    each row to update is still at the version the preview checked it against and still the user's to change, and
+    that each plan written to (or village whose plan is opened) is still there, the user's, and as approved or not
+    as it was: otherwise :class:`ImportRefused` names the rows and nothing is written. Without ``stored`` (or with a
+    preview kept before the result was stored) the file ``content`` is read and checked now, and refused if that
+    gives errors or other changes than the preview with ``fingerprint``.
+
+    New rows are added in bulk (``task_create_many``) with their import key; rows updated directly in bulk
+    (``task_update_many``); rows of approved plans whose plan fields change become change requests one by one. The
+    history is signed “Excel 导入：<file name>”. The returned preview's ``written`` lists (row, id, version) for the
+    workbook handed back (:func:`written_back`). ``progress(done, total, phase)`` is called every few hundred rows
+    (phases “核对”, “写入”; “读取文件” and “检查” too when the file is read again).
     """
     _refuse_unless_area_staff(user)
-    plan = _evaluate(user=user, content=content, file_name=file_name, year=year, lock=True, progress=progress)
+    if stored is None or stored.apply.get("v") != STORED_VERSION:
+        stored = _evaluate(user=user, content=content, file_name=file_name, year=year, progress=progress).preview
+    refuse_unless_previewed(stored, fingerprint)
+    if progress is not None:
+        progress(0, total=None, phase="核对")
+    plan = _locked_operations(user, stored, year)
     preview = plan.preview
-    refuse_unless_previewed(preview, fingerprint)
     reason = import_reason(file_name)
     total = len(plan.creates) + len(plan.updates)
     if progress is not None:
@@ -251,10 +275,242 @@ def apply_plan_import(
         _request_and_write_facts(op, user=user, reason=reason)
         if index % PROGRESS_EVERY == 0:
             updated(len(plan.updates) - len(requested) + index, phase="写入")
+    # The per-village summary figures of every village written, refreshed before this transaction commits (the bulk
+    # services name theirs too; naming them again costs nothing).
+    summaries.refresh_villages(plan.village_ids)
     preview.written = _written(plan, dict(zip(created_rows, (task.pk for task in created), strict=True)))
+    preview.apply = {}  # applied: the stored result is not needed any more (the rows' history keeps what changed)
     if progress is not None:
         progress(total, total=total, phase="写入")
     return preview
+
+
+# ---------------------------------------------------------------------------------------------
+# The validated result kept between the preview and the confirmation
+# ---------------------------------------------------------------------------------------------
+
+STORED_VERSION = 1  # of the layout of ImportPreview.apply below; a preview with another is read again from the file
+_DATES = ("deadline", "completed_on")
+_DECIMALS = ("quantity", "planned_funds", "invested_funds")
+
+
+def _encode(data: dict) -> dict:
+    """A row's normalised values as JSON: dates as ISO text, amounts as exact decimal text, the household by id."""
+    encoded = {}
+    for name, value in data.items():
+        if name == "household":
+            value = value.pk if value is not None else None
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, datetime.date):
+            value = value.isoformat()
+        encoded[name] = value
+    return encoded
+
+
+def _decode(data: dict, households: dict[int, Household]) -> dict:
+    decoded = {}
+    for name, value in data.items():
+        if value is not None:
+            if name == "household":
+                value = households[value]
+            elif name in _DECIMALS:
+                value = Decimal(value)
+            elif name in _DATES:
+                value = datetime.date.fromisoformat(value)
+        decoded[name] = value
+    return decoded
+
+
+def _encode_lines(lines: list[dict] | None) -> list | None:
+    return None if lines is None else [[line["source"], str(line["amount"])] for line in lines]
+
+
+def _decode_lines(lines: list | None) -> list[dict] | None:
+    return None if lines is None else [{"source": source, "amount": Decimal(amount)} for source, amount in lines]
+
+
+def _stored_result(result: _Plan, context: _Context) -> dict:
+    """What the confirmation applies, kept in the batch (``ImportPreview.apply``): for each row to create its
+    village, plan (None: to be opened), normalised values, fund lines, import key and whether it is a change
+    request; for each row to update its id, the version it was checked against, whether its plan was approved, its
+    values and fund lines; and the rows found by their import key."""
+    return {
+        "v": STORED_VERSION,
+        "creates": [
+            [
+                op.row,
+                op.village.pk,
+                op.plan.pk if op.plan else None,
+                _encode(op.data),
+                _encode_lines(op.lines),
+                op.key,
+                op.requested,
+            ]
+            for op in result.creates
+        ],
+        "updates": [
+            [
+                op.row,
+                op.task_id,
+                op.version,
+                context.tasks[op.task_id].plan.is_approved,
+                _encode(op.data),
+                _encode_lines(op.lines),
+                sorted(op.fields),
+                op.lines_changed,
+                op.requested,
+            ]
+            for op in result.updates
+        ],
+        "found": sorted([row, task_id] for row, task_id in result.found.items()),
+    }
+
+
+def _locked_operations(user, preview: ImportPreview, year: int) -> _Plan:
+    """The stored result of ``preview`` as operations to write, after checking under lock (the plans, then the rows
+    to update, ``select_for_update``) that it still holds: each row to update still the user's, not withdrawn and at
+    the version the preview checked; each plan written to still the user's and approved or not as it was; each
+    village whose plan is to be opened still the user's, and each household named still the user's. Otherwise
+    :class:`ImportRefused` naming the rows (nothing is written). A fixed number of queries per chunk of rows."""
+    stored = preview.apply
+    result = _Plan(preview, found=dict(stored["found"]))
+    # Excel row → (why it no longer holds, the row's id or 0): "changed" (saved by someone since the preview),
+    # "gone" (withdrawn, or no longer the user's), "approved" (its plan approved or reopened since), "lost" (its
+    # plan, village or household no longer there or the user's).
+    stale: dict[int, tuple[str, int]] = {}
+    task_ids = [op[1] for op in stored["updates"]]
+    # The plans first (plan_approve locks the plan, then writes its rows), then the rows.
+    tasks: dict[int, tuple[int, bool, int]] = {}
+    rows = Task.objects.editable_by(user)
+    plan_ids = {op[2] for op in stored["creates"] if op[2] is not None}
+    for chunk in chunks(sorted(task_ids)):
+        plan_ids.update(Task.objects.filter(pk__in=chunk).order_by().values_list("plan_id", flat=True).distinct())
+    plans: dict[int, Plan] = {}
+    locked_plans = Plan.objects.editable_by(user).select_for_update(of=("self",)).select_related("village__township")
+    for chunk in chunks(sorted(plan_ids)):
+        plans.update((p.pk, p) for p in locked_plans.filter(pk__in=chunk))
+    for chunk in chunks(sorted(task_ids)):
+        locked = rows.select_for_update(of=("self",)).filter(pk__in=chunk).order_by()
+        tasks.update(
+            (pk, (version, removed, plan_id))
+            for pk, version, removed, plan_id in locked.values_list("pk", "version", "is_removed", "plan_id")
+        )
+    household_ids = {op[3].get("household") for op in stored["creates"]}
+    household_ids |= {op[4].get("household") for op in stored["updates"]}
+    household_ids.discard(None)
+    households: dict[int, Household] = {}
+    for chunk in chunks(sorted(household_ids)):
+        households.update((h.pk, h) for h in Household.objects.editable_by(user).filter(pk__in=chunk))
+    # Villages whose plan of the year the import opens: still the user's, and still without an approved plan.
+    opening = {op[1] for op in stored["creates"] if op[2] is None}
+    villages: dict[int, Village] = {}
+    opened: dict[int, Plan] = {}
+    if opening:
+        villages = {
+            v.pk: v for v in Village.objects.editable_by(user).select_related("township").filter(pk__in=opening)
+        }
+        opened = {
+            p.village_id: p
+            for p in Plan.objects.editable_by(user)
+            .select_for_update(of=("self",))
+            .select_related("village__township")
+            .filter(village_id__in=opening, year=year)
+        }
+    for row, village_id, plan_id, data, lines, key, requested in stored["creates"]:
+        if data.get("household") is not None and data["household"] not in households:
+            stale[row] = ("lost", 0)
+            continue
+        if plan_id is None:
+            plan = opened.get(village_id)  # opened by someone else since the preview: the rows go into it if a draft
+            village = villages.get(village_id)
+            if village is None:
+                stale[row] = ("lost", 0)
+                continue
+            if plan is not None and plan.is_approved:
+                stale[row] = ("approved", 0)
+                continue
+        else:
+            plan = plans.get(plan_id)
+            if plan is None:
+                stale[row] = ("lost", 0)
+                continue
+            village = plan.village
+            if plan.is_approved != requested:
+                stale[row] = ("approved", 0)
+                continue
+        result.creates.append(
+            _Create(row, village, plan, _decode(data, households), _decode_lines(lines), requested=requested, key=key)
+        )
+    for row, task_id, version, was_approved, data, lines, fields, lines_changed, requested in stored["updates"]:
+        found = tasks.get(task_id)
+        if found is None or found[1]:
+            stale[row] = ("gone", task_id)
+            continue
+        if found[0] != version:
+            stale[row] = ("changed", task_id)
+            continue
+        plan = plans.get(found[2])
+        if plan is None or (data.get("household") is not None and data["household"] not in households):
+            stale[row] = ("lost", 0)
+            continue
+        if plan.is_approved != was_approved:
+            stale[row] = ("approved", 0)
+            continue
+        result.updates.append(
+            _Update(
+                row,
+                task_id,
+                version,
+                _decode(data, households),
+                _decode_lines(lines),
+                set(fields),
+                lines_changed,
+                requested=requested,
+                village_id=plan.village_id,
+            )
+        )
+    why = {
+        "changed": (
+            "的任务（编号 {ids}）在预览之后已被他人修改",
+            "该任务在预览之后已被他人修改，为免覆盖他人的修改未导入：请重新导出后再修改。",
+        ),
+        "gone": (
+            "的任务（编号 {ids}）已撤销，或已不在您可以修改的范围内",
+            "该任务已撤销，或已不在您可以修改的范围内。",
+        ),
+        "approved": (
+            "所在的施工图在预览之后已批准（或已退回草稿）",
+            "所在的施工图在预览之后已批准（或已退回草稿），须重新核对。",
+        ),
+        "lost": (
+            "所在的施工图、村或户已不存在，或已不在您可以修改的范围内",
+            "所在的施工图、村或户已不存在，或已不在您可以修改的范围内。",
+        ),
+    }
+    if not stale:
+        return result
+    said, refused = [], ImportPreview.from_json({**preview.to_json(), "apply": {}})
+    for cause, (summary, detail) in why.items():
+        found = sorted((row, task_id) for row, (c, task_id) in stale.items() if c == cause)
+        if found:
+            ids = _ids_text([task_id for _, task_id in found if task_id])
+            said.append(_rows_text([row for row, _ in found]) + summary.format(ids=ids))
+            refused.problems.extend(Problem(row, "", "", detail) for row, _ in found)
+    refused.problems.sort(key=lambda p: p.row)
+    refused.fingerprint = ""
+    raise ImportRefused(refused, f"未导入任何数据：{'；'.join(said)}。请重新导出后修改，再上传导入。")
+
+
+def _rows_text(rows: list[int]) -> str:
+    rows = sorted(rows)
+    shown = "、".join(str(r) for r in rows[:10])
+    return f"第 {shown} 等 {len(rows)} 行" if len(rows) > 10 else f"第 {shown} 行"
+
+
+def _ids_text(ids: list[int]) -> str:
+    ids = sorted(ids)
+    return "、".join(str(i) for i in ids[:10]) + ("…" if len(ids) > 10 else "")
 
 
 def _written(plan: _Plan, created: dict[int, int]) -> list[list[int]]:
@@ -263,7 +519,7 @@ def _written(plan: _Plan, created: dict[int, int]) -> list[list[int]]:
     rows = {**created, **plan.found, **{op.row: op.task_id for op in plan.updates}}
     versions: dict[int, int] = {}
     for chunk in chunks(sorted(set(rows.values()))):
-        versions.update(Task.objects.filter(pk__in=chunk).values_list("pk", "version"))
+        versions.update(Task.objects.filter(pk__in=chunk).order_by().values_list("pk", "version"))
     return [[row, task_id, versions[task_id]] for row, task_id in sorted(rows.items()) if task_id in versions]
 
 
@@ -346,7 +602,7 @@ def _header(sheet: SheetData):
     return locate_header(sheet, KNOWN, REQUIRED, anchor="项目")
 
 
-def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = False, progress=None) -> _Plan:
+def _evaluate(*, user, content: bytes, file_name: str, year: int, progress=None) -> _Plan:
     preview = ImportPreview(kind="plan", file_name=file_name, year=year)
     result = _Plan(preview)
     sheet = read_sheet(content, sheet_name=SHEET, header=_header, progress=progress)
@@ -359,7 +615,7 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
     parsed = _Row.rows_of(sheet, header)
     for row in parsed:
         row.read()
-    context = _context(user, year, parsed, lock=lock)
+    context = _context(user, year, parsed)
     seen: dict[int, int] = {}
     for index, row in enumerate(parsed, start=1):
         if progress is not None and index % PROGRESS_EVERY == 0:
@@ -413,6 +669,8 @@ def _evaluate(*, user, content: bytes, file_name: str, year: int, lock: bool = F
             ],
         }
     )
+    if preview.ok:
+        preview.apply = _stored_result(result, context)
     return result
 
 
@@ -522,7 +780,7 @@ class _Row(ImportRow):
         return [{"source": s, "amount": lines[s]} for s in SOURCES if s in lines]
 
 
-def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
+def _context(user, year: int, rows: list[_Row]) -> _Context:
     ids, numbers = set(), set()
     for row in rows:
         id_text = row.texts.get("id", "")
@@ -545,8 +803,6 @@ def _context(user, year: int, rows: list[_Row], *, lock: bool) -> _Context:
     tasks: dict[int, Task] = {}
     lines: dict[int, dict[str, Decimal]] = {}
     editable = Task.objects.editable_by(user)
-    if lock:
-        editable = editable.select_for_update(of=("self",))
     for chunk in chunks(sorted(ids)):
         tasks.update((t.pk, t) for t in editable.filter(pk__in=chunk))
         for task_id, source, amount in FundLine.objects.filter(task_id__in=chunk).values_list(

@@ -50,7 +50,9 @@ class Importer:
     template_url: str
     template: Callable[..., tuple[object, str, str]]  # (user, query) → (file, file name, area for the export log)
     preview: Callable[..., ImportPreview]  # (user, content, file_name, year) → preview; writes nothing
-    apply: Callable[..., ImportPreview]  # (user, content, file_name, year, fingerprint) → preview; writes
+    # (user, content, file_name, year, fingerprint, stored) → preview; writes. ``stored`` is the preview kept in the
+    # batch: an importer that keeps its validated result there (ImportPreview.apply) writes it without the file.
+    apply: Callable[..., ImportPreview]
     may_import: Callable[[object], bool]
     sheet_name: str
     uses_year: bool = True
@@ -229,7 +231,8 @@ def preview_job(job, progress) -> jobs.Outcome:
 
 @jobs.register(APPLY_JOB)
 def apply_job(job, progress) -> jobs.Outcome:
-    """Write what the preview listed, in one transaction, if the file read again still gives exactly that."""
+    """Write what the preview listed, in one transaction: the validated result kept with the preview, re-checked under
+    lock against the data as it now is (an importer without one reads the file again and compares)."""
     importer, batch, batch_url = _job_batch(job)
     if batch.state == ImportBatch.State.APPLIED:
         raise jobs.JobFailed("该文件已经导入，不能重复确认。", url=batch_url)
@@ -241,6 +244,7 @@ def apply_job(job, progress) -> jobs.Outcome:
                 file_name=batch.file_name,
                 year=batch.year,
                 fingerprint=job.params.get("fingerprint", ""),
+                stored=ImportPreview.from_json(batch.preview),
                 progress=progress,
             )
             batch.state = ImportBatch.State.APPLIED

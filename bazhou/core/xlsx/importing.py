@@ -59,7 +59,8 @@ class RowChange:
 class ImportPreview:
     """What confirming an upload would do: every row to create or update, every error, and a digest of the changes.
 
-    Stored as JSON in the import batch between the preview and the confirmation.
+    Stored as JSON in the import batch between the preview and the confirmation, with (``apply``) the validated
+    result the confirmation writes: the file is read and checked once, at the preview.
     """
 
     kind: str
@@ -75,6 +76,9 @@ class ImportPreview:
     # import moved on (new rows, rows found by their import key, updated rows), written back into the workbook
     # handed out after the import (its 编号 and 版本), so that the user continues from that file.
     written: list[list[int]] = field(default_factory=list)
+    # The validated result the confirmation applies without reading the file again (each kind of import keeps its
+    # own layout, with a version "v"); {} when there is none (errors; applied; an import that reads the file again).
+    apply: dict = field(default_factory=dict)
 
     @property
     def creates(self) -> list[RowChange]:
@@ -105,6 +109,7 @@ class ImportPreview:
             "warnings": [[p.row, p.column, p.header, p.message] for p in self.warnings],
             "fingerprint": self.fingerprint,
             "written": self.written,
+            "apply": self.apply,
         }
 
     @classmethod
@@ -123,6 +128,7 @@ class ImportPreview:
             warnings=[Problem(*p) for p in data.get("warnings", [])],
             fingerprint=data.get("fingerprint", ""),
             written=data.get("written", []),
+            apply=data.get("apply") or {},
         )
 
 
