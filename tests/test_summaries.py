@@ -742,6 +742,17 @@ def test_a_bulk_update_no_signal_explains_drops_the_marker_and_the_next_read_reb
     consistent(area.district)
 
 
+def test_a_rebuild_after_a_bulk_write_in_the_same_transaction_keeps_its_marker(area, world):
+    """seed_demo's way: bulk writes no signal explains, then a rebuild of everything in the same connection; the
+    invalidation those writes left must not drop the rebuilt marker when the transaction commits."""
+    Task.objects.filter(pk=world.road.pk).update(invested_funds=D("77"))
+    summaries.rebuild("plan", TODAY, force=True)
+    summaries.flush()  # what the commit runs
+    assert set(summaries.markers(KEEPERS)) == set(KEEPERS)
+    assert shown(area.district, 2017)["categories"]["road"] == (wan(130), wan(77))
+    consistent(area.district)
+
+
 def test_a_bulk_update_of_the_registry_no_signal_explains_rebuilds_it(area, world):
     Member.objects.filter(household=area.household_a).update(is_active=False)
     summaries.flush()

@@ -373,6 +373,10 @@ def rebuild(name: str, day: datetime.date, using: str = DEFAULT_DB_ALIAS, *, for
         try:
             keeper.rebuild(day)
             _mark(keeper, day, using)
+            # Rebuilt from everything this transaction sees: what its earlier writes left pending for this keeper (an
+            # invalidation included, which would otherwise drop the new marker at commit) is done.
+            s.invalid.discard(name)
+            s.pending.pop(name, None)
         finally:
             s.flushing = False
     log.info("summaries: rebuilt %s for %s", name, day)
