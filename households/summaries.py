@@ -195,7 +195,7 @@ def register() -> None:
             verify=verify,
         )
     )
-    summaries.track(Household, NAME, "villages", lambda h: h.village_id)
-    summaries.track(Member, NAME, "households", lambda m: m.household_id)
-    summaries.track(HouseholdIncome, NAME, "households", lambda i: i.household_id)
+    summaries.track(Household, NAME, "villages", "village_id")
+    summaries.track(Member, NAME, "households", "household_id")
+    summaries.track(HouseholdIncome, NAME, "households", "household_id")
     # A poverty line is not tracked: its writes are explained by no signal, so they have all the figures rebuilt.

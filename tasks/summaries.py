@@ -248,6 +248,6 @@ def register() -> None:
             by_day=True,
         )
     )
-    summaries.track(Task, NAME, "plans", lambda t: t.plan_id)
-    summaries.track(FundLine, NAME, "tasks", lambda f: f.task_id)
-    summaries.track(Plan, NAME, "villages", lambda p: p.village_id)
+    summaries.track(Task, NAME, "plans", "plan_id")
+    summaries.track(FundLine, NAME, "tasks", "task_id")
+    summaries.track(Plan, NAME, "villages", "village_id")

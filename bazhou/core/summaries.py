@@ -94,10 +94,11 @@ def register(keeper: Keeper) -> None:
         TABLES[table] = keeper.name
 
 
-def track(model, keeper: str, kind: str, key: Callable) -> None:
-    """A saved or deleted ``model`` instance makes ``key(instance)`` (and the key it had when loaded) of ``kind``
-    pending for ``keeper``."""
-    TRACKED.setdefault(model, []).append((keeper, kind, key))
+def track(model, keeper: str, kind: str, attname: str) -> None:
+    """A saved or deleted ``model`` instance makes its ``attname`` (e.g. ``plan_id``; and the value it had when
+    loaded) a pending key of ``kind`` for ``keeper``. Read from the instance's own values only: an instance loaded
+    without that field (``only()``) costs no query."""
+    TRACKED.setdefault(model, []).append((keeper, kind, attname))
     post_init.connect(_loaded, sender=model, weak=False, dispatch_uid=f"summaries-init-{model._meta.label}")
     pre_save.connect(_expect, sender=model, weak=False, dispatch_uid=f"summaries-pre-save-{model._meta.label}")
     pre_delete.connect(_expect, sender=model, weak=False, dispatch_uid=f"summaries-pre-delete-{model._meta.label}")
@@ -171,32 +172,32 @@ def bulk(using: str = DEFAULT_DB_ALIAS):
         flush(using)
 
 
-def _key(instance, key):
-    try:
-        return key(instance)
-    except Exception:  # noqa: BLE001  (an unsaved relation: nothing to refresh for it)
-        return None
-
-
 def _loaded(sender, instance, **kwargs):
-    for keeper, kind, key in TRACKED.get(sender, ()):
-        instance.__dict__[f"_summary_{keeper}_{kind}"] = _key(instance, key)
+    for keeper, kind, attname in TRACKED.get(sender, ()):
+        instance.__dict__[f"_summary_{keeper}_{kind}"] = instance.__dict__.get(attname)
 
 
 def _expect(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs):
     state(using).expected[sender._meta.db_table] += 1
+    # An instance loaded without its key field (``only()``) about to be saved or deleted: its key read now, while
+    # the row is there (1 query, only in that case).
+    for keeper, kind, attname in TRACKED.get(sender, ()):
+        if attname not in instance.__dict__ and instance.pk is not None:
+            found = sender._base_manager.using(using).filter(pk=instance.pk).values_list(attname, flat=True).first()
+            instance.__dict__[f"_summary_{keeper}_{kind}"] = found
 
 
 def _written(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs):
     s = state(using)
     table = sender._meta.db_table
     s.expected[table] = max(0, s.expected[table] - 1)
-    for keeper, kind, key in TRACKED.get(sender, ()):
+    for keeper, kind, attname in TRACKED.get(sender, ()):
         keys = s.pending.setdefault(keeper, {}).setdefault(kind, set())
-        for value in (_key(instance, key), instance.__dict__.get(f"_summary_{keeper}_{kind}")):
+        now = instance.__dict__.get(attname)
+        for value in (now, instance.__dict__.get(f"_summary_{keeper}_{kind}")):
             if value is not None:
                 keys.add(value)
-        instance.__dict__[f"_summary_{keeper}_{kind}"] = _key(instance, key)
+        instance.__dict__[f"_summary_{keeper}_{kind}"] = now
     if not connections[using].in_atomic_block and not s.bulk:
         flush(using)
 
