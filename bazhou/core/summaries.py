@@ -251,11 +251,7 @@ def _install(connection) -> None:
 
 @receiver(connection_created, dispatch_uid="bazhou-summaries-connection")
 def _connected(sender, connection, **kwargs):
-    if not hasattr(connection, "bazhou_summaries"):
-        connection.bazhou_summaries = State()
-    _install(connection)
-    if _watch not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_watch)
+    state(connection.alias)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -139,8 +139,7 @@ def task_groups(scope: Scope, year: int, today: datetime.date, quantity_goals: l
     """Figures of the year's plan rows in the area, by township (district level) or by village (below); for a
     charge, by charged township and by charged village outside them. Read from the villages' figures that the writes
     keep (tasks/summaries.py: 1 query to make sure they are whole for ``today``, 1 to add them up, 1 more for the
-    quantity goals), not from the plan rows themselves."""
-    plan_summaries.ready(today)
+    quantity goals), not from the plan rows themselves; :func:`plan_part` has made them whole for ``today``."""
     area = scope.q(FIGURE_PATHS)
     if scope.is_charge:
         # One row per village of the charge, added up here into its townships and its single villages.
@@ -360,26 +359,27 @@ def income_rise(scope: Scope, year: int) -> dict:
     return {"households": figures["households"], "now": now, "before": before, "value": now - before}
 
 
-def industry_covered(year: int) -> Exists:
-    """A household has a live 一户一策 row of the industry category (产业发展) in ``year``'s plans."""
-    rows = Task.objects.filter(live_q(), household=OuterRef("pk"), category=Category.INDUSTRY, plan__year=year)
-    return Exists(rows)
-
-
 def industry_households(year: int):
-    """The households :func:`industry_covered` marks, as a queryset of their ids."""
+    """The households with a live 一户一策 row of the industry category (产业发展) in ``year``'s plans, as a queryset
+    of their ids: the one rule that the figure counts (a hashed semi-join) and the drill-down rows mark."""
     rows = Task.objects.filter(live_q(), category=Category.INDUSTRY, plan__year=year, household__isnull=False)
     return rows.order_by().values("household")
 
 
 def low_rent_households(year: int):
-    """The households :func:`low_rent_covered` marks, as a queryset of their ids."""
+    """The households that lived in low-rent housing during ``year`` (households.models.during_year_q), as a
+    queryset of their ids."""
     return LowRentHousing.objects.filter(during_year_q(year)).order_by().values("household")
 
 
+def industry_covered(year: int) -> Exists:
+    """Each household marked: one of :func:`industry_households`."""
+    return Exists(industry_households(year).filter(household=OuterRef("pk")))
+
+
 def low_rent_covered(year: int) -> Exists:
-    """A household lived in low-rent housing during ``year`` (households.models.during_year_q)."""
-    return Exists(LowRentHousing.objects.filter(during_year_q(year), household=OuterRef("pk")))
+    """Each household marked: one of :func:`low_rent_households`."""
+    return Exists(low_rent_households(year).filter(household=OuterRef("pk")))
 
 
 def industry_coverage_rows(scope: Scope, year: int):
@@ -476,9 +476,9 @@ def funds(scope: Scope, year: int) -> dict:
     """Planned and invested funds (万元) by category and by fund source.
 
     A task's invested amount is not split by source in the plan table, so by source it is shared out in
-    proportion to the source's part of the task's planned funds (按计划资金比例折算).
+    proportion to the source's part of the task's planned funds (按计划资金比例折算). Added up from the villages'
+    breakdowns the writes keep (tasks/summaries.py), made whole by :func:`plan_part`.
     """
-    plan_summaries.ready(clock.today())
     area = scope.q(FIGURE_PATHS)
     categories = dict(Category.choices)
     by_category = []
@@ -706,6 +706,9 @@ PARTS = {
 def plan_part(scope: Scope, today: datetime.date, year: int) -> dict:
     """Goals, plan rows, funds, rankings, the weekly overdue counts and the charts of ``year``'s plans (6 queries)."""
     goal_rows = annual_goals(scope, year)
+    # The villages' plan figures the writes keep (tasks/summaries.py), whole for ``today`` (their overdue counts are
+    # of a day): task_groups and funds add them up.
+    plan_summaries.ready(today)
     groups = task_groups(scope, year, today, [g for g in goal_rows if g.metric == AnnualGoal.Metric.TASK_QUANTITY])
     ranking = township_ranking(scope, groups)
     villages = village_table(scope, groups)
