@@ -251,7 +251,11 @@ def _install(connection) -> None:
 
 @receiver(connection_created, dispatch_uid="bazhou-summaries-connection")
 def _connected(sender, connection, **kwargs):
-    state(connection.alias)
+    # The connection object itself, not connections[alias]: PostgreSQL's temporary "__no_db__" connection (used to
+    # create test databases) has no alias there.
+    if getattr(connection, "bazhou_summaries", None) is None:
+        connection.bazhou_summaries = State()
+    _install(connection)
 
 
 # ---------------------------------------------------------------------------------------------
