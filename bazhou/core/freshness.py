@@ -59,6 +59,8 @@ UNTRACKED = (
     "tasks_planbreakdown",
     "households_registryfigures",
     "households_poorpeople",
+    "households_goalfigures",
+    "villages_exitfigures",
 )
 ROW = {kind: i for i, kind in enumerate(KINDS, 1)}
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)

@@ -81,8 +81,9 @@ class Keeper:
 
 
 KEEPERS: dict[str, Keeper] = {}
-# table → keeper name
-TABLES: dict[str, str] = {}
+# table → the names of the keepers whose figures read it (a table may feed several: households feed the registry's,
+# the goals' and the exit verdicts' figures)
+TABLES: dict[str, set[str]] = {}
 # model → [(keeper name, kind, key function)]
 TRACKED: dict[type, list] = {}
 
@@ -91,7 +92,7 @@ def register(keeper: Keeper) -> None:
     keeper.lock_id = -(len(KEEPERS) + 1)
     KEEPERS[keeper.name] = keeper
     for table in keeper.tables:
-        TABLES[table] = keeper.name
+        TABLES.setdefault(table, set()).add(keeper.name)
 
 
 def track(model, keeper: str, kind: str, attname: str) -> None:
@@ -210,9 +211,9 @@ def _watch(execute, sql, params, many, context):
         match = _WRITE.match(sql)
         if match:
             table = match.group(1).lower()
-            keeper = TABLES.get(table)
-            if keeper and s.expected[table] <= 0:
-                s.invalid.add(keeper)
+            keepers = TABLES.get(table)
+            if keepers and s.expected[table] <= 0:
+                s.invalid.update(keepers)
     return execute(sql, params, many, context)
 
 
@@ -324,7 +325,13 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> None:
             invalid = set(s.invalid)
             if invalid:
                 _unmark(invalid, using)
-            pending = {name: kinds for name, kinds in s.pending.items() if name not in invalid and any(kinds.values())}
+            # In the order the keepers were registered (the apps' order, downwards first): a keeper whose figures read
+            # another's (the exit verdicts read the registry's poor people) refreshes after it.
+            pending = {
+                name: s.pending[name]
+                for name in KEEPERS
+                if name in s.pending and name not in invalid and any(s.pending[name].values())
+            }
             if pending:
                 found = markers(pending, using)
                 for name, kinds in pending.items():
@@ -370,7 +377,9 @@ def rebuild(name: str, day: datetime.date, using: str = DEFAULT_DB_ALIAS, *, for
         _lock(using, [keeper.lock_id])
         if not force and _whole(keeper, markers([name], using).get(name), day):
             return False
-        s.flushing = True
+        # A rebuild may run inside a flush (a keeper's refresh reading another keeper's figures): it leaves the flag as
+        # it found it.
+        flushing, s.flushing = s.flushing, True
         try:
             keeper.rebuild(day)
             _mark(keeper, day, using)
@@ -379,7 +388,7 @@ def rebuild(name: str, day: datetime.date, using: str = DEFAULT_DB_ALIAS, *, for
             s.invalid.discard(name)
             s.pending.pop(name, None)
         finally:
-            s.flushing = False
+            s.flushing = flushing
     log.info("summaries: rebuilt %s for %s", name, day)
     return True
 
