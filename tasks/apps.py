@@ -19,3 +19,14 @@ class TasksConfig(AppConfig):
         from tasks import summaries
 
         summaries.register()
+
+        # The annual goals' figures measured from the registry's records and the plan rows.
+        from tasks import goal_summaries
+
+        goal_summaries.register()
+
+        # The exit verdicts (一低七有) read the registry's poor people and the plan rows: registered after both keepers,
+        # so a flush refreshes them last.
+        from tasks import exit_summaries
+
+        exit_summaries.register()

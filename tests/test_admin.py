@@ -350,6 +350,8 @@ def test_all_models_of_the_project_are_registered():
         "tasks.PlanBreakdown",
         "households.RegistryFigures",
         "households.PoorPeople",
+        "households.GoalFigures",
+        "villages.ExitFigures",
     }
     from django.apps import apps
 

@@ -418,10 +418,15 @@ def grow(k):
 def test_the_dashboard_takes_the_same_queries_with_ten_times_the_records(client, worked):
     client.force_login(worked.personas.district_admin)
     factories.settle()
+    township = f"/dashboard/?township={worked.township_a.pk}"
     fresh = count_queries(client, "/dashboard/")
     stored = count_queries(client, "/dashboard/")
+    # The goals' figures cost the same queries whatever the metrics used (the per-village figures the writes keep,
+    # added up): a township's page is measured against itself (the navigation, computed by the district's first
+    # page, is stored by then).
+    fresh_township = count_queries(client, township)
     grow(worked)
     factories.settle()
     assert count_queries(client, "/dashboard/") == fresh
     assert count_queries(client, "/dashboard/") == stored
-    assert count_queries(client, f"/dashboard/?township={worked.township_a.pk}") == fresh
+    assert count_queries(client, township) == fresh_township

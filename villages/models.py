@@ -385,6 +385,28 @@ class VillageIndicator(models.Model):
             raise ValidationError(errors)
 
 
+class ExitFigures(models.Model):
+    """One village planned to exit on one exit indicator of its planned exit year: the verdict of
+    villages.exit_criteria (``met``, and whether a person's override decided it), which the dashboard's 一低七有
+    block counts. Rows only for the villages planned to exit (``Village.objects.planned_to_exit``) and the indicators
+    of that year. Kept by the writes in the writing transaction (tasks/exit_summaries.py); never edited by hand."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    indicator = models.ForeignKey(ExitIndicator, on_delete=models.CASCADE, related_name="+", verbose_name=_("指标"))
+    year = models.PositiveSmallIntegerField(_("计划退出年度"))
+    met = models.BooleanField(_("达标"), default=False)
+    overridden = models.BooleanField(_("人工改判"), default=False)
+
+    class Meta:
+        verbose_name = _("村退出指标汇总数")
+        verbose_name_plural = _("村退出指标汇总数")
+        constraints = [models.UniqueConstraint(fields=["village", "indicator"], name="exitfigures_village_indicator")]
+        indexes = [models.Index(fields=["year", "indicator"], name="exitfigures_year_indicator_idx")]
+
+    def __str__(self):
+        return f"{self.village_id} {self.indicator_id}"
+
+
 # In post (在任) on a day, for every dated assignment (the five forces here, a household's helpers in households):
 # defined once (docs/architecture.md, "派生状态的家").
 

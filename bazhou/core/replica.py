@@ -62,6 +62,8 @@ BOOKKEEPING = (
     "tasks_planbreakdown",
     "households_registryfigures",
     "households_poorpeople",
+    "households_goalfigures",
+    "villages_exitfigures",
 )
 _WRITE = re.compile(
     r'\s*(?:(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|MERGE\s+INTO)\s+["`]?(\w+)'
