@@ -17,7 +17,7 @@ from bazhou.core import clock, idnumbers
 from bazhou.core.access import AreaPaths, area_q
 from bazhou.core.constraints import at_most, check, not_negative, unique
 from bazhou.core.text import text_errors
-from villages.models import YEAR_VALIDATORS, Village, in_post
+from villages.models import YEAR_VALIDATORS, Township, Village, in_post
 
 WORK_MONTHS_VALIDATORS = [at_most(12, "务工时间应在 0–12 个月之间。")]
 MONEY_YUAN = {"max_digits": 12, "decimal_places": 2, "default": 0, "validators": [not_negative("收入和支出金额")]}
@@ -975,9 +975,13 @@ class LowRentHousing(models.Model):
 class RegistryFigures(models.Model):
     """Per village and year: the households targeted to exit that year and how many meet each criterion of 一超六有
     (households.readiness.readiness_sql), and the active members of the households lifted out that year. Kept by the
-    writes in the writing transaction (households/summaries.py); never edited by hand."""
+    writes in the writing transaction (households/summaries.py); never edited by hand. A township's row (``village``
+    empty, ``township`` set) adds up its villages' rows: the district's dashboard reads those."""
 
-    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("村"))
+    township = models.ForeignKey(
+        Township, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("乡镇"), db_index=False
+    )
     year = models.PositiveSmallIntegerField(_("年度"))
     targeted = models.PositiveIntegerField(_("计划脱贫户"), default=0)
     ready = models.PositiveIntegerField(_("达到脱贫条件"), default=0)
@@ -993,7 +997,12 @@ class RegistryFigures(models.Model):
     class Meta:
         verbose_name = _("花名册汇总数")
         verbose_name_plural = _("花名册汇总数")
-        constraints = [models.UniqueConstraint(fields=["village", "year"], name="registryfigures_village_year")]
+        constraints = [
+            models.UniqueConstraint(fields=["village", "year"], name="registryfigures_village_year"),
+            models.UniqueConstraint(
+                fields=["township", "year"], condition=Q(village__isnull=True), name="registryfigures_township_year"
+            ),
+        ]
         indexes = [models.Index(fields=["year", "village"], name="registryfigures_year_idx")]
 
     def __str__(self):
@@ -1015,3 +1024,36 @@ class PoorPeople(models.Model):
 
     def __str__(self):
         return f"{self.village_id}"
+
+
+class GoalFigures(models.Model):
+    """Per village and year of an annual goal measured from the data (bazhou.surfaces.dashboard.GOAL_METRICS): the
+    village's parts of each metric, which the dashboard adds up over an area. Kept by the writes in the writing
+    transaction (tasks/goal_summaries.py); never edited by hand."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    poor = models.PositiveIntegerField(_("当年贫困户"), default=0)
+    industry = models.PositiveIntegerField(_("有产业发展任务的贫困户"), default=0)
+    low_rent = models.PositiveIntegerField(_("住廉租房的贫困户"), default=0)
+    # Income rise: the households with incomes of both years, and the sums of their per-capita net incomes (元; float,
+    # as the rule computes each household's, income_rise_rows).
+    income_households = models.PositiveIntegerField(_("两年都有收入记录的贫困户"), default=0)
+    income_now = models.FloatField(_("当年人均纯收入合计"), default=0)
+    income_before = models.FloatField(_("上年人均纯收入合计"), default=0)
+    business_entities = models.PositiveIntegerField(_("当年登记的新型经营主体"), default=0)
+    land_transfer = models.DecimalField(_("当年土地流转面积（亩）"), max_digits=16, decimal_places=2, default=0)
+    hospital_stays = models.PositiveIntegerField(_("区内住院人次"), default=0)
+    hospital_out_of_pocket = models.DecimalField(_("个人自付（元）"), max_digits=18, decimal_places=2, default=0)
+    hospital_total_cost = models.DecimalField(_("住院总费用（元）"), max_digits=18, decimal_places=2, default=0)
+    job_fair_people = models.PositiveIntegerField(_("招聘会求职者"), default=0)
+    job_fair_intents = models.PositiveIntegerField(_("签订就业意向者"), default=0)
+
+    class Meta:
+        verbose_name = _("目标汇总数")
+        verbose_name_plural = _("目标汇总数")
+        constraints = [models.UniqueConstraint(fields=["village", "year"], name="goalfigures_village_year")]
+        indexes = [models.Index(fields=["year", "village"], name="goalfigures_year_idx")]
+
+    def __str__(self):
+        return f"{self.village_id} {self.year}"

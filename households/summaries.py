@@ -25,8 +25,12 @@ from households.models import (
     still_poor_q,
 )
 from households.readiness import CRITERIA, READY, readiness_sql
+from villages.models import Village
 
 NAME = "registry"
+# The layout of the stored figures (township rows since 2): a new one makes the markers differ, so the first reader
+# after an upgrade rebuilds them.
+LAYOUT = 2
 CODES = tuple(code for code, _name in CRITERIA)
 FIELDS = ("targeted", "ready", *CODES, "people_lifted")
 
@@ -102,10 +106,19 @@ def compute(villages) -> tuple[dict, dict]:
     return main, poor
 
 
-def _store(villages) -> None:
+def _store(villages, townships=frozenset()) -> None:
+    """Replace the figures of ``villages`` (every village if None) and then the rows of their townships and of
+    ``townships`` (summaries.store_townships: the villages' rows added up)."""
+    if villages is None or villages:
+        _store_villages(villages)
+    more = None if villages is None else summaries.townships_of(RegistryFigures, villages) | set(townships)
+    summaries.store_townships(RegistryFigures, (), FIELDS, more)
+
+
+def _store_villages(villages) -> None:
     """Replace the figures of ``villages`` (every village if None) inside the database (INSERT … SELECT, the people
     lifted merged in with an upsert): 2 deletes, 2 queries for the years, 1 insert per year, 2 more."""
-    figures, people = RegistryFigures.objects.all(), PoorPeople.objects.all()
+    figures, people = RegistryFigures.objects.filter(village__isnull=False), PoorPeople.objects.all()
     if villages is not None:
         figures, people = figures.filter(village__in=villages), people.filter(village__in=villages)
     figures.delete()
@@ -129,8 +142,8 @@ def _store(villages) -> None:
     summaries.insert_select(PoorPeople, {"village_id": "v", "people": "n"}, _poor(villages))
 
 
-def refresh(villages: set, day: datetime.date) -> None:
-    _store(villages)
+def refresh(villages: set, day: datetime.date, townships=frozenset()) -> None:
+    _store(villages, townships)
 
 
 def rebuild(day: datetime.date) -> None:
@@ -147,13 +160,23 @@ def villages_of(kinds: dict) -> set:
 
 def verify(day: datetime.date) -> list[str]:
     main, poor = compute(None)
-    stored = {(r.pop("village"), r.pop("year")): r for r in RegistryFigures.objects.values("village", "year", *FIELDS)}
+    stored = {
+        (r.pop("village"), r.pop("year")): r
+        for r in RegistryFigures.objects.filter(village__isnull=False).values("village", "year", *FIELDS)
+    }
+    stored.update(
+        {
+            ("乡镇", r.pop("township"), r.pop("year")): r
+            for r in RegistryFigures.objects.filter(village__isnull=True).values("township", "year", *FIELDS)
+        }
+    )
     fresh = {k: {f: v[f] for f in FIELDS} for k, v in main.items() if any(v.values())}
+    fresh.update(summaries.township_totals(RegistryFigures, fresh))
     stored_poor = dict(PoorPeople.objects.values_list("village", "people"))
     fresh_poor = {v: n for v, n in poor.items() if n}
 
     def describe(key):
-        return f"村 {key[0]} {key[1]} 年" if isinstance(key, tuple) else f"村 {key} 贫困人口"
+        return summaries.describe_key(key) if isinstance(key, tuple) else f"村 {key} 贫困人口"
 
     return summaries.diff(stored, fresh, describe) + summaries.diff(stored_poor, fresh_poor, describe)
 
@@ -193,9 +216,13 @@ def register() -> None:
             refresh=refresh,
             rebuild=rebuild,
             verify=verify,
+            settings=lambda: LAYOUT,
+            townships=True,
         )
     )
     summaries.track(Household, NAME, "villages", "village_id")
+    # A village moved to another township: both townships' rows are redone (its own rows stay as they are).
+    summaries.track(Village, NAME, "townships", "township_id")
     summaries.track(Member, NAME, "households", "household_id")
     summaries.track(HouseholdIncome, NAME, "households", "household_id")
     # A poverty line is not tracked: its writes are explained by no signal, so they have all the figures rebuilt.

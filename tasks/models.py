@@ -18,7 +18,7 @@ from bazhou.core.access import AreaPaths, area_q, may_decide_change_requests, pr
 from bazhou.core.constraints import at_most, check, not_negative, unique
 from bazhou.core.text import is_blank, text_errors
 from households.models import Household
-from villages.models import YEAR_VALIDATORS, Village
+from villages.models import YEAR_VALIDATORS, Township, Village
 
 
 # Plan money is in 万元 with 4 decimals (1 元); never mixed with household income in 元.
@@ -1056,9 +1056,15 @@ class StagedUpload(models.Model):
 class PlanFigures(models.Model):
     """The figures of one village's live plan rows of one year that the dashboard adds up: rows by state (overdue
     and due soon as of the day the figures are of), funds, and the rows overdue at the end of each of the last 12
-    weeks. Kept by the writes in the writing transaction (tasks/summaries.py); never edited by hand."""
+    weeks. Kept by the writes in the writing transaction (tasks/summaries.py); never edited by hand.
 
-    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    A row is a village's (``village`` set) or a township's (``village`` empty, ``township`` set: its villages' rows
+    added up, what the district's dashboard reads instead of thousands of village rows)."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("村"))
+    township = models.ForeignKey(
+        Township, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("乡镇"), db_index=False
+    )
     year = models.PositiveSmallIntegerField(_("计划年度"))
     total = models.PositiveIntegerField(_("任务"), default=0)
     done = models.PositiveIntegerField(_("已完成"), default=0)
@@ -1085,7 +1091,17 @@ class PlanFigures(models.Model):
     class Meta:
         verbose_name = _("施工图汇总数")
         verbose_name_plural = _("施工图汇总数")
-        constraints = [models.UniqueConstraint(fields=["village", "year"], name="planfigures_village_year")]
+        constraints = [
+            models.UniqueConstraint(fields=["village", "year"], name="planfigures_village_year"),
+            models.UniqueConstraint(
+                fields=["township", "year"], condition=Q(village__isnull=True), name="planfigures_township_year"
+            ),
+            check(
+                "planfigures_village_or_township",
+                Q(village__isnull=False) | Q(township__isnull=False),
+                "村或乡镇必填其一。",
+            ),
+        ]
         indexes = [models.Index(fields=["year", "village"], name="planfigures_year_village_idx")]
 
     def __str__(self):
@@ -1095,14 +1111,18 @@ class PlanFigures(models.Model):
 class PlanBreakdown(models.Model):
     """One village's live plan rows of one year split by category (planned, invested), by fund source (planned,
     invested shared out by the source's part of each row's planned funds) or by category and unit (the quantity of
-    the done rows, for the quantity goals). Kept with :class:`PlanFigures`."""
+    the done rows, for the quantity goals). Kept with :class:`PlanFigures`; a township's rows (``village`` empty) add
+    up its villages'."""
 
     class Kind(models.TextChoices):
         CATEGORY = "category", _("按类别")
         SOURCE = "source", _("按资金来源")
         QUANTITY = "quantity", _("已完成数量")
 
-    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name=_("村"))
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("村"))
+    township = models.ForeignKey(
+        Township, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("乡镇"), db_index=False
+    )
     year = models.PositiveSmallIntegerField(_("计划年度"))
     kind = models.CharField(_("分项"), max_length=8, choices=Kind.choices)
     category = models.CharField(_("类别"), max_length=20, blank=True)
@@ -1115,7 +1135,21 @@ class PlanBreakdown(models.Model):
     class Meta:
         verbose_name = _("施工图汇总分项")
         verbose_name_plural = _("施工图汇总分项")
-        indexes = [models.Index(fields=["year", "kind", "village"], name="planbreakdown_year_kind_idx")]
+        indexes = [
+            models.Index(fields=["year", "kind", "village"], name="planbreakdown_year_kind_idx"),
+            models.Index(
+                fields=["year", "kind", "township"],
+                condition=Q(village__isnull=True),
+                name="planbreakdown_township_idx",
+            ),
+        ]
+        constraints = [
+            check(
+                "planbreakdown_village_or_township",
+                Q(village__isnull=False) | Q(township__isnull=False),
+                "村或乡镇必填其一。",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.village_id} {self.year} {self.kind}"

@@ -30,6 +30,7 @@ from tasks.models import (
     overdue_on_q,
     overdue_q,
 )
+from villages.models import Village
 
 NAME = "plan"
 OVERDUE_WEEKS = 12
@@ -43,6 +44,16 @@ FIELDS = (*STATES, "planned", "invested", *WEEKS)
 def due_soon_days() -> int:
     """The window of 临期 (settings.BAZHOU_DUE_SOON_DAYS): the figures are rebuilt when it changes."""
     return settings.BAZHOU_DUE_SOON_DAYS
+
+
+# The layout of the stored figures: a new one (township rows since 2) makes the markers differ, so the first reader
+# after an upgrade rebuilds them.
+LAYOUT = 2
+
+
+def settings_number() -> int:
+    """What the figures depend on besides the data: the due-soon window and :data:`LAYOUT`."""
+    return due_soon_days() + 1000 * LAYOUT
 
 
 def week_ends(today: datetime.date, weeks: int = OVERDUE_WEEKS) -> list[datetime.date]:
@@ -138,22 +149,43 @@ def compute(villages, day: datetime.date) -> tuple[dict, dict]:
     return main, parts
 
 
-def _store(villages, day: datetime.date) -> None:
+# The columns a township's rows add up, and those they are grouped by besides the year.
+TOWNSHIP_ROWS = (
+    (PlanFigures, (), FIELDS),
+    (PlanBreakdown, ("kind", "category", "source", "unit"), ("planned", "invested", "quantity")),
+)
+
+
+def _store(villages, day: datetime.date, townships=frozenset()) -> None:
     """Replace the figures of ``villages`` (every village if None) with those computed as of ``day``, inside the
-    database (INSERT … SELECT: nothing is loaded into Python): 2 deletes and 4 inserts."""
-    figures, breakdown = PlanFigures.objects.all(), PlanBreakdown.objects.all()
+    database (INSERT … SELECT: nothing is loaded into Python): 2 deletes and 4 inserts; then the rows of their
+    townships and of ``townships``, added up from the villages' rows (1 query for the townships, a lock, 2 deletes,
+    2 inserts)."""
+    figures, breakdown = (
+        PlanFigures.objects.filter(village__isnull=False),
+        PlanBreakdown.objects.filter(village__isnull=False),
+    )
     if villages is not None:
         figures, breakdown = figures.filter(village__in=villages), breakdown.filter(village__in=villages)
-    figures.delete()
-    breakdown.delete()
-    for model, statements in queries(villages, day).items():
-        for queryset, columns in statements:
-            summaries.insert_select(model, columns, queryset)
+    if villages is None or villages:
+        figures.delete()
+        breakdown.delete()
+        for model, statements in queries(villages, day).items():
+            for queryset, columns in statements:
+                summaries.insert_select(model, columns, queryset)
+    _store_townships(None if villages is None else summaries.townships_of(PlanFigures, villages) | set(townships))
 
 
-def refresh(villages: set, day: datetime.date) -> None:
-    """Compute and store afresh the figures of ``villages`` as of ``day`` (6 queries)."""
-    _store(villages, day)
+def _store_townships(townships) -> None:
+    """Redo the township rows of ``townships`` (every township if None) from their villages' rows."""
+    for model, keys, sums in TOWNSHIP_ROWS:
+        summaries.store_townships(model, keys, sums, townships)
+
+
+def refresh(villages: set, day: datetime.date, townships=frozenset()) -> None:
+    """Compute and store afresh the figures of ``villages`` as of ``day`` (6 queries), and their townships' rows
+    with those of ``townships`` (a village moved away: its old township)."""
+    _store(villages, day, townships)
 
 
 def rebuild(day: datetime.date) -> None:
@@ -179,19 +211,36 @@ def _normal(value):
 
 def verify(day: datetime.date) -> list[str]:
     main, parts = compute(None, day)
-    stored_main = {(r.pop("village"), r.pop("year")): r for r in PlanFigures.objects.values("village", "year", *FIELDS)}
+    stored_main = {
+        (r.pop("village"), r.pop("year")): r
+        for r in PlanFigures.objects.filter(village__isnull=False).values("village", "year", *FIELDS)
+    }
     stored_parts = {
         (r.village_id, r.year, r.kind, r.category, r.source, r.unit): (r.planned, r.invested, r.quantity)
-        for r in PlanBreakdown.objects.all()
+        for r in PlanBreakdown.objects.filter(village__isnull=False)
     }
+    # The townships' rows against the fresh village figures added up by township.
+    stored_main.update(
+        {
+            ("乡镇", r.pop("township"), r.pop("year")): r
+            for r in PlanFigures.objects.filter(village__isnull=True).values("township", "year", *FIELDS)
+        }
+    )
+    stored_parts.update(
+        {
+            ("乡镇", r.township_id, r.year, r.kind, r.category, r.source, r.unit): (r.planned, r.invested, r.quantity)
+            for r in PlanBreakdown.objects.filter(village__isnull=True)
+        }
+    )
 
     def normal(d: dict) -> dict:
         return {k: tuple(_normal(x) for x in (v.values() if isinstance(v, dict) else v)) for k, v in d.items()}
 
-    def describe(key):
-        return f"村 {key[0]} {key[1]} 年" + (f" {'/'.join(str(k) for k in key[2:] if k)}" if len(key) > 2 else "")
+    describe = summaries.describe_key
 
     fresh_main = {k: {f: v[f] for f in FIELDS} for k, v in main.items()}
+    fresh_main.update(summaries.township_totals(PlanFigures, fresh_main))
+    parts = {**parts, **summaries.township_totals(PlanBreakdown, parts)}
     return summaries.diff(normal(stored_main), normal(fresh_main), describe) + summaries.diff(
         normal(stored_parts), normal(parts), describe
     )
@@ -244,10 +293,13 @@ def register() -> None:
             refresh=refresh,
             rebuild=rebuild,
             verify=verify,
-            settings=due_soon_days,
+            settings=settings_number,
             by_day=True,
+            townships=True,
         )
     )
     summaries.track(Task, NAME, "plans", "plan_id")
     summaries.track(FundLine, NAME, "tasks", "task_id")
     summaries.track(Plan, NAME, "villages", "village_id")
+    # A village moved to another township: both townships' rows are redone (its own rows stay as they are).
+    summaries.track(Village, NAME, "townships", "township_id")

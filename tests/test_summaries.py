@@ -804,6 +804,51 @@ def test_two_transactions_editing_rows_of_one_village_leave_its_figures_right(ar
     assert PlanFigures.objects.get(village=area.village_a, year=2017).invested == D("68")
 
 
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite runs one writing transaction at a time")
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_editing_two_villages_of_one_township_leave_its_township_rows_right(area, personas, world):
+    """茅垭村 and 百花村 are both in township A, whose rows the district's dashboard reads: each commit redoes them
+    under the township's advisory lock, so the second adds up the first one's committed village rows and the
+    township's sum shows both edits (without the lock, the later commit would write a sum missing the other)."""
+    barrier = threading.Barrier(2, timeout=20)
+    errors = []
+
+    def edit(task, funds):
+        try:
+            with transaction.atomic():
+                services.task_update(
+                    task_id=task.pk,
+                    user=personas.township_a,
+                    expected_version=task.version,
+                    data={"invested_funds": D(funds)},
+                )
+                barrier.wait()
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=edit, args=(world.road, "66")),
+        threading.Thread(target=edit, args=(world.water, "5")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    fresh_connection_state()
+    consistent(area.district)
+    township = PlanFigures.objects.get(township=area.township_a, village__isnull=True, year=2017)
+    villages = PlanFigures.objects.filter(village__township=area.township_a, year=2017).aggregate(s=Sum("invested"))
+    rows = Task.objects.live().filter(plan__village__township=area.township_a, plan__year=2017)
+    assert township.invested == villages["s"] == rows.aggregate(s=Sum("invested_funds"))["s"]
+    assert {t.pk: t.invested_funds for t in rows.filter(pk__in=[world.road.pk, world.water.pk])} == {
+        world.road.pk: D("66"),
+        world.water.pk: D("5"),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # The cost of a flush
 # ---------------------------------------------------------------------------------------------
@@ -877,7 +922,9 @@ def test_a_write_made_outside_django_is_found_by_verify_and_mended_by_rebuild(ar
     finally:
         connection.execute_wrappers = wrappers
     problems = summaries.verify(TODAY)
-    assert problems and all(p.startswith(f"registry: 村 {area.village_b.pk} ") for p in problems)
+    # The village's rows and its township's (which add them up) are found wrong, nothing else.
+    named = (f"registry: 村 {area.village_b.pk} ", f"registry: 乡镇 {area.village_b.township_id} ")
+    assert problems and all(p.startswith(named) for p in problems)
     assert f"registry: 村 {area.village_b.pk} 贫困人口：存储 3，应为 None" in problems
     with pytest.raises(CommandError):
         call_command("summaries", verify=True, stdout=io.StringIO())

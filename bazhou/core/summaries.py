@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 # An advisory-lock namespace of the keepers (PostgreSQL): (NAMESPACE, village id) per village, (NAMESPACE, 0) for the
 # whole of a keeper's figures, taken shared by a village refresh and exclusive by a rebuild.
 NAMESPACE = 0x62617A  # "baz"
+# The namespace of the townships' rows (:func:`lock_townships`): (TOWNSHIP_NAMESPACE, hash of the township's code).
+TOWNSHIP_NAMESPACE = NAMESPACE + 1
 
 
 @dataclass
@@ -66,7 +68,9 @@ class Keeper:
     - ``rebuild``: compute and store every figure afresh for ``day``;
     - ``verify``: the differences between the stored figures and a fresh computation, as Chinese lines;
     - ``settings``: a number standing for the settings the figures depend on (a changed one rebuilds them);
-    - ``by_day``: whether the figures depend on the day (overdue counts) and must be rebuilt each day.
+    - ``by_day``: whether the figures depend on the day (overdue counts) and must be rebuilt each day;
+    - ``follows``: keepers whose :func:`touched` keys this keeper takes as its own too (its ``villages`` knows their
+      kinds): a bulk write names its rows to the keeper of its app, and every keeper reading those rows hears it.
     """
 
     name: str
@@ -77,6 +81,11 @@ class Keeper:
     verify: Callable[[datetime.date], list]
     settings: Callable[[], int] = lambda: 0
     by_day: bool = False
+    follows: tuple[str, ...] = ()
+    # Whether the keeper also keeps township rows (the villages' figures added up by township, which the district
+    # reads): its ``refresh`` then takes ``townships``, the townships whose rows must be redone besides those of the
+    # villages (a village moved away leaves its old township's rows to redo).
+    townships: bool = False
     lock_id: int = 0
 
 
@@ -146,7 +155,8 @@ def touched(keeper: str, kind: str, keys: Iterable, using: str = DEFAULT_DB_ALIA
     if not keys:
         return
     s = state(using)
-    s.pending.setdefault(keeper, {}).setdefault(kind, set()).update(keys)
+    for name in (keeper, *(k.name for k in KEEPERS.values() if keeper in k.follows)):
+        s.pending.setdefault(name, {}).setdefault(kind, set()).update(keys)
     if not connections[using].in_atomic_block and not s.bulk:
         flush(using)
 
@@ -308,6 +318,21 @@ def _lock(using: str, keys: list[int], *, shared: bool = False) -> None:
         cursor.execute(f"SELECT {function}(%s, k) FROM unnest(%s::int[]) AS k ORDER BY k", [NAMESPACE, sorted(keys)])
 
 
+def lock_townships(codes: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Advisory locks on these townships' rows of the figures until the transaction ends (PostgreSQL): two
+    transactions editing villages of one township redo its rows one after the other, the second from what the
+    first committed (each statement reads the committed rows afresh), so neither edit is lost from the sum."""
+    connection = connections[using]
+    codes = sorted(set(codes))
+    if connection.vendor != "postgresql" or not codes:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(c)) FROM unnest(%s::text[]) AS c ORDER BY c",
+            [TOWNSHIP_NAMESPACE, codes],
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Flushing and reading
 # ---------------------------------------------------------------------------------------------
@@ -340,10 +365,14 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> None:
                     if marker is None:
                         continue  # not built: the next reader builds them whole
                     villages = keeper.villages(kinds)
-                    if villages:
+                    townships = set(kinds.get("townships", ())) if keeper.townships else set()
+                    if villages or townships:
                         _lock(using, [keeper.lock_id], shared=True)
                         _lock(using, list(villages))
-                        keeper.refresh(villages, marker[0])
+                        if keeper.townships:
+                            keeper.refresh(villages, marker[0], townships=townships)
+                        else:
+                            keeper.refresh(villages, marker[0])
     finally:
         s.flushing = False
         s.clear()
@@ -416,6 +445,75 @@ def insert_select(model, columns: dict, queryset) -> None:
         cursor.execute(
             f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {aliases} FROM ({sql}) AS s", params
         )
+
+
+def _village_model(model):
+    """The village model, through the ``village`` field of a figures model (this module sits below the apps)."""
+    return model._meta.get_field("village").related_model
+
+
+def townships_of(model, villages) -> set:
+    """The townships of these villages (1 query; none for no village); ``model``: a figures model with a ``village``."""
+    if not villages:
+        return set()
+    return set(_village_model(model).objects.filter(pk__in=villages).values_list("township_id", flat=True))
+
+
+def store_townships(model, keys: tuple[str, ...], sums: tuple[str, ...], townships) -> None:
+    """Redo the township rows of ``model`` (``village`` empty, ``township`` set) for ``townships`` (every township if
+    None) from their villages' rows: each township's rows add up its villages' ``sums`` by year and ``keys``, inside
+    the database, under the townships' locks (:func:`lock_townships`): a lock, a delete, an insert."""
+    if townships is not None:
+        if not townships:
+            return
+        lock_townships(townships)
+    from django.db.models import F, Sum
+
+    old = model.objects.filter(village__isnull=True)
+    rows = model.objects.filter(village__isnull=False)
+    if townships is not None:
+        old = old.filter(township__in=townships)
+        rows = rows.filter(village__township__in=townships)
+    old.delete()
+    added = (
+        rows.order_by()
+        .values(t=F("village__township"), y=F("year"), **{f"k_{k}": F(k) for k in keys})
+        .annotate(**{f"s_{f}": Sum(f) for f in sums})
+    )
+    columns = {"township_id": "t", "year": "y", **{k: f"k_{k}" for k in keys}, **{f: f"s_{f}" for f in sums}}
+    insert_select(model, columns, added)
+
+
+def township_totals(model, fresh: dict) -> dict:
+    """Fresh village figures of ``model`` (``{(village, …): values}``, values a dict or a tuple) added up by the
+    villages' current townships, keyed ``("乡镇", township, …)``: what the township rows must hold (for verify)."""
+    township_of = dict(_village_model(model).objects.values_list("pk", "township_id"))
+    added: dict = {}
+    for key, values in fresh.items():
+        names = list(values) if isinstance(values, dict) else None
+        values = list(values.values()) if names is not None else list(values)
+        target = ("乡镇", township_of.get(key[0]), *key[1:])
+        found = added.get(target)
+        if found is None:
+            added[target] = (names, values)
+        else:
+            added[target] = (
+                names,
+                [
+                    None if a is None and b is None else (a or 0) + (b or 0)
+                    for a, b in zip(found[1], values, strict=True)
+                ],
+            )
+    return {k: dict(zip(names, v, strict=True)) if names is not None else tuple(v) for k, (names, v) in added.items()}
+
+
+def describe_key(key) -> str:
+    """A village's or township's figures key in words, for the lines of verify: 村 12 2017 年 …, 乡镇 511902100 …"""
+    where = f"乡镇 {key[1]}" if key[0] == "乡镇" else f"村 {key[0]}"
+    rest = key[2:] if key[0] == "乡镇" else key[1:]
+    if not rest:
+        return where
+    return f"{where} {rest[0]} 年" + (f" {'/'.join(str(k) for k in rest[1:] if k)}" if len(rest) > 1 else "")
 
 
 def diff(stored: dict, fresh: dict, describe: Callable[[object], str]) -> list[str]:
