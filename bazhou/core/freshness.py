@@ -6,7 +6,8 @@ versions of the data they were computed from. Any write moves a version on, and 
 the figures that depend on it afresh: an edit shows at once, on every app server, with no expiry to wait for.
 
 There is one version per kind of data (``KINDS``: villages, the registry, the plan table, supervision, the
-annual goals), so a plan-row edit recomputes the plan figures but not the registry's readiness counts.
+annual goals; and the people's messages and charges, which the navigation's counts read), so a plan-row edit
+recomputes the plan figures but not the registry's readiness counts.
 
 How every write is seen, whatever path it takes (services, the admin, ``QuerySet.update``, ``bulk_create``,
 raw SQL through Django's cursor, imports, management commands): a database *execute wrapper*, installed on
@@ -50,6 +51,9 @@ KINDS = {
     "tasks": ("tasks_",),
     "supervision": ("supervision_",),
     "goals": ("bazhou_annualgoal",),
+    # Not the figures' data: what the navigation's counts read besides it (bazhou/surfaces/todo.py, nav_counts), the
+    # people's messages (their unread number) and the 挂包 leaders' charges (which rows a leader's to-do reads).
+    "people": ("bazhou_notification", "bazhou_user_charge_"),
 }
 # Tables of those apps that are not data the figures read: an uploaded workbook waiting for its confirmation, and
 # the summary figures the writes keep (bazhou/core/summaries.py), which follow the data and are not data themselves.
@@ -86,29 +90,33 @@ def kind_written(sql: str) -> str | None:
 
 def current(using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
     """The version of each kind of data now (1 query)."""
+    return current_with([], [], using)[0]
+
+
+def current_with(columns: list[str], params: list, using: str = DEFAULT_DB_ALIAS) -> tuple[dict[str, int], tuple]:
+    """The version of each kind of data now, and the values of ``columns`` (scalar SQL expressions, with
+    ``params``) read in the same query, so in the same snapshot: 1 query. A caller reads its stored figures here
+    and compares their versions with those read alongside them."""
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # With a replica, also the WAL position now: the figures about to be computed must include it.
             position = replica.wal_position_sql(connection)
-            cursor.execute(
-                "SELECT "
-                + ", ".join(
-                    f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence(kind)})" for kind in KINDS
-                )
-                + position
-            )
-            row = cursor.fetchone()
-            numbers = dict(zip(KINDS, row[: len(KINDS)], strict=True))
-            if position:
-                replica.reads_after(row[-1])
+            versions = [
+                f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence(kind)})" for kind in KINDS
+            ]
         else:
-            cursor.execute("SELECT id, number FROM bazhou_dataversion")
-            found = dict(cursor.fetchall())
-            numbers = {kind: found.get(row, 0) for kind, row in ROW.items()}
+            position = ""
+            versions = [f"(SELECT number FROM bazhou_dataversion WHERE id = {ROW[kind]})" for kind in KINDS]
+        cursor.execute("SELECT " + ", ".join(versions + columns) + position, params)
+        row = cursor.fetchone()
+    numbers = {kind: number or 0 for kind, number in zip(KINDS, row[: len(KINDS)], strict=True)}
+    extra = tuple(row[len(KINDS) : len(KINDS) + len(columns)])
+    if position:
+        replica.reads_after(row[-1])
     # The next write in this transaction must bump again: whoever read the versions may store figures under them.
     connection.bazhou_versions_read = getattr(connection, "bazhou_versions_read", 0) + 1
-    return numbers
+    return numbers, extra
 
 
 def bump(kind: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:

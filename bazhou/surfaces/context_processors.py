@@ -1,5 +1,6 @@
-"""What the base layout shows beside 我的待办 and 消息: the number of things waiting for the user and of their unread
-messages (``bazhou.surfaces.todo.nav_counts``: one query for both).
+"""What the base layout shows beside 我的待办, 消息 and 变更审批: the number of things waiting for the user, of their
+unread messages and of the change requests waiting for their decision (``bazhou.surfaces.todo.nav_counts``: stored
+per person, one query while nothing they depend on changed).
 
 A callable the template calls only where it shows the navigation, once (``functools.cache``), as
 ``tasks.context_processors`` does for the change requests: a page that does not render the navigation (an export,

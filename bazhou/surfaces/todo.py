@@ -11,13 +11,19 @@ section's rows are a queryset built on the owning app's derived states and scope
 rule is written again here.
 
 Queries: the totals of all of a person's sections are one query (each total a scalar subquery of one SELECT), and
-each section with something in it one more for its first :data:`LIMIT` items; the navigation's two numbers (我的待办,
-消息) are one query together (:func:`nav_counts`), none on the to-do page itself.
+each section with something in it one more for its first :data:`LIMIT` items; none for the navigation's numbers on
+the to-do page itself. On every other page the navigation's numbers (我的待办, 消息, 变更审批: :func:`nav_counts`)
+are stored per person with the data versions and the day they were counted for (``CachedFigures``): one query reads
+the versions and the stored numbers together, and while no data, message or charge changed and the day is the same
+that is all; otherwise they are counted again (one query) and stored (one more).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import pickle
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,8 +33,8 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from bazhou.core import access, notify
-from bazhou.core.models import Notification, User
+from bazhou.core import access, freshness, notify
+from bazhou.core.models import CachedFigures, Notification, User
 from bazhou.core.templatetags.bazhou import wan
 from bazhou.surfaces.dashboard import Scope, area_summary, figure_links
 from supervision.models import AccountabilityCase, Escalation, Finding, Lead, Opinion, Rectification
@@ -655,14 +661,17 @@ def count_of(rows: QuerySet):
 
 
 UNREAD = "nav_unread"
+CHANGES = "nav_changes"
 
 
-def totals(user, sections: list[Section], *, unread: bool = False) -> dict[str, int]:
-    """Every section's number of rows (and, with ``unread``, the unread messages under :data:`UNREAD`), in one
-    query."""
+def totals(user, sections: list[Section], *, unread: bool = False, changes: QuerySet | None = None) -> dict[str, int]:
+    """Every section's number of rows (and, with ``unread``, the unread messages under :data:`UNREAD`; with
+    ``changes``, that queryset's number under :data:`CHANGES`), in one query."""
     counts = {s.key: count_of(s.rows) for s in sections}
     if unread:
         counts[UNREAD] = count_of(unread_messages(user))
+    if changes is not None:
+        counts[CHANGES] = count_of(changes)
     if not counts:
         return {}
     row = User.objects.filter(pk=user.pk).values(**counts).first() or {}
@@ -685,21 +694,101 @@ def todo(user, today: datetime.date) -> list[Section]:
     return sections
 
 
-def nav_counts(user, today: datetime.date) -> dict[str, int]:
-    """The numbers beside 我的待办 (the rows of the sections that wait for the person, ``in_nav``) and 消息 (their
-    unread messages) in the navigation: one query for both."""
-    sections = [s for s in sections_for(user, today) if s.in_nav]
-    counted = totals(user, sections, unread=True)
+def pending_changes(user, sections: list[Section]) -> QuerySet | None:
+    """The change requests counted beside 变更审批 in the navigation (shown to whoever may decide them, the real user,
+    a superuser too): the to-do's own section when the person has it, else the same rule; None for everyone else."""
+    if not access.may_decide_change_requests(user):
+        return None
+    section = next((s for s in sections if s.key == "changes_to_decide"), None)
+    return section.rows if section is not None else ChangeRequest.objects.decidable_by(user).pending()
+
+
+def count_nav(user, today: datetime.date) -> dict[str, int]:
+    """The navigation's numbers counted afresh: 我的待办 (the rows of the sections that wait for the person,
+    ``in_nav``), 消息 (their unread messages) and 变更审批 (the change requests waiting for their decision), one
+    query for all three."""
+    sections = sections_for(user, today)
+    nav = [s for s in sections if s.in_nav]
+    counted = totals(user, nav, unread=True, changes=pending_changes(user, sections))
     unread = counted.pop(UNREAD)
-    return {"todo": sum(counted.values()), "unread": unread}
+    changes = counted.pop(CHANGES, 0)
+    return {"todo": sum(counted.values()), "unread": unread, "changes": changes}
+
+
+# The rules the stored numbers were counted by: numbers another release stored are counted again.
+NAV_CODE = hashlib.sha256(
+    b"".join(
+        open(module.__file__, "rb").read()  # noqa: SIM115, PTH123  (read once, at import)
+        for module in (
+            sys.modules[__name__],
+            access,
+            sys.modules[Task.__module__],
+            sys.modules[awaiting_approval.__module__],
+            sys.modules[Finding.__module__],
+        )
+    )
+).hexdigest()[:16]
+
+
+def nav_key(user) -> str:
+    return f"nav:{user.pk}"
+
+
+def nav_stamp(user, versions: dict[str, int], today: datetime.date) -> tuple:
+    """What the person's numbers depend on besides their own rows: every kind of data (its version), the day (rows
+    fall overdue, escalations late), the due-soon window, the rules (:data:`NAV_CODE`), and the person's own role,
+    area and department (their own row: a login writes it, so it has no version of its own)."""
+    return (
+        NAV_CODE,
+        tuple(sorted(versions.items())),
+        today,
+        due_days(),
+        (user.role, user.district_id, user.township_id, user.village_id, user.department_id),
+        (user.is_superuser, user.is_active),
+    )
+
+
+def nav_counts(user, today: datetime.date) -> dict[str, int]:
+    """The numbers beside 我的待办, 消息 and 变更审批 in the navigation (:func:`count_nav`), as stored while nothing
+    they depend on (:func:`nav_stamp`) changed (1 query), else counted and stored again (2 more)."""
+    versions, (data,) = freshness.current_with(
+        ["(SELECT data FROM bazhou_cachedfigures WHERE key = %s)"], [nav_key(user)]
+    )
+    stamp = nav_stamp(user, versions, today)
+    if data is not None:
+        try:
+            stored_stamp, counts = pickle.loads(data)
+        except Exception:  # noqa: BLE001  (anything unreadable is simply counted again)
+            stored_stamp = counts = None
+        if stored_stamp == stamp:
+            return counts
+    counts = count_nav(user, today)
+    CachedFigures.objects.bulk_create(
+        [
+            CachedFigures(
+                key=nav_key(user), version=sum(versions.values()), day=today, data=pickle.dumps((stamp, counts))
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["version", "day", "data", "computed_at"],
+    )
+    return counts
 
 
 def page_nav_counts(sections: list[Section], user) -> dict[str, int]:
-    """The navigation's numbers from a to-do page's own totals (no query when its messages section was counted)."""
-    messages = next((s for s in sections if s.key == "messages"), None)
+    """The navigation's numbers from a to-do page's own totals (no query when its messages section was counted and
+    the person decides change requests in their to-do, or decides none)."""
+    totals_of = {s.key: s.total for s in sections}
+    changes = pending_changes(user, sections)
+    if changes is None:
+        changes = 0
+    else:
+        changes = totals_of["changes_to_decide"] if "changes_to_decide" in totals_of else changes.count()
     return {
         "todo": sum(s.total for s in sections if s.in_nav),
-        "unread": messages.total if messages is not None else unread_count(user),
+        "unread": totals_of["messages"] if "messages" in totals_of else unread_count(user),
+        "changes": changes,
     }
 
 
