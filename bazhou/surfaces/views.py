@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from bazhou.core import access, clock
@@ -16,10 +18,12 @@ from bazhou.surfaces.dashboard import (
     ROW_STATES,
     Scope,
     dashboard,
+    dashboard_page_figures,
     due_soon_days,
     figure_links,
     row_state_q,
     scope_params,
+    store_body,
 )
 from villages.areas import chosen_area
 from villages.models import District
@@ -60,17 +64,35 @@ def up_url(user, scope: Scope) -> str | None:
 
 @login_required
 def dashboard_page(request, print_view=False):
-    """The dashboard of the user's area (or of a township or village inside it), at ``/dashboard/``."""
+    """The dashboard of the user's area (or of a township or village inside it), at ``/dashboard/``.
+
+    The screen's body (every block and the trend) is stored rendered with the figures (dashboard.store_body) and
+    served as stored while its figures, the templates and what this view adds for the person are unchanged: the
+    page then renders only its frame."""
     scope = dashboard_scope(request)
     today = clock.today()
-    context = dashboard(scope, today, chosen_year(request, today.year))
-    context["print_view"] = print_view or request.GET.get("print") == "1"
-    context["up_url"] = up_url(request.user, scope)
-    context["links"] = figure_links(request.user, scope, context["year"])
-    context["scope_query"] = urlencode(scope_params(scope))
-    context["trend"] = trends.trend(scope, today, context["year"])  # monthly snapshots: 1 query (docs/snapshots.md)
-    template = "dashboard/print.html" if context["print_view"] else "dashboard/index.html"
-    return render(request, template, context)
+    year = chosen_year(request, today.year)
+    print_view = print_view or request.GET.get("print") == "1"
+    person = {
+        "print_view": print_view,
+        "up_url": up_url(request.user, scope),
+        "links": figure_links(request.user, scope, year),
+        "scope_query": urlencode(scope_params(scope)),
+    }
+    if print_view:
+        context = {**dashboard(scope, today, year), **person}
+        context["trend"] = trends.trend(scope, today, year)  # monthly snapshots: 1 query (docs/snapshots.md)
+        return render(request, "dashboard/print.html", context)
+    viewer = (person["up_url"], sorted(person["links"].items()), person["scope_query"])
+    context, body = dashboard_page_figures(scope, today, year, viewer)
+    context.update(person)
+    if body.html is None:
+        context["trend"] = trends.trend(scope, today, year)
+        html = render_to_string("dashboard/_body.html", context, request)
+        store_body(body, html)
+        body.html = html
+    context["body"] = mark_safe(body.html)  # noqa: S308  (rendered by our own templates, escaped there)
+    return render(request, "dashboard/index.html", context)
 
 
 @login_required
