@@ -205,7 +205,9 @@ def apply_plan_import(
     gives errors or other changes than the preview with ``fingerprint``.
 
     New rows are added in bulk (``task_create_many``) with their import key; rows updated directly in bulk
-    (``task_update_many``); rows of approved plans whose plan fields change become change requests one by one. The
+    (``task_update_many``), both with ``checked``: the rows' own rules were checked at the preview (``task_check``),
+    and what can change since is checked under lock here and by the services; rows of approved plans whose plan
+    fields change become change requests one by one. The
     history is signed “Excel 导入：<file name>”. The returned preview's ``written`` lists (row, id, version) for the
     workbook handed back (:func:`written_back`). ``progress(done, total, phase)`` is called every few hundred rows
     (phases “核对”, “写入”; “读取文件” and “检查” too when the file is read again).
@@ -247,7 +249,8 @@ def apply_plan_import(
         created_rows.append(op.row)
     try:
         with transaction.atomic():
-            created = services.task_create_many(user=user, rows=rows, reason=reason, import_keys=keys)
+            # checked: the rules were checked at the preview (task_check); what can change since, just above.
+            created = services.task_create_many(user=user, rows=rows, reason=reason, import_keys=keys, checked=True)
     except IntegrityError as error:  # the same rows added by another import of this table in the meantime
         if "import_key" not in str(error):
             raise
@@ -269,6 +272,7 @@ def apply_plan_import(
         ],
         reason=reason,
         progress=updated,
+        checked=True,
     )
     requested = [op for op in plan.updates if op.requested]
     for index, op in enumerate(requested, start=1):

@@ -377,8 +377,7 @@ def task_check(
                 )
         if task.plan.is_approved and not via_request and (changed & set(PLAN_FIELDS) or lines_changed):
             add_error(errors, NON_FIELD_ERRORS, APPROVED_CHANGE)
-    if task.household is not None and task.household.village_id != task.plan.village_id:
-        add_error(errors, "household", "该户不属于本施工图所在的村。")
+    _household_rule(task, errors)
     collect_errors(
         errors,
         lambda: task.full_clean(
@@ -398,31 +397,49 @@ def task_create_many(
     rows: Iterable[tuple[Plan, Mapping, Iterable[Mapping] | None]],
     reason: str,
     import_keys: Sequence[str] | None = None,
+    checked: bool = False,
 ) -> list[Task]:
     """Add many rows at once (the Excel import): each ``(plan, data, fund_lines)`` under the rules of task_create,
     then one INSERT per batch and the history in bulk (:func:`bazhou.core.history.record_in_bulk`), signed with ``user``
     and ``reason``. A plan ``user`` may not change is a 404; any row's error raises ValidationError with keys
     ``"<index>.<field>"``, and nothing is written. ``import_keys`` (one per row, "" for none) are kept on the rows
     (``Task.import_key``: how a re-imported file finds them).
+
+    ``checked``: the caller checked these very values with :func:`task_check` (the import's preview, whose validated
+    result the confirmation applies), so the per-row rules are not run again; what can change since is checked here
+    all the same: each plan still the user's (a 404) and still a draft, each row's household still of its plan's
+    village (ValidationError, keyed as above).
     """
     rows = list(rows)
     keys = list(import_keys) if import_keys is not None else [""] * len(rows)
     plan_ids = {plan.pk for plan, _, _ in rows}
-    editable = set()
+    editable, approved = set(), set()
     for chunk in _chunks(sorted(plan_ids)):
-        editable.update(Plan.objects.editable_by(user).filter(pk__in=chunk).values_list("pk", flat=True))
+        for pk, state in Plan.objects.editable_by(user).filter(pk__in=chunk).values_list("pk", "state"):
+            editable.add(pk)
+            if state == Plan.State.APPROVED:
+                approved.add(pk)
     if plan_ids - editable:
         raise Http404("施工图不存在或您无权修改。")
     tasks, all_lines, errors = [], [], {}
     for index, (plan, data, fund_lines) in enumerate(rows):
-        check = task_check(
-            task=Task(plan=plan, created_by=user), data=data, fund_lines=fund_lines, current_lines={}, reason=reason
-        )
-        for field, messages in check.errors.items():
+        if checked:
+            task, row_errors = Task(plan=plan, created_by=user), {}
+            _assign(task, data)
+            if plan.pk in approved:
+                add_error(row_errors, NON_FIELD_ERRORS, APPROVED_NEW)
+            _household_rule(task, row_errors)
+            lines = [(line["source"], line["amount"]) for line in fund_lines or ()]
+        else:
+            check = task_check(
+                task=Task(plan=plan, created_by=user), data=data, fund_lines=fund_lines, current_lines={}, reason=reason
+            )
+            task, row_errors, lines = check.task, check.errors, check.lines
+        for field, messages in row_errors.items():
             add_error(errors, f"{index}.{field}", *messages)
-        check.task.import_key = keys[index]
-        tasks.append(check.task)
-        all_lines.append(check.lines or [])
+        task.import_key = keys[index]
+        tasks.append(task)
+        all_lines.append(lines or [])
     raise_if(errors)
     if not tasks:
         return []
@@ -431,11 +448,11 @@ def task_create_many(
     # Written in bulk, so no signal names the villages: they are named here, and their summary figures are
     # refreshed before the transaction commits (bazhou/core/summaries.py).
     with summaries.bulk():
-        Task.objects.bulk_create(tasks, batch_size=500)
+        Task.objects.bulk_create(tasks, batch_size=_insert_batch(Task))
         fund_lines = [
             FundLine(task=t, source=s, amount=a) for t, lines in zip(tasks, all_lines, strict=True) for s, a in lines
         ]
-        FundLine.objects.bulk_create(fund_lines, batch_size=1000)
+        FundLine.objects.bulk_create(fund_lines, batch_size=_insert_batch(FundLine))
         for chunk in _chunks([t.pk for t in tasks]):
             record_in_bulk(Task.objects.filter(pk__in=chunk), when=now, user=user, reason=reason)
             record_in_bulk(FundLine.objects.filter(task_id__in=chunk), when=now, user=user, reason=reason)
@@ -446,6 +463,12 @@ def task_create_many(
 UPDATE_BATCH = 1000  # rows per UPDATE of task_update_many (one round trip each)
 
 
+def _insert_batch(model) -> int | None:
+    """Rows per INSERT of a bulk_create: on SQLite as many as its limit of query parameters allows (None: Django
+    works that out), elsewhere 2,000 (one round trip each, statements of a reasonable size)."""
+    return None if connections[model.objects.db].vendor == "sqlite" else 2000
+
+
 @transaction.atomic
 def task_update_many(
     *,
@@ -453,12 +476,13 @@ def task_update_many(
     rows: Iterable[tuple[int, int, Mapping, Iterable[Mapping] | None]],
     reason: str = "",
     progress=None,
+    checked: bool = False,
 ) -> list[Task]:
     """See :func:`_task_update_many`; written in bulk, so the rows' villages are named to the summary figures here
     (bazhou/core/summaries.py) and refreshed before the transaction commits."""
     rows = list(rows)
     with summaries.bulk():
-        changed = _task_update_many(user=user, rows=rows, reason=reason, progress=progress)
+        changed = _task_update_many(user=user, rows=rows, reason=reason, progress=progress, checked=checked)
         summaries.touched(plan_summaries.NAME, "tasks", [task_id for task_id, _, _, _ in rows])
     return changed
 
@@ -469,6 +493,7 @@ def _task_update_many(
     rows: Iterable[tuple[int, int, Mapping, Iterable[Mapping] | None]],
     reason: str = "",
     progress=None,
+    checked: bool = False,
 ) -> list[Task]:
     """Change many rows at once (the Excel import): each ``(task_id, expected_version, data, fund_lines)`` exactly as
     :func:`task_update` would change it, and the same history, in a fixed number of queries per chunk of rows instead
@@ -480,6 +505,11 @@ def _task_update_many(
     All or nothing: a row ``user`` may not change is a 404, a row no longer at its version a TaskConflict, a withdrawn
     row or a row's errors a ValidationError (keyed by field, as task_update raises for that row), and nothing is
     written. ``progress(done, total, phase)`` is called after each chunk (phase “写入”).
+
+    ``checked``: the caller checked these very values against these very versions with :func:`task_check` (the
+    import's preview), so each row's own ``full_clean`` is not run again; the rest still is, under lock: its
+    version, withdrawal, the rules of :func:`_update_rules` (the plan approved since, the fund lines) and its
+    household's village.
     """
     rows = list(rows)
     reason = (reason or "").strip()
@@ -510,14 +540,17 @@ def _task_update_many(
         lines, lines_changed = _update_rules(task, changed, fund_lines, lines_now, errors)
         if not changed and not lines_changed and not errors:
             continue
-        collect_errors(
-            errors,
-            lambda task=task: task.full_clean(
-                exclude=["plan", "household", "created_by", "department"],
-                validate_unique=False,
-                validate_constraints=False,
-            ),
-        )
+        if checked:
+            _household_rule(task, errors)
+        else:
+            collect_errors(
+                errors,
+                lambda task=task: task.full_clean(
+                    exclude=["plan", "household", "created_by", "department"],
+                    validate_unique=False,
+                    validate_constraints=False,
+                ),
+            )
         raise_if(errors)
         if "responsible_unit" in changed:
             unit_changed.append(task)
@@ -903,6 +936,12 @@ def _assign(task: Task, data: Mapping) -> None:
             task.completed_on = clock.today()
     elif "completed_on" not in data:
         task.completed_on = None
+
+
+def _household_rule(task: Task, errors: dict) -> None:
+    """A household row's household lives in its plan's village (``Task.clean`` says so too, for a saved row)."""
+    if task.household is not None and task.household.village_id != task.plan.village_id:
+        add_error(errors, "household", "该户不属于本施工图所在的村。")
 
 
 def _snapshot(task: Task) -> dict[str, object]:

@@ -3,9 +3,11 @@
 :func:`check_upload` refuses, before any parsing and with a message in Chinese, a file that is too large, is not an
 .xlsx (an old .xls, or another file renamed), is a corrupt or truncated zip, has too many parts, or declares more
 uncompressed bytes than we accept (a zip bomb), or declares a DOCTYPE in a part (an XML bomb, XXE: said for what it
-is). :func:`read_sheet` then reads the cells with openpyxl's ``read_only`` mode (``defusedxml`` installed: openpyxl
-then refuses XML bombs), refuses formulas (we cannot know their value); it counts the rows from the sheet's raw XML
-first (:func:`scan_sheet`) and refuses a table too long, or with cells merged below its header, before reading them.
+is). :func:`read_sheet` then reads the cells with calamine (python-calamine: several times faster than openpyxl; it
+expands no entity, and a bomb it stops at is named from the part's DOCTYPE), or with openpyxl's ``read_only`` mode
+(``defusedxml`` installed: openpyxl then refuses XML bombs) for a sheet calamine would hold too large; it refuses
+formulas (we cannot know their value); it counts the rows and finds the formulas from the sheet's raw XML first
+(:func:`scan_sheet`) and refuses a table too long, or with cells merged below its header, before reading them.
 The ``as_*`` functions turn a cell into a value or a :class:`CellError` in Chinese; :func:`locate_header` finds the
 columns; :func:`marked_workbook` returns the upload with its bad cells red.
 """
@@ -13,6 +15,7 @@ columns; :func:`marked_workbook` returns the upload with its bad cells red.
 from __future__ import annotations
 
 import datetime
+import html
 import io
 import re
 import zipfile
@@ -27,6 +30,7 @@ from django.core.exceptions import ValidationError
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import column_index_from_string
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from python_calamine import CalamineWorkbook
 
 from bazhou.core.xlsx.writer import COLUMN_LETTERS, StreamingWorkbook, fit_widths, style_id
 
@@ -189,6 +193,9 @@ class SheetScan:
     dimension: str = ""
     too_many: bool = False
     elements: int = 0  # <row> elements, empty ones included
+    max_column: int = 0  # the last column (1-based) any cell names
+    unreferenced: bool = False  # a cell without its reference (r="B7"): its column is known only by counting
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, column) → the formula, "=…"
 
 
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
@@ -214,6 +221,9 @@ def scan_sheet(archive: zipfile.ZipFile, path: str, *, max_value_rows: int) -> S
         scan.dimension = dimension.group(1).decode() if dimension else ""
         row_tag = re.compile(rb"<" + re.escape(prefix) + rb"row\b([^>]*)>")
         markers = [b"<" + prefix + tag for tag in (b"v>", b"v ", b"is>", b"f>", b"f ")]
+        formula_markers = [b"<" + prefix + tag for tag in (b"f>", b"f ")]
+        cell_ref = re.compile(rb"<" + re.escape(prefix) + rb"c\b[^>]*?\br=\"([A-Z]{1,3})[0-9]")
+        cell_opens = (b"<" + prefix + b"c ", b"<" + prefix + b"c>", b"<" + prefix + b"c/")
         end_tag = b"</" + prefix + b"sheetData"
         buffer, last, tail = head, 0, b""
         finished = False
@@ -239,11 +249,21 @@ def scan_sheet(archive: zipfile.ZipFile, path: str, *, max_value_rows: int) -> S
                     continue
                 stop = openings[index + 1].start() if index + 1 < len(openings) else len(buffer)
                 segment = buffer[opening.end() : stop]
+                if any(marker in segment for marker in formula_markers):
+                    scan.formulas.update(_formulas(segment, prefix, last))
                 if any(marker in segment for marker in markers):
                     scan.value_rows.append(last)
                     if len(scan.value_rows) > max_value_rows:
                         scan.too_many = True
                         return scan
+            if complete:  # the cells of the complete rows: their last column, and whether each names its own
+                rows = buffer[complete[0].start() : openings[len(complete)].start() if not finished else len(buffer)]
+                found = cell_ref.findall(rows)
+                if found:
+                    last_column = column_index_from_string(max(set(found), key=_column_order).decode())
+                    scan.max_column = max(scan.max_column, last_column)
+                if len(found) != sum(rows.count(tag) for tag in cell_opens):
+                    scan.unreferenced = True
             if scan.elements > EXCEL_MAX_ROWS or last > EXCEL_MAX_ROWS:
                 raise SheetReadError(f"表格有 {EXCEL_MAX_ROWS:,} 行以上，不是正常的 Excel 表格，无法导入。")
             if finished:
@@ -258,6 +278,32 @@ def scan_sheet(archive: zipfile.ZipFile, path: str, *, max_value_rows: int) -> S
         scan.merges = [m.decode() for m in _MERGE.findall(tail)]
     scan.merges = list(dict.fromkeys(scan.merges))[:MAX_MERGES]
     return scan
+
+
+def _column_order(letters: bytes) -> tuple[int, bytes]:
+    return len(letters), letters
+
+
+def _formulas(segment: bytes, prefix: bytes, row: int) -> dict[tuple[int, int], str]:
+    """The formula cells of one row's XML: (row, column) → “=” and the formula as written (a cell sharing another
+    cell's formula writes none: then just “=”)."""
+    found = {}
+    cell = re.compile(rb"<" + re.escape(prefix) + rb"c\b([^>]*?)(/?)>")
+    formula = re.compile(rb"<" + re.escape(prefix) + rb"f\b[^>]*?(?:/>|>(.*?)</" + re.escape(prefix) + rb"f>)", re.S)
+    reference = re.compile(rb"\br=\"([A-Z]{1,3})[0-9]")
+    column = 0
+    matches = list(cell.finditer(segment))
+    for index, match in enumerate(matches):
+        named = reference.search(match.group(1))
+        column = column_index_from_string(named.group(1).decode()) if named else column + 1
+        if match.group(2):  # <c …/>: no content
+            continue
+        stop = matches[index + 1].start() if index + 1 < len(matches) else len(segment)
+        written = formula.search(segment, match.end(), stop)
+        if written:
+            text = html.unescape((written.group(1) or b"").decode("utf-8", "replace"))
+            found[(row, column)] = "=" + text
+    return found
 
 
 def _bounds(ref: str) -> tuple[int, int, int, int]:
@@ -309,8 +355,9 @@ def open_workbook(content: bytes):
     return reader.wb
 
 
-def _reading_error(error: Exception) -> SheetReadError:
-    """A reading error in Chinese, never a Python exception's name: an XML bomb or XXE (defusedxml refused it) said
+def _reading_error(error: Exception, archive: zipfile.ZipFile | None = None) -> SheetReadError:
+    """A reading error in Chinese, never a Python exception's name: an XML bomb or XXE (defusedxml refused it, or
+    calamine stopped at an entity it does not know: then the parts of ``archive`` are searched for the DOCTYPE) said
     for what it is, anything else a corrupt file."""
     if isinstance(error, ExternalReferenceForbidden):
         return SheetReadError(entity_message("", "", kind="external"))
@@ -318,7 +365,34 @@ def _reading_error(error: Exception) -> SheetReadError:
         return SheetReadError(entity_message("", "", kind="entities"))
     if isinstance(error, DTDForbidden | NotSupportedError):
         return SheetReadError(entity_message("", ""))
+    kind = _doctype_kind(archive) if archive is not None else None
+    if kind is not None:
+        return SheetReadError(entity_message("", "", kind=kind))
     return SheetReadError(CORRUPT)
+
+
+def _doctype_kind(archive: zipfile.ZipFile) -> str | None:
+    """What the first DOCTYPE anywhere in the workbook's XML parts declares: "external" entities, "entities", ""
+    (none); None when no part has one. Each part is read as a stream, a chunk at a time."""
+    for member in archive.infolist():
+        if not member.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(member) as part:
+                buffer = b""
+                while chunk := part.read(SCAN_CHUNK):
+                    buffer = buffer[-16:] + chunk
+                    found = _DOCTYPE.search(buffer)
+                    if found:
+                        text = buffer[found.start() :] + part.read(PROLOG_BYTES)
+                        entities = list(_ENTITY.finditer(text))
+                        return "external" if any(m.group(3) for m in entities) else "entities" if entities else ""
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
+            continue
+    return None
+
+
+DENSE_CELLS = 5_000_000  # calamine holds a sheet as rows × columns; a sheet larger than that is streamed instead
 
 
 def read_sheet(
@@ -329,44 +403,50 @@ def read_sheet(
     header=None,
     progress=None,
 ) -> SheetData:
-    """Read the first sheet (or ``sheet_name``) of a checked upload with openpyxl's streaming reader.
+    """Read the first sheet (or ``sheet_name``) of a checked upload: with calamine (python-calamine, several times
+    faster than openpyxl), or openpyxl's streaming reader for a sheet calamine would hold too large in memory (its
+    last row times its last column over DENSE_CELLS: a stray cell far out) or whose cells lack their references.
 
     ``header``, if given, is called with the first HEAD_ROWS non-empty rows (a SheetData) and returns the table's
-    :class:`HeaderMap` (or raises SheetReadError); it is kept as ``SheetData.header``. Before reading more, the table
-    is refused (SheetReadError, Chinese) if more than ``max_rows`` rows below that header hold a value (counted by
-    :func:`scan_sheet` from the raw XML: in well under a second) or if cells are merged below the header. Without
-    ``header`` only the cruder bound (``max_rows`` + HEADER_ROOM rows with a value) applies. The dimension the file
-    declares is ignored (``reset_dimensions``): a file may lie in it. ``progress(done, total, phase)`` is called every
-    PROGRESS_EVERY rows read (phase “读取文件”).
+    :class:`HeaderMap` (or raises SheetReadError); it is kept as ``SheetData.header``. Before the cells are read, the
+    table is refused (SheetReadError, Chinese) if more than ``max_rows`` + HEADER_ROOM rows hold a value (counted by
+    :func:`scan_sheet` from the raw XML: in well under a second); once the header is found, if more than ``max_rows``
+    rows below it hold a value or if cells are merged below it. The dimension the file declares is ignored: a file
+    may lie in it. Either reader gives the same values (:func:`_calamine_rows` says how): an empty cell None, a number
+    int or float, a date cell a date (a datetime with a time of day), text as written, a formula cell its formula
+    (“=…”, also listed in ``SheetData.formulas``). ``progress(done, total, phase)`` is called every PROGRESS_EVERY
+    rows read (phase “读取文件”).
     """
     max_rows = max_rows or import_limits()["max_rows"]
+    archive = None
     try:
-        book = open_workbook(content)
-    except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, zlib errors, defusedxml's …)
-        raise _reading_error(error) from None
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        title, path = _sheet_part(content, sheet_name)
+        scan = scan_sheet(archive, path, max_value_rows=max_rows + HEADER_ROOM)
+    except SheetReadError:
+        raise
+    except Exception as error:  # a damaged zip or workbook part; an XML bomb defusedxml refused
+        raise _reading_error(error, archive) from None
+    if scan.too_many:
+        raise SheetReadError(too_many_rows(max_rows))
+    data = SheetData(title=title)
+    seen = 0
+    if progress is not None:
+        progress(0, total=len(scan.value_rows), phase="读取文件")
+    dense = max(scan.value_rows, default=0) * scan.max_column
+    rows = _openpyxl_rows if scan.unreferenced or dense > DENSE_CELLS else _calamine_rows
     try:
-        sheet = book[sheet_name] if sheet_name and sheet_name in book.sheetnames else book.worksheets[0]
-        scan = scan_sheet(book._archive, sheet._worksheet_path, max_value_rows=max_rows + HEADER_ROOM)
-        if scan.too_many:
-            raise SheetReadError(too_many_rows(max_rows))
-        total = len(scan.value_rows)
-        data = SheetData(title=sheet.title)
-        seen = 0
-        if progress is not None:
-            progress(0, total=total, phase="读取文件")
-        for cells in sheet.iter_rows():
-            values = []
-            row_number = None
-            for cell in cells:
-                if getattr(cell, "row", None) is None:  # an EmptyCell in read-only mode
-                    values.append(None)
-                    continue
-                row_number = cell.row
-                value = cell.value
-                if cell.data_type == "f":
-                    data.formulas.add((cell.row, cell.column))
-                values.append(value)
-            if row_number is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+        if header is not None and len(scan.value_rows) > max_rows and rows is _calamine_rows:
+            # Perhaps too many rows below the header: find it in the first rows, streamed (calamine reads them all).
+            head = SheetData(title=title)
+            for row_number, values in _openpyxl_rows(content, title, scan, set()):
+                if any(v is not None and (not isinstance(v, str) or v.strip()) for v in values):
+                    head.rows.append((row_number, values))
+                    if len(head.rows) == HEAD_ROWS:
+                        break
+            _check_below_header(head, header, scan, max_rows)
+        for row_number, values in rows(content, title, scan, data.formulas):
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
             seen += 1
             if seen > max_rows + HEADER_ROOM:
@@ -375,16 +455,71 @@ def read_sheet(
             if seen == HEAD_ROWS and header is not None:
                 _check_below_header(data, header, scan, max_rows)
             if progress is not None and seen % PROGRESS_EVERY == 0:
-                progress(seen, total=total, phase="读取文件")
-        if header is not None and data.header is None:
-            _check_below_header(data, header, scan, max_rows)
-        if progress is not None:
-            progress(seen, total=total, phase="读取文件")
-        return data
+                progress(seen, total=len(scan.value_rows), phase="读取文件")
     except SheetReadError:
         raise
     except Exception as error:
-        raise _reading_error(error) from None
+        raise _reading_error(error, archive) from None
+    if header is not None and data.header is None:
+        _check_below_header(data, header, scan, max_rows)
+    if progress is not None:
+        progress(seen, total=len(scan.value_rows), phase="读取文件")
+    return data
+
+
+def _sheet_part(content: bytes, sheet_name: str | None) -> tuple[str, str]:
+    """(name, part in the zip) of the worksheet ``sheet_name``, or of the first worksheet (chart sheets left out),
+    from the workbook's own XML (openpyxl's parser, defusedxml installed)."""
+    reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=False, keep_links=False)
+    reader.read_manifest()
+    reader.read_workbook()
+    sheets = [
+        (sheet.name, rel.target)
+        for sheet, rel in reader.parser.find_sheets()
+        if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+    ]
+    if not sheets:
+        raise SheetReadError(CORRUPT)
+    return next((found for found in sheets if found[0] == sheet_name), sheets[0])
+
+
+def _calamine_rows(content: bytes, title: str, scan: SheetScan, formulas: set):
+    """(row number, values) of every row of the sheet, read with calamine and given as openpyxl gives them: an empty
+    cell None (calamine: ""), a formula cell its formula (calamine: the value last computed), added to
+    ``formulas``. Numbers (float, or int), dates (date, datetime with a time) and text come as calamine reads them
+    (openpyxl: whole numbers as int, every date a datetime; the ``as_*`` functions take either alike)."""
+    with CalamineWorkbook.from_filelike(io.BytesIO(content)) as book:
+        cells = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+    by_row: dict[int, list[tuple[int, str]]] = {}
+    for (row, column), text in scan.formulas.items():
+        by_row.setdefault(row, []).append((column, text))
+        formulas.add((row, column))
+    for index, values in enumerate(cells):
+        number = index + 1
+        values = [None if value == "" else value for value in values]
+        for column, text in by_row.get(number, ()):
+            values[column - 1] = text
+        yield number, values
+
+
+def _openpyxl_rows(content: bytes, title: str, scan: SheetScan, formulas: set):
+    """(row number, values) of every row of the sheet, streamed with openpyxl's read-only reader (formulas as
+    written, added to ``formulas``)."""
+    book = open_workbook(content)
+    try:
+        for cells in book[title].iter_rows():
+            values = []
+            row_number = None
+            for cell in cells:
+                if getattr(cell, "row", None) is None:  # an EmptyCell in read-only mode
+                    values.append(None)
+                    continue
+                row_number = cell.row
+                if cell.data_type == "f":
+                    formulas.add((cell.row, cell.column))
+                values.append(cell.value)
+            if row_number is not None:
+                yield row_number, values
     finally:
         book.close()
 
