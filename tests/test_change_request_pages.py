@@ -292,9 +292,10 @@ def add_requests(plan, personas, count, *, decide):
 
 
 # session, user, the user's district (area badge), savepoint and release, the filter's townships and villages,
-# the requests with their plans, villages, townships, rows and people (one query), the navigation count;
-# the navigation's 我的待办 and 消息 counts (one query).
-LIST_QUERIES = 10
+# the requests with their plans, villages, townships, rows and people (one query); the navigation's numbers (变更审批,
+# 我的待办, 消息: the requests having changed, the data versions with the stored numbers, the numbers counted in one
+# query, stored).
+LIST_QUERIES = 11
 
 
 @pytest.mark.parametrize(("url", "decide"), [(PENDING, False), (LEDGER, True)])

@@ -452,13 +452,13 @@ def test_the_list_makes_the_same_number_of_queries_for_ten_times_the_households(
     # 5 the chosen township (validation), 6 count for the paginator, 7 the page of households with village,
     # township and the head-name, head-ID and member-count subqueries; readiness: 8 the page's active members,
     # 9 their incomes of the year, 10 the poverty line; 11 the user's district (navigation), 12 the townships
-    # (the options); 13 the count of change requests awaiting the admin (navigation); 14 the navigation's 我的待办
-    # and 消息 counts (one query); 15 release savepoint.
+    # (the options); the navigation's 变更审批, 我的待办 and 消息 numbers, the data having changed: 13 the data versions
+    # with the stored numbers, 14 the numbers counted (one query), 15 stored; 16 release savepoint.
     params = {"township": area.township_a.pk}
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         small = client.get(LIST, params)
     factories.populate(area.township_a, villages=9, households=4)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         large = client.get(LIST, params)
     assert small.context["page_obj"].paginator.count == 3
     assert large.context["page_obj"].paginator.count == 39
@@ -477,9 +477,9 @@ def test_the_household_page_makes_the_same_number_of_queries_for_ten_times_the_r
     # savepoint; session; user; the household with village and township; its members; its incomes; the poverty
     # lines of those years; its live plan rows with their plans; its helpers; may the user edit it; the history of
     # the household, its members, its incomes and its helpers (4); its recent decision alerts; the user's district
-    # (navigation); the count of change requests awaiting the admin (navigation); the navigation's 我的待办 and 消息
-    # counts (one query); release savepoint.
-    with django_assert_num_queries(19):
+    # (navigation); the navigation's 变更审批, 我的待办 and 消息 numbers (the data having changed: the data versions
+    # with the stored numbers, the numbers counted in one query, stored); release savepoint.
+    with django_assert_num_queries(20):
         small = client.get(detail(household))
     plan = village.plans.get()
     for year in range(2008, 2017):
@@ -490,7 +490,7 @@ def test_the_household_page_makes_the_same_number_of_queries_for_ten_times_the_r
     for _ in range(9):
         factories.task(plan, household, item="更多户级任务")
         factories.helper(household)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         large = client.get(detail(household))
     assert (len(small.context["members"]), len(large.context["members"])) == (2, 20)
     assert (len(small.context["tasks"]), len(large.context["tasks"])) == (1, 10)

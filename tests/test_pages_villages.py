@@ -420,12 +420,13 @@ def test_the_list_makes_the_same_number_of_queries_for_ten_times_the_villages(
     client.force_login(personas.district_admin)
     # 1 savepoint (ATOMIC_REQUESTS), 2 session, 3 user, 4 count for the paginator, 5 the page of villages with
     # their township and the row/done/overdue/funds subqueries, 6 the townships of the filter, 7 the user's
-    # district for the navigation bar, 8 the navigation's count of change requests awaiting the admin, 9 the
-    # navigation's 我的待办 and 消息 counts (one query), 10 the plan years of the year selector, 11 release savepoint.
-    with django_assert_num_queries(11):
+    # district for the navigation bar; the navigation's 变更审批, 我的待办 and 消息 numbers, the data having changed:
+    # 8 the data versions with the stored numbers, 9 the numbers counted (one query), 10 stored; 11 the plan years of
+    # the year selector, 12 release savepoint.
+    with django_assert_num_queries(12):
         small = client.get(LIST)
     factories.populate(area.township_a, villages=18)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         large = client.get(LIST)
     assert small.context["page_obj"].paginator.count == 5
     assert large.context["page_obj"].paginator.count == 23
@@ -444,11 +445,12 @@ def test_the_village_page_makes_the_same_number_of_queries_for_ten_times_the_row
     # it; the plan's village rows; the household rows' counts; the village's assessments of the year; the
     # year's indicators; the poor people count; the assistance forces; the households by status; the open
     # findings with rectification, household and task; the history of the village, its indicators (with their
-    # names) and its assignments (3); its recent decision alerts; the user's district (navigation); the count of
-    # change requests awaiting the admin (navigation); the navigation's 我的待办 and 消息 counts (one query); release
-    # savepoint. (The poor people count is the one the writes keep, bazhou/core/summaries.py: settled first.)
+    # names) and its assignments (3); its recent decision alerts; the user's district (navigation); the navigation's
+    # 变更审批, 我的待办 and 消息 numbers (the data having changed: the data versions with the stored numbers, the
+    # numbers counted in one query, stored); release savepoint. (The poor people count is the one the writes keep,
+    # bazhou/core/summaries.py: settled first.)
     factories.settle()
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         small = client.get(detail(village))
     plan = village.plans.get()
     for _ in range(9):
@@ -460,7 +462,7 @@ def test_the_village_page_makes_the_same_number_of_queries_for_ten_times_the_row
         factories.finding(village)
         factories.finding(h)
     factories.settle()
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         large = client.get(detail(village))
     assert len(small.context["tasks"]) == 2 and len(large.context["tasks"]) == 20
     assert len(large.context["findings"]) == 19
