@@ -67,7 +67,8 @@ UNTRACKED = (
     "villages_exitfigures",
 )
 ROW = {kind: i for i, kind in enumerate(KINDS, 1)}
-_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
+# SQLite spells a bulk_create(ignore_conflicts=True) ``INSERT OR IGNORE INTO``: a write all the same.
+_WRITE = re.compile(r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 
 
 def sequence(kind: str) -> str:

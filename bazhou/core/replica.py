@@ -66,7 +66,7 @@ BOOKKEEPING = (
     "villages_exitfigures",
 )
 _WRITE = re.compile(
-    r'\s*(?:(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|MERGE\s+INTO)\s+["`]?(\w+)'
+    r'\s*(?:(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|MERGE\s+INTO)\s+["`]?(\w+)'
     r"|(?:CREATE|ALTER|DROP|COPY)\b)",
     re.IGNORECASE,
 )
