@@ -101,7 +101,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "bazhou.core.context_processors.navigation",
                 # The count of change requests waiting for the user's decision (one COUNT, approvers only).
-                "tasks.context_processors.change_requests",
                 # The counts beside 我的待办 and 消息 (one query for both, only when the navigation shows them).
                 "bazhou.surfaces.context_processors.todo_counts",
             ],

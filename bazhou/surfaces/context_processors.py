@@ -2,9 +2,8 @@
 unread messages and of the change requests waiting for their decision (``bazhou.surfaces.todo.nav_counts``: stored
 per person, one query while nothing they depend on changed).
 
-A callable the template calls only where it shows the navigation, once (``functools.cache``), as
-``tasks.context_processors`` does for the change requests: a page that does not render the navigation (an export,
-the API) asks nothing. The to-do page passes its own ``nav_counts`` (from the totals it has just counted), which
+A callable the template calls only where it shows the navigation, once (``functools.cache``): a page that does not
+render the navigation (an export, the API) asks nothing. The to-do page passes its own ``nav_counts`` (from the totals it has just counted), which
 takes precedence over this one.
 """
 
