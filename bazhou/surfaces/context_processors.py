@@ -3,8 +3,8 @@ unread messages and of the change requests waiting for their decision (``bazhou.
 per person, one query while nothing they depend on changed).
 
 A callable the template calls only where it shows the navigation, once (``functools.cache``): a page that does not
-render the navigation (an export, the API) asks nothing. The to-do page passes its own ``nav_counts`` (from the totals it has just counted), which
-takes precedence over this one.
+render the navigation (an export, the API) asks nothing. The to-do page passes its own ``nav_counts`` (from the
+totals it has just counted), which takes precedence over this one.
 """
 
 from functools import cache
