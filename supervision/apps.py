@@ -6,3 +6,8 @@ class SupervisionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "supervision"
     verbose_name = _("督查整改")
+
+    def ready(self):
+        from supervision import areas  # noqa: PLC0415  (signals connect once the models are loaded)
+
+        areas.connect()

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -82,44 +81,28 @@ class ChainResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def _area(prefix: str = "") -> dict:
-    """Annotations naming the district (code), the township (code) and the village (id) a finding lies in,
-    whatever its target (a township's own finding has no village), from a row reaching it through ``prefix``."""
-    paths = (f"{prefix}task__plan__village", f"{prefix}village", f"{prefix}household__village")
-    return {
-        "area_district": Coalesce(*(F(f"{p}__township__district") for p in paths), F(f"{prefix}township__district")),
-        "area_township": Coalesce(*(F(f"{p}__township") for p in paths), F(f"{prefix}township")),
-        "area_village": Coalesce(*(F(p) for p in paths)),
-    }
-
-
-def _leader() -> Subquery:
-    """The escalation's leader for a row annotated with :func:`_area`: the first (by id) active 挂包 leader whose
-    charge holds the village or its township (:func:`access.charge_leaders_of`); null when there is none."""
+def _leader(prefix: str = "") -> Subquery:
+    """The escalation's leader of a finding (reached through ``prefix``): the first (by id) active 挂包 leader whose
+    charge holds its village or its township (:func:`access.charge_leaders_of`; the finding's kept area, ``area_*``);
+    null when there is none."""
     leaders = User.objects.filter(
-        access.charge_leaders_of(township=OuterRef("area_township"), village=OuterRef("area_village"))
+        access.charge_leaders_of(township=OuterRef(f"{prefix}area_township"), village=OuterRef(f"{prefix}area_village"))
     )
     return Subquery(leaders.order_by("pk").values("pk")[:1])
 
 
-def _in_district(queryset: QuerySet, district) -> QuerySet:
-    """``queryset`` (annotated with :func:`_area`) restricted to ``district`` (a District or its code)."""
-    return queryset.filter(area_district=_code(district))
-
-
 def _rectifications(district) -> QuerySet:
-    return _in_district(Rectification.objects.annotate(**_area("finding__")), district)
+    return Rectification.objects.filter(finding__area_district=_code(district))
 
 
 def _findings(district) -> QuerySet:
-    return _in_district(Finding.objects.annotate(**_area()), district)
+    return Finding.objects.filter(area_district=_code(district))
 
 
 def _place_of_finding(finding_id: int) -> tuple[str, int | None]:
     """The district code, and the escalation leader's id (or None), of one finding (one query)."""
     return (
         Finding.objects.filter(pk=finding_id)
-        .annotate(**_area())
         .annotate(leader_key=_leader())
         .values_list("area_district", "leader_key")
         .get()
@@ -158,7 +141,7 @@ def _escalate_overdue(district, today: datetime.date) -> int:
     after = settings.BAZHOU_ESCALATE_AFTER_DAYS
     due = _rectifications(district).filter(rectification_overdue_q(today), overdue_by_at_least_q(today, after + 1))
     missing = due.exclude(finding__escalations__reason=Escalation.Reason.RECTIFICATION_OVERDUE).annotate(
-        leader_key=_leader()
+        leader_key=_leader("finding__")
     )
     respond_by = today + datetime.timedelta(days=settings.BAZHOU_ESCALATION_RESPONSE_DAYS)
     new = [

@@ -12,7 +12,6 @@ from simple_history.models import HistoricalRecords
 
 from bazhou.core import dates
 from bazhou.core.access import (
-    NOTHING,
     AreaPaths,
     area_q,
     inspections_q,
@@ -147,7 +146,9 @@ class Inspection(models.Model):
             raise ValidationError(errors)
 
 
-# A finding is against exactly one of these, and belongs to that target's area.
+# A finding is against exactly one of these, and belongs to that target's area: the paths from a finding to its
+# target's village, township and district. They are read when a finding is saved and when a target moves
+# (:func:`refresh_finding_areas`); the area filters read the columns kept from them (:data:`FINDING_AREA_PATHS`).
 FINDING_TARGET_PATHS = {
     "task": AreaPaths(
         district="task__plan__village__township__district",
@@ -164,33 +165,85 @@ FINDING_TARGET_PATHS = {
     "township": AreaPaths(district="township__district", township="township", village=None),
 }
 
+# The area filters' paths: the columns a finding keeps of its target's area (``area_*``), one table, no joins. A
+# township's own findings (``area_village`` empty) sit above villages: a village cadre reads, but does not answer,
+# those of their township (``access.area_q`` with ``village=None``), so they have their own paths.
+FINDING_AREA_PATHS = AreaPaths(
+    district="area_district", township="area_township", village="area_village", department="task__department"
+)
+TOWNSHIP_FINDING_PATHS = AreaPaths(district="area_district", township="area_township", village=None)
+TOWNSHIP_FINDING = Q(area_village__isnull=True)
+
+
+def finding_area_q(user, *, write: bool = False, prefix: str = "") -> Q:
+    """The findings (reached through ``prefix``, e.g. ``"finding"``) in the area ``user`` may read (or, with
+    ``write``, answer for): the one home of that rule for findings, rectifications, escalations and cases."""
+    paths, township_paths, township_only = FINDING_AREA_PATHS, TOWNSHIP_FINDING_PATHS, TOWNSHIP_FINDING
+    if prefix:
+        paths, township_paths = paths.prefixed(prefix), township_paths.prefixed(prefix)
+        township_only = Q(**{f"{prefix}__area_village__isnull": True})
+    return area_q(user, paths, write=write) | (area_q(user, township_paths, write=write) & township_only)
+
+
+def finding_within_q(level: str, key, prefix: str = "") -> Q:
+    """The findings (through ``prefix``) whose target lies in the area ``level`` / ``key`` (``access.within``): a
+    village's do not include its township's."""
+    return within(FINDING_AREA_PATHS.prefixed(prefix) if prefix else FINDING_AREA_PATHS, level, key)
+
 
 class FindingQuerySet(models.QuerySet):
-    def _area(self, user, write=False):
-        # A village cadre sees their township's findings but does not answer for the township (access.area_q).
-        q = NOTHING
-        for paths in FINDING_TARGET_PATHS.values():
-            q |= area_q(user, paths, write=write)
-        return q
-
     def in_area(self, level: str, key):
         """Findings whose target (a task, village, household or township) lies in the area: ``level`` is
         "district", "township" or "village", ``key`` its code or id. A village's do not include its township's."""
-        q = NOTHING
-        for paths in FINDING_TARGET_PATHS.values():
-            q |= within(paths, level, key)
-        return self.filter(q)
+        return self.filter(finding_within_q(level, key))
 
     def visible_to(self, user):
-        return self.filter(self._area(user))
+        return self.filter(finding_area_q(user))
 
     def editable_by(self, user):
         """Findings whose rectification ``user`` may start and answer: those in an area they may edit."""
-        return self.filter(self._area(user, write=True))
+        return self.filter(finding_area_q(user, write=True))
 
     def open(self):
         """Findings whose rectification is not closed, or that have none yet (:func:`rectification_open_q`)."""
         return self.filter(rectification_open_q("rectification__"))
+
+
+def target_area(finding) -> tuple:
+    """(district code, township code, village id or None) of ``finding``'s target, read from the target (1 query)."""
+    (name,) = [n for n in FINDING_TARGET_PATHS if getattr(finding, f"{n}_id")]
+    paths = FINDING_TARGET_PATHS[name]
+    model = finding._meta.get_field(name).related_model
+
+    def relative(path):
+        return "pk" if path == name else path.removeprefix(f"{name}__")
+
+    columns = [relative(paths.district), relative(paths.township)]
+    if paths.village is not None:
+        columns.append(relative(paths.village))
+    found = model._base_manager.filter(pk=getattr(finding, f"{name}_id")).values_list(*columns).first()
+    if found is None:
+        return (None, None, None)
+    return (*found, None) if paths.village is None else found
+
+
+def refresh_finding_areas(findings) -> int:
+    """Set the kept area of ``findings`` (a queryset) again from their targets, after a target moved (a household
+    to another village, a village to another township, …): one UPDATE per kind of target; returns the rows set."""
+    done = 0
+    for name, paths in FINDING_TARGET_PATHS.items():
+        values = {}
+        for column, path in (
+            ("area_district", paths.district),
+            ("area_township", paths.township),
+            ("area_village", paths.village),
+        ):
+            if path is None:
+                values[column] = None
+                continue
+            values[column] = models.Subquery(Finding._base_manager.filter(pk=models.OuterRef("pk")).values(path)[:1])
+        done += findings.filter(**{f"{name}__isnull": False}).order_by().update(**values)
+    return done
 
 
 class Finding(models.Model):
@@ -247,9 +300,21 @@ class Finding(models.Model):
         verbose_name=_("录入人"),
     )
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now, editable=False)
+    # Where the target lies, kept with the finding (set on save from the target, and again when a target moves:
+    # ``supervision.areas``), so that who sees and answers a finding is decided on its own row: the area filters
+    # (:func:`finding_area_q`) need no join through the target's plan, village and township.
+    area_district = models.ForeignKey(
+        District, on_delete=models.PROTECT, related_name="+", editable=False, verbose_name=_("所在区")
+    )
+    area_township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="+", editable=False, verbose_name=_("所在乡镇")
+    )
+    area_village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, related_name="+", editable=False, verbose_name=_("所在村")
+    )
 
     objects = FindingQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    history = HistoricalRecords(excluded_fields=["created_at", "area_district", "area_township", "area_village"])
 
     class Meta:
         verbose_name = _("发现问题")
@@ -269,6 +334,19 @@ class Finding(models.Model):
     def __str__(self):
         return self.description[:30]
 
+    def save(self, *args, **kwargs):
+        """Keep the target's area (:func:`target_area`) when the finding is new or its target changed."""
+        key = self._target_key()
+        if getattr(self, "_area_of", None) != key or self.area_district_id is None:
+            targets = [k for k in key if k is not None]
+            if len(targets) == 1:
+                self.area_district_id, self.area_township_id, self.area_village_id = target_area(self)
+                update_fields = kwargs.get("update_fields")
+                if update_fields is not None:
+                    kwargs["update_fields"] = {*update_fields, "area_district", "area_township", "area_village"}
+        super().save(*args, **kwargs)
+        self._area_of = key
+
     def clean(self):
         targets = [name for name in FINDING_TARGET_PATHS if getattr(self, f"{name}_id")]
         if len(targets) != 1:
@@ -283,6 +361,16 @@ class Finding(models.Model):
     @property
     def target(self):
         return self.task or self.village or self.household or self.township
+
+    def _target_key(self) -> tuple:
+        return tuple(getattr(self, f"{name}_id") for name in FINDING_TARGET_PATHS)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        finding = super().from_db(db, field_names, values)
+        loaded = all(f"{name}_id" in finding.__dict__ for name in FINDING_TARGET_PATHS)
+        finding._area_of = finding._target_key() if loaded else None
+        return finding
 
 
 # Derived states of a rectification, each defined once (docs/architecture.md, "派生状态的家"): a ``Q`` factory

@@ -45,7 +45,7 @@ from bazhou.core.models import Notification, User
 from bazhou.core.notify import Message, Person, delivery, mask_phone, normalise_phone, notify_people
 from supervision import chain
 from supervision.bulletin_data import cn_date, household_label, rectifications_in, target_text, tasks_in
-from supervision.models import FINDING_TARGET_PATHS, DailyDigest, OverdueRecord
+from supervision.models import FINDING_AREA_PATHS, DailyDigest, OverdueRecord
 from tasks.models import Task, days_overdue
 
 logger = logging.getLogger(__name__)
@@ -445,10 +445,7 @@ def _charge_tasks_q(charge) -> Q:
 
 
 def _charge_rectifications_q(charge) -> Q:
-    q = access.NOTHING
-    for paths in FINDING_TARGET_PATHS.values():
-        q |= access.charge_q(paths.prefixed("finding"), charge)
-    return q
+    return access.charge_q(FINDING_AREA_PATHS.prefixed("finding"), charge)
 
 
 def charge_overdue_rows(*, district, today: datetime.date, charge) -> list[str]:

@@ -37,7 +37,6 @@ from bazhou.core.text import is_blank
 from households.models import Household
 from households.readiness import READY, readiness_filter
 from supervision.models import (
-    FINDING_TARGET_PATHS,
     Finding,
     MonthlySnapshot,
     Rectification,
@@ -216,22 +215,16 @@ def village_figures(district, year: int) -> dict[int, dict]:
     }
 
 
-def _coalesce(paths: Iterable[str]) -> Coalesce:
-    return Coalesce(*(Cast(path, CharField()) for path in paths), Value(""), output_field=CharField())
-
-
 def findings_by_area(district):
     """The findings of ``district`` grouped by (``township_key``: code, ``village_key``: id as text, or "" for a
-    township's own findings), to annotate with counts (a finding sits where its target sits)."""
-    inside = Q(pk__in=[])
-    for paths in FINDING_TARGET_PATHS.values():
-        inside |= Q(**{paths.district: district.pk})
-    village_paths = [p.village for p in FINDING_TARGET_PATHS.values() if p.village]
-    township_paths = [p.township for p in FINDING_TARGET_PATHS.values()]
+    township's own findings), to annotate with counts (a finding sits where its target sits: its kept area)."""
     return (
-        Finding.objects.filter(inside)
+        Finding.objects.filter(area_district=district.pk)
         .order_by()
-        .values(township_key=_coalesce(township_paths), village_key=_coalesce(village_paths))
+        .values(
+            township_key=F("area_township"),
+            village_key=Coalesce(Cast("area_village", CharField()), Value(""), output_field=CharField()),
+        )
     )
 
 

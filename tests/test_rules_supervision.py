@@ -52,9 +52,16 @@ def test_a_finding_without_a_target_is_refused_by_validation():
     assert ONE_TARGET in errors["__all__"]
 
 
-def test_a_finding_without_a_target_is_refused_by_the_database(db):
+def test_a_finding_without_a_target_is_refused_by_the_database(area):
+    # Its kept area given, so that the target check is the one left to refuse it.
     with refused_by_database(Finding, "finding_has_exactly_one_target"):
-        Finding.objects.create(type="delay", description="进度滞后", found_on=FOUND)
+        Finding.objects.create(
+            type="delay",
+            description="进度滞后",
+            found_on=FOUND,
+            area_district=area.township_a.district,
+            area_township=area.township_a,
+        )
 
 
 def test_a_finding_with_two_targets_is_refused_by_validation(area):

@@ -31,12 +31,12 @@ from django.db.models import (
 from django.urls import reverse
 
 from bazhou.core import access, clock, freshness
-from bazhou.core.access import NOTHING, AreaPaths
+from bazhou.core.access import AreaPaths
 from bazhou.core.models import AnnualGoal, CachedFigures
 from households import goals as goal_rules
 from households import summaries as registry_summaries
 from households.readiness import CRITERIA, READY, UNMET_PREFIX, line_of
-from supervision.models import FINDING_TARGET_PATHS, Bulletin, Finding, Rectification
+from supervision.models import FINDING_AREA_PATHS, Bulletin, Finding, Rectification
 from tasks import exit_summaries, goal_summaries
 from tasks import summaries as plan_summaries
 from tasks.models import (
@@ -649,10 +649,7 @@ def household_readiness(scope: Scope, year: int) -> dict:
 
 def supervision(scope: Scope, today: datetime.date) -> dict:
     """Open findings and overdue rectifications in the area, and the latest published bulletin."""
-    inside = NOTHING
-    for paths in FINDING_TARGET_PATHS.values():
-        inside |= scope.q(paths)
-    findings = Finding.objects.filter(inside)
+    findings = Finding.objects.filter(scope.q(FINDING_AREA_PATHS))
     return {
         "open_findings": findings.open().count(),
         "overdue_rectifications": Rectification.objects.overdue(today)

@@ -383,9 +383,11 @@ def works_own_rows(user) -> bool:
     return access.may_report_progress(user) and not access.may_supervise(user)
 
 
-def sections_for(user, today: datetime.date) -> list[Section]:
-    """The sections of ``user``'s to-do page, in order, with their rows (querysets, not evaluated yet)."""
+def sections_for(user, today: datetime.date, *, nav_only: bool = False) -> list[Section]:
+    """The sections of ``user``'s to-do page, in order, with their rows (querysets, not evaluated yet); with
+    ``nav_only``, only those the navigation counts (``in_nav``: the others' querysets are not even built)."""
     duty = access.as_role(user)
+    listed = not nav_only
     days = due_days()
     sections: list[Section] = []
     add = sections.append
@@ -430,7 +432,7 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 in_nav=True,
             )
         )
-    if access.may_request_changes(duty) and own_rows:
+    if access.may_request_changes(duty) and own_rows and listed:
         # Decision times are real timestamps: "recent" counts back from now, not from the product's today.
         since = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
         add(
@@ -516,6 +518,7 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 in_nav=True,
             )
         )
+    if access.may_supervise(duty) and listed:
         add(
             Section(
                 "findings_not_started",
@@ -556,6 +559,7 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 in_nav=True,
             )
         )
+    if access.may_give_opinions(duty) and listed:
         add(
             Section(
                 "opinions_mine",
@@ -582,7 +586,7 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 in_nav=True,
             )
         )
-    if access.may_file_leads(duty) and user.village_id:
+    if access.may_file_leads(duty) and user.village_id and listed:
         add(
             Section(
                 "leads_mine",
@@ -602,7 +606,7 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 empty="本村没有逾期的任务。",
             )
         )
-    if not own_rows and not access.may_file_leads(duty):
+    if not own_rows and not access.may_file_leads(duty) and listed:
         # Those who read an area without rows of their own: its figures, each a link to the list that holds them.
         queue = reverse("supervision:queue") if access.may_read_supervision(duty) else None
         tasks = Task.objects.visible_to(user)
@@ -636,6 +640,8 @@ def sections_for(user, today: datetime.date) -> list[Section]:
                 more=reverse("supervision:findings") + "?overdue=on",
             )
         )
+    if not listed:
+        return sections
     add(
         Section(
             "messages",
@@ -707,9 +713,8 @@ def count_nav(user, today: datetime.date) -> dict[str, int]:
     """The navigation's numbers counted afresh: 我的待办 (the rows of the sections that wait for the person,
     ``in_nav``), 消息 (their unread messages) and 变更审批 (the change requests waiting for their decision), one
     query for all three."""
-    sections = sections_for(user, today)
-    nav = [s for s in sections if s.in_nav]
-    counted = totals(user, nav, unread=True, changes=pending_changes(user, sections))
+    nav = sections_for(user, today, nav_only=True)
+    counted = totals(user, nav, unread=True, changes=pending_changes(user, nav))
     unread = counted.pop(UNREAD)
     changes = counted.pop(CHANGES, 0)
     return {"todo": sum(counted.values()), "unread": unread, "changes": changes}
