@@ -766,38 +766,38 @@ def test_a_bulk_update_of_the_registry_no_signal_explains_rebuilds_it(area, worl
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite runs one writing transaction at a time")
-@pytest.mark.django_db(transaction=True)
-def test_two_transactions_editing_rows_of_one_village_leave_its_figures_right(area, personas, world):
-    """Both write before either commits; each commit's refresh takes the village's advisory lock before reading,
-    so the second reads the first one's committed rows and the figures show both edits."""
-    barrier = threading.Barrier(2, timeout=20)
+def edit_at_once(user, *edits) -> list[Exception]:
+    """Each (row, invested funds) edit in its own thread and transaction, all written before any commits (a
+    barrier inside the transactions); returns what the threads raised."""
+    barrier = threading.Barrier(len(edits), timeout=20)
     errors = []
 
     def edit(task, funds):
         try:
             with transaction.atomic():
                 services.task_update(
-                    task_id=task.pk,
-                    user=personas.township_a,
-                    expected_version=task.version,
-                    data={"invested_funds": D(funds)},
+                    task_id=task.pk, user=user, expected_version=task.version, data={"invested_funds": D(funds)}
                 )
                 barrier.wait()
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:  # noqa: BLE001 - returned to the test
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [
-        threading.Thread(target=edit, args=(world.road, "66")),
-        threading.Thread(target=edit, args=(world.housing, "2")),
-    ]
+    threads = [threading.Thread(target=edit, args=pair) for pair in edits]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert errors == []
+    return errors
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite runs one writing transaction at a time")
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_editing_rows_of_one_village_leave_its_figures_right(area, personas, world):
+    """Both write before either commits; each commit's refresh takes the village's advisory lock before reading,
+    so the second reads the first one's committed rows and the figures show both edits."""
+    assert edit_at_once(personas.township_a, (world.road, "66"), (world.housing, "2")) == []
     assert set(summaries.markers(KEEPERS)) == set(KEEPERS)
     fresh_connection_state()
     consistent(area.district)
@@ -810,33 +810,7 @@ def test_two_transactions_editing_two_villages_of_one_township_leave_its_townshi
     """茅垭村 and 百花村 are both in township A, whose rows the district's dashboard reads: each commit redoes them
     under the township's advisory lock, so the second adds up the first one's committed village rows and the
     township's sum shows both edits (without the lock, the later commit would write a sum missing the other)."""
-    barrier = threading.Barrier(2, timeout=20)
-    errors = []
-
-    def edit(task, funds):
-        try:
-            with transaction.atomic():
-                services.task_update(
-                    task_id=task.pk,
-                    user=personas.township_a,
-                    expected_version=task.version,
-                    data={"invested_funds": D(funds)},
-                )
-                barrier.wait()
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=edit, args=(world.road, "66")),
-        threading.Thread(target=edit, args=(world.water, "5")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    assert edit_at_once(personas.township_a, (world.road, "66"), (world.water, "5")) == []
     fresh_connection_state()
     consistent(area.district)
     township = PlanFigures.objects.get(township=area.township_a, village__isnull=True, year=2017)
