@@ -583,28 +583,40 @@ def _task_update_many(
 
 
 def _update_rows(rows: list[Task], fields: list[str]) -> None:
-    """Write ``fields`` of ``rows``, one statement per UPDATE_BATCH rows. On PostgreSQL an ``UPDATE … FROM (VALUES
-    …)`` joined on the id (Django's ``bulk_update`` builds a CASE of Django expressions for every field of every row:
-    half a second of Python per thousand rows, and a CASE the database walks row by row); elsewhere ``bulk_update``."""
+    """Write ``fields`` of ``rows`` as one ``UPDATE … FROM (VALUES …)`` joined on the id per batch of rows (Django's
+    ``bulk_update`` builds a CASE of Django expressions for every field of every row: half a second of Python per
+    thousand rows, and a CASE the database walks row by row; 10,000 changed rows of an import spent 7 of their 10
+    seconds there on SQLite). PostgreSQL casts each value to its column's type; SQLite (3.33 and later) names a
+    VALUES list's columns ``column1``, ``column2``, … and needs no cast: the column's affinity applies to the value
+    as in any UPDATE. Other databases: ``bulk_update``."""
     connection = connections[Task.objects.db]
-    if connection.vendor != "postgresql":
-        Task.objects.bulk_update(rows, fields, batch_size=UPDATE_BATCH)
-        return
     quote = connection.ops.quote_name
     columns = [Task._meta.get_field(name) for name in fields]
     table = quote(Task._meta.db_table)
-    row_sql = "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in columns) + ")"
-    names = ", ".join(["_pk", *(quote(f.column) for f in columns)])
-    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    if connection.vendor == "postgresql":
+        row_sql = "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in columns) + ")"
+        names = ", ".join(["_pk", *(quote(f.column) for f in columns)])
+        source, key = f"AS v({names})", "v._pk"
+        sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+        per_statement = UPDATE_BATCH
+    elif connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33):
+        row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        source, key = "AS v", "v.column1"
+        sets = ", ".join(f"{quote(f.column)} = v.column{i}" for i, f in enumerate(columns, start=2))
+        limit = connection.connection.getlimit(connection.Database.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per_statement = max(1, min(UPDATE_BATCH, limit // (len(columns) + 1)))
+    else:
+        Task.objects.bulk_update(rows, fields, batch_size=UPDATE_BATCH)
+        return
     with connection.cursor() as cursor:
-        for batch in _chunks(rows, UPDATE_BATCH):
+        for batch in _chunks(rows, per_statement):
             params = []
             for task in batch:
                 params.append(task.pk)
                 params.extend(f.get_db_prep_save(getattr(task, f.attname), connection) for f in columns)
             values = ", ".join([row_sql] * len(batch))
             cursor.execute(
-                f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v({names}) WHERE {table}.{quote('id')} = v._pk",
+                f"UPDATE {table} SET {sets} FROM (VALUES {values}) {source} WHERE {table}.{quote('id')} = {key}",
                 params,
             )
 
