@@ -207,18 +207,18 @@ def grow(area, n: int) -> None:
 def test_the_list_takes_the_same_queries_at_5_and_50_rows(api, personas, area, full, django_assert_num_queries):
     client = api(personas.district_admin)
     grow(area, 2)
-    # savepoint; session; user; the page of rows (plan, village, township, household and department joined, the
-    # pending change request a subquery); the page's fund lines; release savepoint.
-    with django_assert_num_queries(6):
+    # savepoint; session; user; the page of rows (plan, village, township, household and department joined); the
+    # page's fund lines; its pending change requests; release savepoint.
+    with django_assert_num_queries(7):
         small = results(client.get(TASKS))
     grow(area, 45)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         large = results(client.get(TASKS + "?ordering=-planned_funds"))
     assert len(small) == 5 and len(large) == 50
     assert all(len(row["fund_lines"]) == 2 for row in large if row["item"].startswith("任务"))
 
 
-def test_an_empty_page_takes_no_query_for_fund_lines(api, personas, area, django_assert_num_queries):
+def test_an_empty_page_takes_no_query_for_fund_lines_or_change_requests(api, personas, area, django_assert_num_queries):
     client = api(personas.district_admin)
     with django_assert_num_queries(5):  # savepoint; session; user; the (empty) page; release
         body = client.get(TASKS).json()
