@@ -172,30 +172,21 @@ FINDING_AREA_PATHS = AreaPaths(
     district="area_district", township="area_township", village="area_village", department="task__department"
 )
 TOWNSHIP_FINDING_PATHS = AreaPaths(district="area_district", township="area_township", village=None)
-TOWNSHIP_FINDING = Q(area_village__isnull=True)
 
 
-def finding_area_q(user, *, write: bool = False, prefix: str = "") -> Q:
-    """The findings (reached through ``prefix``, e.g. ``"finding"``) in the area ``user`` may read (or, with
-    ``write``, answer for): the one home of that rule for findings, rectifications, escalations and cases."""
-    paths, township_paths, township_only = FINDING_AREA_PATHS, TOWNSHIP_FINDING_PATHS, TOWNSHIP_FINDING
-    if prefix:
-        paths, township_paths = paths.prefixed(prefix), township_paths.prefixed(prefix)
-        township_only = Q(**{f"{prefix}__area_village__isnull": True})
-    return area_q(user, paths, write=write) | (area_q(user, township_paths, write=write) & township_only)
-
-
-def finding_within_q(level: str, key, prefix: str = "") -> Q:
-    """The findings (through ``prefix``) whose target lies in the area ``level`` / ``key`` (``access.within``): a
-    village's do not include its township's."""
-    return within(FINDING_AREA_PATHS.prefixed(prefix) if prefix else FINDING_AREA_PATHS, level, key)
+def finding_area_q(user, *, write: bool = False) -> Q:
+    """The findings in the area ``user`` may read (or, with ``write``, answer for): the one home of that rule for
+    findings, and through them rectifications, escalations and cases."""
+    return area_q(user, FINDING_AREA_PATHS, write=write) | (
+        area_q(user, TOWNSHIP_FINDING_PATHS, write=write) & Q(area_village__isnull=True)
+    )
 
 
 class FindingQuerySet(models.QuerySet):
     def in_area(self, level: str, key):
         """Findings whose target (a task, village, household or township) lies in the area: ``level`` is
         "district", "township" or "village", ``key`` its code or id. A village's do not include its township's."""
-        return self.filter(finding_within_q(level, key))
+        return self.filter(within(FINDING_AREA_PATHS, level, key))
 
     def visible_to(self, user):
         return self.filter(finding_area_q(user))
