@@ -12,25 +12,26 @@ approval, and changes with a reason, through the same services as the pages (``t
   ``created_by``, ``is_removed`` (withdraw with ``POST …/remove/``), ``last_progress_on`` and the dates the
   services keep. Sending one is a 400 naming it, rather than silently ignored.
 
-Queries: the plan-row list is three (the rows with plan, village, township and household; their fund lines; their
-pending change requests),
-the plan list one, the progress list two (the reports; their evidence files).
+Queries: the plan-row list is one (the rows with plan, village, township, household and department joined, and each
+row's fund lines and pending change request as subqueries), the plan list one, the progress list two (the reports;
+their evidence files).
 
 The plan-row list is read as ``values()`` rows and written by :class:`TaskRows` (no model instance, no serializer
-field per value, the fund lines and the pending change requests of the page in one query each, grouped in Python):
-the same JSON, byte for byte, as
+field per value, no query per row): the same JSON, byte for byte, as
 :class:`TaskSerializer`, which still writes a single row and gives the schema (tests/api/test_task_rows.py compares
 the two). See docs/api.md, 性能.
 """
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import Aggregate, OuterRef, Subquery, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -259,10 +260,32 @@ ROW_COLUMNS = (
 )
 
 
+class FundLinesText(Aggregate):
+    """A row's fund lines as one text, ``source:amount`` joined by ``,`` (``STRING_AGG`` on PostgreSQL,
+    ``GROUP_CONCAT`` on SQLite), in no particular order: :meth:`TaskRows.fund_lines` reads it. Sources are codes of
+    letters (:class:`~tasks.models.FundSource`), amounts numbers: neither holds ``:`` or ``,``."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra_context)
+
+
+@functools.cache
+def fund_lines_of_row() -> Subquery:
+    """The row's fund lines as :class:`FundLinesText`, or null when it has none (a subquery: no query per row).
+    Built once: a queryset's ``annotate`` resolves a copy of it."""
+    text = FundLinesText(Concat("source", Value(":"), Cast("amount", TextField()), output_field=TextField()))
+    return Subquery(FundLine.objects.filter(task=OuterRef("pk")).order_by().values("task").annotate(t=text).values("t"))
+
+
 class TaskRows:
-    """Plan rows read as ``values(*ROW_COLUMNS)`` written as :class:`TaskSerializer` writes them (same keys, order,
-    text of numbers, dates and times, labels), for a page of a list: the labels evaluated and the time zone looked up
-    once, and the page's fund lines read in one query and grouped by row."""
+    """Plan rows read as ``values(*TaskRows.columns())`` written as :class:`TaskSerializer` writes them (same keys,
+    order, text of numbers, dates and times, labels), for a page of a list: the labels evaluated and the time zone
+    looked up once, and each row's fund lines and pending change request read in the page's own query, as
+    subqueries (one query for the page, whatever its size)."""
 
     def __init__(self, today):
         self.today = today
@@ -272,34 +295,27 @@ class TaskRows:
         self.plan_types = {False: ("village", PLAN_TYPES["village"]), True: ("household", PLAN_TYPES["household"])}
         self.moment = rows.datetime_text()
 
-    def fund_lines(self, ids: list[int]) -> dict[int, list[dict]]:
-        """The rows' fund lines in the order the prefetch gave them (by source), one query."""
-        by_row: dict[int, list[dict]] = {}
-        if not ids:
-            return by_row
-        sources = self.sources
-        lines = FundLine.objects.filter(task_id__in=ids).order_by("task_id", "source")
-        for task_id, source, amount in lines.values_list("task_id", "source", "amount"):
-            by_row.setdefault(task_id, []).append(
-                {"source": source, "source_display": sources.get(source, source), "amount": f"{amount:.4f}"}
-            )
-        return by_row
-
     @staticmethod
-    def pending_requests(ids: list[int]) -> dict[int, int]:
-        """The rows' pending change requests (at most one a row: ``change_request_one_pending_per_row``), one query.
-        Read apart rather than as a subquery of the page: PostgreSQL spent longer planning that correlated subquery
-        than running the page."""
-        if not ids:
-            return {}
-        return dict(ChangeRequest.objects.pending().filter(task_id__in=ids).order_by().values_list("task_id", "pk"))
+    def read(queryset):
+        """``queryset``'s rows as the values() dicts :meth:`write` takes: the columns, the fund lines' text and the
+        pending change request."""
+        extra = {"fund_lines_text": fund_lines_of_row(), "pending_change_request": pending_request_of_row()}
+        return queryset.annotate(**extra).values(*ROW_COLUMNS, *extra)
+
+    def fund_lines(self, text: str | None) -> list[dict]:
+        """A row's fund lines from :class:`FundLinesText`, by source as the prefetch ordered them."""
+        if not text:
+            return []
+        sources = self.sources
+        return [
+            {"source": source, "source_display": sources.get(source, source), "amount": MONEY_TEXT(Decimal(amount))}
+            for source, amount in sorted(part.split(":", 1) for part in text.split(","))
+        ]
 
     def write(self, page: list[dict]) -> list[dict]:
-        ids = [row["id"] for row in page]
-        lines, pending = self.fund_lines(ids), self.pending_requests(ids)
-        return [self.row(row, lines.get(row["id"], []), pending.get(row["id"])) for row in page]
+        return [self.row(row) for row in page]
 
-    def row(self, r: dict, fund_lines: list[dict], pending_change_request: int | None = None) -> dict:
+    def row(self, r: dict) -> dict:
         today, moment = self.today, self.moment
         date, money, amount = rows.date_text, MONEY_TEXT, QUANTITY_TEXT
         plan_type, plan_type_display = self.plan_types[r["household_id"] is not None]
@@ -328,10 +344,10 @@ class TaskRows:
             "baseline_planned_funds": money(r["baseline_planned_funds"]),
             "baseline_quantity": amount(r["baseline_quantity"]),
             "change_count": r["change_count"],
-            "pending_change_request": pending_change_request,
+            "pending_change_request": r["pending_change_request"],
             "planned_funds": money(r["planned_funds"]),
             "invested_funds": money(r["invested_funds"]),
-            "fund_lines": fund_lines,
+            "fund_lines": self.fund_lines(r["fund_lines_text"]),
             "responsible_unit": r["responsible_unit"],
             "department": r["department_id"],
             "department_name": rows.text(r["department__name"]),
@@ -669,8 +685,10 @@ class TaskFilter(FilterSet):
         return queryset.filter(is_removed=value)
 
 
+@functools.cache
 def pending_request_of_row() -> Subquery:
-    """The id of the row's pending change request, or null (a subquery: no query per row)."""
+    """The id of the row's pending change request, or null (a subquery: no query per row). Built once: a queryset's
+    ``annotate`` resolves a copy of it."""
     return Subquery(ChangeRequest.objects.filter(task=OuterRef("pk")).pending().order_by().values("pk")[:1])
 
 
@@ -778,9 +796,9 @@ class TaskViewSet(ApiViewSet):
         )
 
     def list(self, request, *args, **kwargs):
-        """A page of rows read as values() and written by :class:`TaskRows`: the page (one query, its relations
-        joined), its fund lines and its pending change requests (one query each), whatever the page size."""
-        page = self.paginate_queryset(self.filter_queryset(Task.objects.visible_to(request.user)).values(*ROW_COLUMNS))
+        """A page of rows read as values() and written by :class:`TaskRows`: one query (the relations joined, the
+        fund lines and the pending change request as subqueries), whatever the page size."""
+        page = self.paginate_queryset(TaskRows.read(self.filter_queryset(Task.objects.visible_to(request.user))))
         return self.get_paginated_response(TaskRows(clock.today()).write(page))
 
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)
