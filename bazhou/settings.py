@@ -291,7 +291,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "bazhou.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "bazhou.core.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON, byte for byte, written by orjson (bazhou/core/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["bazhou.core.api.renderers.JSONRenderer"],
     # DRF's parsers, with a JSON parser that answers 400 (not 500) to a body nested too deeply to read.
     "DEFAULT_PARSER_CLASSES": [
         "bazhou.core.api.parsers.JSONParser",

@@ -17,10 +17,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from bazhou.core import clock
+from bazhou.core.api.renderers import JSONRenderer
 from bazhou.core.exportlog import record_export
 from bazhou.core.xlsx.downloads import xlsx_download
 from bazhou.core.xlsx.writer import XLSX_CONTENT_TYPE
