@@ -229,8 +229,8 @@ def grow(area, n: int) -> None:
 def test_the_list_takes_the_same_queries_at_5_and_50_rows(api, personas, area, full, django_assert_num_queries):
     client = api(personas.district_admin)
     grow(area, 2)
-    # savepoint; session; user; the page of rows (plan, village, township, household and department joined, each
-    # row's fund lines and pending change request as subqueries); release savepoint.
+    # savepoint; session; user; the page of rows (plan, village and township joined; the household number,
+    # department name, fund lines and pending change request as subqueries); release savepoint.
     with django_assert_num_queries(5):
         small = results(client.get(TASKS))
     grow(area, 45)

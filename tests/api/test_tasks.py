@@ -540,8 +540,8 @@ def test_the_plan_row_list_makes_the_same_number_of_queries_for_ten_times_the_ro
 ):
     client = api(personas.district_admin)
     grow(area, 3)
-    # savepoint; session; user; the page of rows with plan, village, township and household, each row's fund lines
-    # and pending change request as subqueries; release savepoint.
+    # savepoint; session; user; the page of rows with plan, village and township, each row's household number,
+    # department name, fund lines and pending change request as subqueries; release savepoint.
     with django_assert_num_queries(5):
         small = client.get(TASKS)
     grow(area, 27)
