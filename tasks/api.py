@@ -277,10 +277,9 @@ def fund_lines_of_row() -> Subquery:
     return Subquery(FundLine.objects.filter(task=OuterRef("pk")).order_by().values("task").annotate(t=text).values("t"))
 
 
-@functools.cache
 def row_subqueries() -> dict[str, Subquery]:
-    """What a page of the plan-row list reads beside the row's own columns, as subqueries of the page's query (built
-    once: ``annotate`` resolves a copy). The household and the department are not joined: with them joined,
+    """What a page of the plan-row list reads beside the row's own columns, as subqueries of the page's query. The
+    household and the department are not joined: with them joined,
     PostgreSQL took longer to plan the page than to run it (1.0 ms against 0.7 at 30× the demo); as subqueries the
     planning is 0.5 ms, and the whole query, sent, run and read, went from 2.7 to 1.8 ms."""
     return {
@@ -289,6 +288,13 @@ def row_subqueries() -> dict[str, Subquery]:
         "fund_lines_text": fund_lines_of_row(),
         "pending_change_request": pending_request_of_row(),
     }
+
+
+@functools.cache
+def _rows_template():
+    """:meth:`TaskRows.queryset`'s template, never evaluated itself (``TaskRows.queryset`` hands out copies)."""
+    extra = row_subqueries()
+    return Task.objects.annotate(**extra).values(*ROW_COLUMNS, *extra)
 
 
 class TaskRows:
@@ -306,11 +312,12 @@ class TaskRows:
         self.moment = rows.datetime_text()
 
     @staticmethod
-    def read(queryset):
-        """``queryset``'s rows as the values() dicts :meth:`write` takes: the columns, and as subqueries the household's
-        number, the department's name, the fund lines' text and the pending change request."""
-        extra = row_subqueries()
-        return queryset.annotate(**extra).values(*ROW_COLUMNS, *extra)
+    def queryset():
+        """All plan rows as the values() dicts :meth:`write` takes (filter it as any queryset of rows): the columns,
+        and as subqueries the household's number, the department's name, the fund lines' text and the pending change
+        request. A copy of a queryset built once: resolving the 40 columns and four subqueries took 0.6 ms a request
+        (30× the demo), filtering a copy 0.1 ms; the SQL is the same."""
+        return _rows_template().all()
 
     def fund_lines(self, text: str | None) -> list[dict]:
         """A row's fund lines from :class:`FundLinesText`, by source as the prefetch ordered them."""
@@ -808,7 +815,7 @@ class TaskViewSet(ApiViewSet):
     def list(self, request, *args, **kwargs):
         """A page of rows read as values() and written by :class:`TaskRows`: one query (:func:`row_subqueries`),
         whatever the page size."""
-        page = self.paginate_queryset(TaskRows.read(self.filter_queryset(Task.objects.visible_to(request.user))))
+        page = self.paginate_queryset(self.filter_queryset(TaskRows.queryset().visible_to(request.user)))
         return self.get_paginated_response(TaskRows(clock.today()).write(page))
 
     @creates("新增一行任务（已批准的施工图须填写 reason）", request=TaskWriteSerializer, response=TaskSerializer)

@@ -251,3 +251,26 @@ def test_the_list_json_is_what_a_renderer_makes_of_it(api, personas, full):
     response = api(personas.district_admin).get(TASKS)
     assert json.loads(response.content) == response.json()
     assert "\\u" not in response.content.decode()  # Chinese as it is, as before
+
+
+def test_each_request_filters_a_copy_of_the_rows_queryset_and_leaves_the_template_as_it_was(api, personas, full):
+    from tasks.api import ROW_COLUMNS, TaskRows, _rows_template, row_subqueries
+
+    template = _rows_template()
+    before = str(template.query)
+    client = api(personas.district_admin)
+    everything = {row["id"] for row in results(client.get(TASKS + "?removed=true"))} | {
+        row["id"] for row in results(client.get(TASKS))
+    }
+    for query, expected in [
+        ("?status=done", {full["bare"].pk}),
+        ("?search=危房", {full["filled"].pk}),
+        ("?plan_type=household&overdue=true", {full["filled"].pk}),
+        ("?removed=true", {full["removed"].pk}),
+    ]:
+        assert {row["id"] for row in results(client.get(TASKS + query))} == expected, query
+    assert str(template.query) == before and template._result_cache is None  # never filtered, never read
+    assert everything == {full[name].pk for name in ("filled", "bare", "removed", "earlier")}
+    extra = row_subqueries()
+    fresh = Task.objects.annotate(**extra).values(*ROW_COLUMNS, *extra)
+    assert str(TaskRows.queryset().query) == str(fresh.query) and TaskRows.queryset() is not template
