@@ -279,9 +279,9 @@ def fund_lines_of_row() -> Subquery:
 
 def row_subqueries() -> dict[str, Subquery]:
     """What a page of the plan-row list reads beside the row's own columns, as subqueries of the page's query. The
-    household and the department are not joined: with them joined,
-    PostgreSQL took longer to plan the page than to run it (1.0 ms against 0.7 at 30× the demo); as subqueries the
-    planning is 0.5 ms, and the whole query, sent, run and read, went from 2.7 to 1.8 ms."""
+    household and the department are not joined: with them joined, PostgreSQL took longer to plan the page than to
+    run it (1.0 ms against 0.7 at 30× the demo); as subqueries the planning is 0.5 ms, and the whole query, sent, run
+    and read, went from 2.7 to 1.8 ms."""
     return {
         "household_number": Subquery(Household.objects.filter(pk=OuterRef("household_id")).values("number")),
         "department_name": Subquery(Department.objects.filter(pk=OuterRef("department_id")).values("name")),
@@ -298,10 +298,10 @@ def _rows_template():
 
 
 class TaskRows:
-    """Plan rows read as ``values(*TaskRows.columns())`` written as :class:`TaskSerializer` writes them (same keys,
-    order, text of numbers, dates and times, labels), for a page of a list: the labels evaluated and the time zone
-    looked up once, and each row's fund lines and pending change request read in the page's own query, as
-    subqueries (one query for the page, whatever its size)."""
+    """Plan rows read by :meth:`queryset` (``values()`` dicts) written as :class:`TaskSerializer` writes them (same
+    keys, order, text of numbers, dates and times, labels), for a page of a list: the labels evaluated and the time
+    zone looked up once, and everything a row shows read in the page's own query (one query for the page, whatever
+    its size)."""
 
     def __init__(self, today):
         self.today = today
