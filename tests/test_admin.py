@@ -838,3 +838,19 @@ def test_logs_tokens_and_uploads_are_for_superusers_only_even_with_the_permissio
     staff.user_permissions.add(Permission.objects.get(codename=f"view_{model._meta.model_name}"))
     client.force_login(staff)
     assert client.get(admin_url(model, "changelist")).status_code == 403
+
+
+def test_admin_pages_tell_the_browser_not_to_ask_for_a_favicon(root_client, area):
+    """Without the link the browser asks for /favicon.ico on every admin page, and that 404 is the product's error page
+    with the navigation's counts: database work for nothing (and, in the SQLite browser tests, a lock under the page
+    being read)."""
+    from django.contrib import admin
+
+    for url in (
+        "/admin/",
+        "/admin/households/household/",
+        f"/admin/households/household/{area.household_a.pk}/change/",
+    ):
+        page = root_client.get(url).content.decode()
+        assert '<link rel="icon" href="data:,">' in page, url
+        assert str(admin.site.site_header) in page and 'id="content"' in page, url  # Django's frame, as before
