@@ -51,7 +51,9 @@ def test_a_department_user_reports_progress_from_their_list_on_a_phone(page, row
     expect(path.get_by_test_id("countdown")).to_have_text("临期 5 天")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
-    # Only the overdue ones (the filter re-renders the list in place).
+    # Only the overdue ones (the filter re-renders the list in place), once htmx has taken the form over: it does so
+    # when the deferred scripts have run, and a change before that is a plain form change (CI saw it missed).
+    page.wait_for_load_state()
     page.locator('select[name="due"]').select_option("overdue")
     expect(items).to_have_count(1)
     expect(road).to_be_visible()
