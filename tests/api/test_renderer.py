@@ -46,7 +46,6 @@ VALUES = {
     "tuple": (1, "二"),
     "return containers": ReturnDict({"a": ReturnList([1, 2], serializer=None)}, serializer=None),
     "set": {1},
-    "queryset-like iterable": iter([1, 2]),
 }
 
 
@@ -64,14 +63,16 @@ def drf(data, media_type=None) -> bytes:
 
 @pytest.mark.parametrize("name", list(VALUES))
 def test_each_kind_of_value_is_written_as_drf_writes_it(name):
-    if name == "queryset-like iterable":  # an iterator is used up by the first writer: one for each
-        assert JSONRenderer().render({"v": iter([1, 2])}) == drf({"v": iter([1, 2])})
-        return
     assert JSONRenderer().render({name: VALUES[name]}) == drf({name: VALUES[name]})
 
 
+def test_an_iterator_is_written_as_drf_writes_it():
+    # Not in VALUES: an iterator is used up by the first writer, so each writer gets its own.
+    assert JSONRenderer().render({"v": iter([1, 2])}) == drf({"v": iter([1, 2])})
+
+
 def test_a_whole_response_of_every_kind_at_once_is_the_same_bytes():
-    data = {name: value for name, value in VALUES.items() if name != "queryset-like iterable"}
+    data = dict(VALUES)
     written = JSONRenderer().render(data)
     assert written == drf(data)
     assert "一村一案".encode() in written and b"\\u2028" in written and "\u2028".encode() not in written
